@@ -1,0 +1,107 @@
+// Everything a drill creates in Docker carries these labels, so that a run can remove exactly
+// its own containers, networks and volumes, and a later run can remove what a killed one left.
+// (Testcontainers' Ryuk reaper cannot run here: its image cannot be pulled.)
+import Dockerode from "dockerode";
+import { hostname } from "node:os";
+
+export const LABEL_OWNED = "io.pgdrill";
+export const LABEL_RUN = "io.pgdrill.run";
+export const LABEL_PID = "io.pgdrill.pid";
+export const LABEL_HOST = "io.pgdrill.host";
+
+let client: Dockerode | undefined;
+/** One Docker client for the process; honours DOCKER_HOST like the docker CLI and Testcontainers. */
+export function docker(): Dockerode {
+  client ??= new Dockerode();
+  return client;
+}
+
+export function runLabels(runId: string): Record<string, string> {
+  return { [LABEL_OWNED]: "true", [LABEL_RUN]: runId, [LABEL_PID]: String(process.pid), [LABEL_HOST]: hostname() };
+}
+
+export class DockerEngineUnavailableError extends Error {
+  constructor(cause: unknown) {
+    const where = process.env["DOCKER_HOST"] ?? "unix:///var/run/docker.sock";
+    super(
+      `No Docker engine answers at ${where}: run 'bash scripts/setup.sh' (it starts one on Debian as root) ` +
+        `or start Docker yourself, then run again. (${cause instanceof Error ? cause.message : String(cause)})`,
+    );
+    this.name = "DockerEngineUnavailableError";
+  }
+}
+
+export async function assertEngineAnswers(): Promise<{ version: string; apiVersion: string }> {
+  try {
+    const v = await docker().version();
+    return { version: v.Version, apiVersion: v.ApiVersion };
+  } catch (error) {
+    throw new DockerEngineUnavailableError(error);
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export interface ReapSummary {
+  containers: string[];
+  networks: string[];
+  volumes: string[];
+}
+
+/**
+ * Removes drill resources. With `runId`, exactly that run's; without, those of every run whose
+ * owning process is gone (a run killed with SIGKILL, a crashed CI job). Order matters: containers
+ * hold networks and volumes.
+ */
+export async function reap(options: { runId?: string } = {}): Promise<ReapSummary> {
+  const engine = docker();
+  const filter = { label: [options.runId ? `${LABEL_RUN}=${options.runId}` : `${LABEL_OWNED}=true`] };
+  const belongsToDeadRun = (labels: Record<string, string> | undefined): boolean => {
+    if (options.runId) return true;
+    if (!labels) return false;
+    if (labels[LABEL_HOST] !== hostname()) return false; // another machine's engine user: not ours to judge
+    const pid = Number(labels[LABEL_PID]);
+    return !Number.isInteger(pid) || !isProcessAlive(pid);
+  };
+  const summary: ReapSummary = { containers: [], networks: [], volumes: [] };
+
+  for (const info of await engine.listContainers({ all: true, filters: filter })) {
+    if (!belongsToDeadRun(info.Labels)) continue;
+    await engine.getContainer(info.Id).remove({ force: true, v: true }).catch(ignoreNotFound);
+    summary.containers.push(info.Names[0]?.replace(/^\//, "") ?? info.Id);
+  }
+  for (const info of await engine.listNetworks({ filters: filter })) {
+    if (!belongsToDeadRun(info.Labels)) continue;
+    await engine.getNetwork(info.Id).remove().catch(ignoreNotFound);
+    summary.networks.push(info.Name);
+  }
+  const { Volumes: volumes } = await engine.listVolumes({ filters: filter });
+  for (const info of volumes ?? []) {
+    if (!belongsToDeadRun(info.Labels ?? undefined)) continue;
+    await engine.getVolume(info.Name).remove({ force: true }).catch(ignoreNotFound);
+    summary.volumes.push(info.Name);
+  }
+  return summary;
+}
+
+function ignoreNotFound(error: unknown): void {
+  if ((error as { statusCode?: number }).statusCode === 404) return;
+  throw error;
+}
+
+/** The commands a person runs to remove a kept run by hand. */
+export function manualCleanupCommands(runId: string): string[] {
+  const f = `--filter label=${LABEL_RUN}=${runId}`;
+  return [
+    `docker rm -f -v $(docker ps -aq ${f})`,
+    `docker network rm $(docker network ls -q ${f})`,
+    `docker volume rm $(docker volume ls -q ${f})`,
+  ];
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# A compact take on the official postgres image's entrypoint: same variables, same behaviour
+# for what the drill uses. An existing PGDATA (e.g. one written by `barman recover`) is started
+# as it is, never initialised.
+set -Eeuo pipefail
+
+if [ "${1:0:1}" = '-' ]; then set -- postgres "$@"; fi
+
+if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
+  # Files written by another uid (barman recover runs as the barman user) become postgres's,
+  # and PostgreSQL insists on 0700 for its data directory.
+  install -d -o postgres -g postgres -m 0700 "$PGDATA"
+  find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' +
+  chmod 0700 "$PGDATA"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+fi
+
+if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+  : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set (the image refuses to create a superuser without one)}"
+  export POSTGRES_USER="${POSTGRES_USER:-postgres}"
+  export POSTGRES_DB="${POSTGRES_DB:-$POSTGRES_USER}"
+  initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
+    --auth-local=trust --auth-host=scram-sha-256 ${POSTGRES_INITDB_ARGS:-}
+  printf '\nhost all all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$PGDATA/pg_hba.conf"
+
+  # Temporary server on the socket only, as the official image does, for the init scripts.
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start
+  export PGUSER="$POSTGRES_USER"
+  if [ "$POSTGRES_DB" != postgres ]; then
+    psql -v ON_ERROR_STOP=1 --dbname postgres --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
+  fi
+  for f in /docker-entrypoint-initdb.d/*; do
+    case "$f" in
+      *.sh)  echo "running $f"; . "$f" ;;
+      *.sql) echo "running $f"; psql -v ON_ERROR_STOP=1 --dbname "$POSTGRES_DB" -f "$f" ;;
+      *)     if [ -e "$f" ]; then echo "ignoring $f"; fi ;;
+    esac
+  done
+  pg_ctl -D "$PGDATA" -m fast -w stop
+  echo 'PostgreSQL init process complete; ready for start up.'
+fi
+
+exec "$@"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Prepares this machine for the drill: Node 24 dependencies and a Docker engine.
+# Images are built (and cached) by the drill itself, see containers/images.ts.
+# Safe to run again: every step checks first and does nothing when already done.
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*"; }
+fail() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- 1. Node dependencies (Node 24 comes from the `node` devDependency) -------------------------
+if [ ! -x node_modules/.bin/vitest ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# --- 2. Docker engine -----------------------------------------------------------------------------
+engine_answers() { docker info >/dev/null 2>&1; }
+budget_s="${PGDRILL_BUDGET_ENGINE_START_S:-60}"
+[[ "$budget_s" =~ ^[1-9][0-9]*$ ]] || fail "PGDRILL_BUDGET_ENGINE_START_S must be a positive whole number of seconds, got '$budget_s'."
+
+if ! command -v docker >/dev/null 2>&1 || ! engine_answers; then
+  can_install=false
+  if [ "$(uname -s)" = Linux ] && [ "$(id -u)" = 0 ] && [ -r /etc/debian_version ] && command -v apt-get >/dev/null; then
+    can_install=true
+  fi
+  if ! $can_install; then
+    fail "No Docker engine answers (DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}); start Docker (for example 'sudo systemctl start docker' or Docker Desktop) and run this command again."
+  fi
+  if ! command -v dockerd >/dev/null 2>&1 || ! command -v mmdebstrap >/dev/null 2>&1; then
+    say "installing Debian's docker.io and mmdebstrap (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io mmdebstrap >/dev/null
+  fi
+  say "starting dockerd (log: /var/log/pgdrill-dockerd.log)"
+  # setsid + nohup: the engine must outlive this script, the next command (npm test) uses it too.
+  setsid nohup dockerd >/var/log/pgdrill-dockerd.log 2>&1 < /dev/null &
+  deadline=$((SECONDS + budget_s))
+  until engine_answers; do
+    if [ $SECONDS -ge $deadline ]; then
+      tail -n 20 /var/log/pgdrill-dockerd.log >&2 || true
+      fail "dockerd did not answer within ${budget_s}s (PGDRILL_BUDGET_ENGINE_START_S); see /var/log/pgdrill-dockerd.log."
+    fi
+    sleep 0.2 # polling the engine's socket, bounded by the budget above
+  done
+  say "Docker engine $(docker version --format '{{.Server.Version}}') is up"
+fi
+
+# mmdebstrap builds the local base image; only needed where no registry gives debian:bookworm-slim.
+if ! command -v mmdebstrap >/dev/null 2>&1 && [ -z "${PGDRILL_BASE_IMAGE:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing mmdebstrap (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
+  fi
+fi
