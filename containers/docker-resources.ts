@@ -16,8 +16,8 @@ export function docker(): Dockerode {
   return client;
 }
 
-export function runLabels(runId: string): Record<string, string> {
-  return { [LABEL_OWNED]: "true", [LABEL_RUN]: runId, [LABEL_PID]: String(process.pid), [LABEL_HOST]: hostname() };
+export function runLabels(runId: string, ownerPid: number = process.pid): Record<string, string> {
+  return { [LABEL_OWNED]: "true", [LABEL_RUN]: runId, [LABEL_PID]: String(ownerPid), [LABEL_HOST]: hostname() };
 }
 
 export class DockerEngineUnavailableError extends Error {
@@ -104,4 +104,22 @@ export function manualCleanupCommands(runId: string): string[] {
     `docker network rm $(docker network ls -q ${f})`,
     `docker volume rm $(docker volume ls -q ${f})`,
   ];
+}
+
+/** A container's output so far, stdout and stderr interleaved as Docker recorded them. */
+export async function containerLogs(containerId: string): Promise<string> {
+  const raw = (await docker().getContainer(containerId).logs({ stdout: true, stderr: true, follow: false })) as Buffer;
+  return demultiplex(raw);
+}
+
+/** Docker's log stream for a non-TTY container: frames of [stream, 0, 0, 0, size(4 bytes BE), payload]. */
+export function demultiplex(raw: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length && raw[offset]! <= 2 && raw[offset + 1] === 0) {
+    const size = raw.readUInt32BE(offset + 4);
+    parts.push(raw.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return offset === 0 ? raw.toString("utf8") : Buffer.concat(parts).toString("utf8");
 }

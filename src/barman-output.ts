@@ -1,0 +1,169 @@
+// Parsers for Barman 3.4's machine-readable output (`barman -f json ...`) and the few text lines
+// that have no JSON form. Pure functions, unit-tested against output captured from real runs.
+import { z } from "zod";
+
+export class BarmanOutputError extends Error {
+  constructor(command: string, problem: string, raw: string) {
+    super(`Unexpected output from \`barman ${command}\`: ${problem}\n${raw.slice(0, 2000)}`);
+    this.name = "BarmanOutputError";
+  }
+}
+
+function parseJson<T>(command: string, raw: string, schema: z.ZodType<T>): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new BarmanOutputError(command, "not JSON", raw);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new BarmanOutputError(command, z.prettifyError(parsed.error), raw);
+  return parsed.data;
+}
+
+// --- barman check ---------------------------------------------------------------------------------
+export interface CheckLine {
+  check: string;
+  ok: boolean;
+  hint: string;
+}
+const checkSchema = z.record(z.string(), z.record(z.string(), z.object({ status: z.string(), hint: z.string() })));
+
+/** `barman -f json check SERVER`: one line per check, in Barman's (alphabetical) order. */
+export function parseCheck(raw: string, server: string): CheckLine[] {
+  const byServer = parseJson("check", raw, checkSchema);
+  const checks = byServer[server];
+  if (!checks) throw new BarmanOutputError("check", `no result for server '${server}'`, raw);
+  return Object.entries(checks).map(([check, { status, hint }]) => ({ check: check.replaceAll("_", " "), ok: status === "OK", hint }));
+}
+
+export function describeFailedChecks(lines: CheckLine[]): string {
+  return lines
+    .filter((l) => !l.ok)
+    .map((l) => `${l.check}: FAILED${l.hint ? ` (${l.hint})` : ""}`)
+    .join("; ");
+}
+
+// --- barman list-backup ---------------------------------------------------------------------------
+export interface BackupListEntry {
+  backupId: string;
+  status: string;
+  sizeBytes: number | undefined;
+}
+const listBackupSchema = z.record(
+  z.string(),
+  z.array(z.object({ backup_id: z.string(), status: z.string(), size_bytes: z.number().optional() }).loose()),
+);
+
+export function parseListBackup(raw: string, server: string): BackupListEntry[] {
+  const byServer = parseJson("list-backup", raw, listBackupSchema);
+  return (byServer[server] ?? []).map((b) => ({ backupId: b.backup_id, status: b.status, sizeBytes: b.size_bytes }));
+}
+
+// --- barman show-backup ---------------------------------------------------------------------------
+export interface BackupDetails {
+  backupId: string;
+  status: string;
+  beginTime: Date;
+  endTime: Date;
+  beginWal: string;
+  endWal: string;
+  beginLsn: string;
+  endLsn: string;
+  timeline: number;
+  sizeBytes: number;
+  postgresVersion: number;
+}
+const showBackupSchema = z.record(
+  z.string(),
+  z
+    .object({
+      backup_id: z.string(),
+      status: z.string(),
+      postgresql_version: z.number(),
+      base_backup_information: z
+        .object({
+          begin_time: z.string(),
+          end_time: z.string(),
+          begin_wal: z.string(),
+          end_wal: z.string(),
+          begin_lsn: z.string(),
+          end_lsn: z.string(),
+          timeline: z.number(),
+          disk_usage_bytes: z.number(),
+        })
+        .loose(),
+    })
+    .loose(),
+);
+
+/** Barman prints times like "2026-11-25 08:26:25.161689+00:00" (Python isoformat with a space). */
+export function parseBarmanTimestamp(text: string): Date {
+  const date = new Date(text.replace(" ", "T"));
+  if (Number.isNaN(date.getTime()) || !/[+-]\d\d:?\d\d$|Z$/.test(text)) {
+    throw new Error(`not a timestamp with a UTC offset: '${text}'`);
+  }
+  return date;
+}
+
+export function parseShowBackup(raw: string, server: string): BackupDetails {
+  const byServer = parseJson("show-backup", raw, showBackupSchema);
+  const b = byServer[server];
+  if (!b) throw new BarmanOutputError("show-backup", `no result for server '${server}'`, raw);
+  const info = b.base_backup_information;
+  return {
+    backupId: b.backup_id,
+    status: b.status,
+    beginTime: parseBarmanTimestamp(info.begin_time),
+    endTime: parseBarmanTimestamp(info.end_time),
+    beginWal: info.begin_wal,
+    endWal: info.end_wal,
+    beginLsn: info.begin_lsn,
+    endLsn: info.end_lsn,
+    timeline: info.timeline,
+    sizeBytes: info.disk_usage_bytes,
+    postgresVersion: b.postgresql_version,
+  };
+}
+
+// --- barman show-server ---------------------------------------------------------------------------
+const showServerSchema = z.record(z.string(), z.object({ wals_directory: z.string() }).loose());
+export function parseWalsDirectory(raw: string, server: string): string {
+  const dir = parseJson("show-server", raw, showServerSchema)[server]?.wals_directory;
+  if (!dir) throw new BarmanOutputError("show-server", `no wals_directory for server '${server}'`, raw);
+  return dir;
+}
+
+// --- barman backup / recover (text only) ------------------------------------------------------------
+/** `barman backup` announces the id in "Starting backup using postgres method for server X in .../base/<id>". */
+export function parseBackupId(output: string): string {
+  const match = /Starting backup using \S+ method for server \S+ in \S*\/base\/(\d{8}T\d{6})/.exec(output);
+  if (!match?.[1]) throw new BarmanOutputError("backup", "no backup id announced", output);
+  return match[1];
+}
+
+export const RECOVERY_PREPARED = "Your PostgreSQL server has been successfully prepared for recovery!";
+export function recoverSucceeded(output: string): boolean {
+  return output.includes(RECOVERY_PREPARED);
+}
+
+// --- WAL segment names --------------------------------------------------------------------------------
+const SEGMENT = /^[0-9A-F]{24}$/;
+export function isWalSegmentName(name: string): boolean {
+  return SEGMENT.test(name);
+}
+/** Timeline of a segment name (its first 8 hex digits). */
+export function segmentTimeline(name: string): number {
+  if (!isWalSegmentName(name)) throw new Error(`not a WAL segment name: '${name}'`);
+  return parseInt(name.slice(0, 8), 16);
+}
+/** Barman stores a segment under wals/<first 16 hex digits>/<segment>. */
+export function archivedSegmentPath(walsDirectory: string, segment: string): string {
+  if (!isWalSegmentName(segment)) throw new Error(`not a WAL segment name: '${segment}'`);
+  return `${walsDirectory}/${segment.slice(0, 16)}/${segment}`;
+}
+/** Segments on one timeline sort by name; compare position ignoring the timeline. */
+export function compareSegmentPosition(a: string, b: string): number {
+  if (!isWalSegmentName(a) || !isWalSegmentName(b)) throw new Error(`not WAL segment names: '${a}', '${b}'`);
+  return a.slice(8).localeCompare(b.slice(8));
+}

@@ -1,0 +1,186 @@
+// The drill's topology, as Barman's documentation sets it up: a private network per run, a
+// primary, a Barman server streaming WAL through a replication slot, a volume that `barman
+// recover` writes into and recovered instances start from. Dedicated barman / streaming_barman
+// roles with random scram-sha-256 passwords; host ports on 127.0.0.1 only.
+import { randomBytes } from "node:crypto";
+import { BarmanContainer, type StartedBarmanServer } from "../../containers/barman/barman-container.ts";
+import { docker, runLabels } from "../../containers/docker-resources.ts";
+import type { DrillImages } from "../../containers/images.ts";
+import { PrimaryContainer, RecoveredInstanceContainer, type StartedDrillPostgres } from "../../containers/postgres/postgres-containers.ts";
+import type { DrillSettings } from "../config.ts";
+
+export interface DrillRun {
+  runId: string;
+  /** PID of the Vitest process that owns the run: a later run reaps this run's leftovers once it is gone. */
+  ownerPid: number;
+  images: DrillImages;
+}
+
+const secret = (): string => randomBytes(18).toString("base64url");
+
+export interface StartedRecoveredInstance {
+  instance: StartedDrillPostgres;
+  directory: string;
+  alias: string;
+}
+
+export class DrillEnvironment {
+  readonly recovered = new Map<string, StartedRecoveredInstance>();
+
+  private constructor(
+    readonly run: DrillRun,
+    readonly settings: DrillSettings,
+    readonly network: string,
+    readonly recoveryVolume: string,
+    readonly superuser: { user: string; password: string; database: string },
+    readonly primary: StartedDrillPostgres,
+    readonly barman: StartedBarmanServer,
+    private readonly labels: Record<string, string>,
+  ) {}
+
+  /** The secrets of this run, for masking in anything written to a report. */
+  readonly secrets: string[] = [];
+
+  static async start(options: {
+    run: DrillRun;
+    settings: DrillSettings;
+    serverName: string;
+    database: string;
+    progress: (line: string) => void;
+  }): Promise<DrillEnvironment> {
+    const { run, settings, progress } = options;
+    const labels = runLabels(run.runId, run.ownerPid);
+    const prefix = `pgdrill-${run.runId}`;
+    const network = `${prefix}-net`;
+    const recoveryVolume = `${prefix}-recovery`;
+    progress(`creating network ${network} and volume ${recoveryVolume}`);
+    await docker().createNetwork({ Name: network, Driver: "bridge", Labels: labels, CheckDuplicate: true });
+    await docker().createVolume({ Name: recoveryVolume, Labels: labels });
+
+    const superuser = { user: "postgres", password: secret(), database: options.database };
+    const barmanPassword = secret();
+    const streamingPassword = secret();
+
+    progress("starting the primary (PostgreSQL 15)");
+    const primary = await new PrimaryContainer({
+      image: run.images.postgres,
+      network,
+      alias: "pg-primary",
+      labels,
+      superuser,
+      startupTimeoutMs: settings.budgetsMs.containerStart,
+      statementTimeoutMs: settings.budgetsMs.sqlStatement,
+    })
+      .withName(`${prefix}-primary`)
+      .start();
+
+    // Least privilege, as in Barman's "Preliminary steps" for PostgreSQL 15: no superuser for Barman.
+    progress("creating the barman and streaming_barman roles");
+    const literal = (s: string): string => primary.client.escapeLiteral(s);
+    await primary.query(`CREATE ROLE barman LOGIN PASSWORD ${literal(barmanPassword)}`);
+    for (const grant of [
+      "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) TO barman",
+      "GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) TO barman",
+      "GRANT EXECUTE ON FUNCTION pg_switch_wal() TO barman",
+      "GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO barman",
+      "GRANT pg_read_all_settings TO barman",
+      "GRANT pg_read_all_stats TO barman",
+    ]) {
+      await primary.query(grant);
+    }
+    await primary.query(`CREATE ROLE streaming_barman LOGIN REPLICATION PASSWORD ${literal(streamingPassword)}`);
+
+    progress("starting the Barman server (Barman 3.4)");
+    const barman = await new BarmanContainer({
+      image: run.images.barman,
+      network,
+      labels,
+      serverName: options.serverName,
+      primaryHost: "pg-primary",
+      database: options.database,
+      barmanPassword,
+      streamingPassword,
+      recoveryVolume,
+      startupTimeoutMs: settings.budgetsMs.containerStart,
+    })
+      .withName(`${prefix}-barman`)
+      .start();
+
+    const environment = new DrillEnvironment(run, settings, network, recoveryVolume, superuser, primary, barman, labels);
+    environment.secrets.push(superuser.password, barmanPassword, streamingPassword);
+
+    progress("starting WAL streaming (barman cron, replication slot)");
+    await barman.startWalStreaming(settings.budgetsMs.walStreamingReady);
+    // Barman's check "WAL archive" stays FAILED until a first segment arrives (its docs: switch-wal --archive).
+    const { closedSegment } = await environment.switchWal();
+    await barman.waitForArchivedSegment(closedSegment, settings.budgetsMs.walArchived);
+    progress(`WAL streaming works: segment ${closedSegment} archived`);
+    return environment;
+  }
+
+  /**
+   * pg_switch_wal() on the primary, then one committed transaction. Why the commit: Barman's
+   * archive-wal always leaves the newest complete segment in its streaming directory until
+   * pg_receivewal opens the next one, which needs new WAL; an idle primary writes none for up to
+   * 15 s (the next running-xacts record). The commit is that WAL, at once.
+   */
+  async switchWal(): Promise<{ closedSegment: string; switchLsn: string }> {
+    const { segment, lsn } = await this.primary.one<{ segment: string; lsn: string }>(
+      "SELECT pg_walfile_name(pg_switch_wal()) AS segment, pg_current_wal_lsn()::text AS lsn",
+    );
+    await this.primary.query("SELECT txid_current()");
+    return { closedSegment: segment, switchLsn: lsn };
+  }
+
+  async startRecoveredInstance(directory: string): Promise<StartedRecoveredInstance> {
+    const alias = `pg-recovered-${directory}`;
+    const instance = await new RecoveredInstanceContainer({
+      image: this.run.images.postgres,
+      network: this.network,
+      alias,
+      labels: this.labels,
+      superuser: this.superuser,
+      startupTimeoutMs: this.settings.budgetsMs.recoveredInstancePromoted,
+      statementTimeoutMs: this.settings.budgetsMs.sqlStatement,
+      volume: this.recoveryVolume,
+      dataDirectory: directory,
+    })
+      .withName(`pgdrill-${this.run.runId}-recovered-${directory}`)
+      .start();
+    const started = { instance, directory, alias };
+    this.recovered.set(directory, started);
+    return started;
+  }
+
+  async stopRecoveredInstance(directory: string): Promise<void> {
+    const started = this.recovered.get(directory);
+    if (!started) return;
+    await started.instance.stop();
+    this.recovered.delete(directory);
+  }
+
+  async containerExists(id: string): Promise<boolean> {
+    return docker()
+      .getContainer(id)
+      .inspect()
+      .then(() => true)
+      .catch((error: { statusCode?: number }) => {
+        if (error.statusCode === 404) return false;
+        throw error;
+      });
+  }
+
+  /** Replaces every secret of the run in `text`, so reports and logs never carry one. */
+  mask(text: string): string {
+    return this.secrets.reduce((t, s) => t.replaceAll(s, "******"), text);
+  }
+
+  /** Stops what this environment started; resources left by a crash are reaped by label. */
+  async stop(): Promise<void> {
+    for (const directory of [...this.recovered.keys()]) await this.stopRecoveredInstance(directory).catch(() => undefined);
+    await this.barman.stop().catch(() => undefined);
+    await this.primary.stop().catch(() => undefined);
+    await docker().getVolume(this.recoveryVolume).remove({ force: true }).catch(() => undefined);
+    await docker().getNetwork(this.network).remove().catch(() => undefined);
+  }
+}

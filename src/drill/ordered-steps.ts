@@ -1,0 +1,36 @@
+// An ordered scenario in Vitest: one test per step, run in file order; after a failed step the
+// later ones are skipped with a note naming it, instead of failing in a cascade of confusing errors.
+import { test } from "vitest";
+
+export interface OrderedScenario {
+  step(name: string, body: () => Promise<void>): void;
+  /** Name of the first step that failed, if any. */
+  readonly failedStep: string | undefined;
+}
+
+export function orderedScenario(options: {
+  stepTimeoutMs: number;
+  /** Collects evidence (logs, transcripts) while the failed step is still the current test. */
+  onFailure?: () => Promise<void>;
+}): OrderedScenario {
+  let failedStep: string | undefined;
+  return {
+    step(name, body) {
+      test(name, { timeout: options.stepTimeoutMs, retry: 0 }, async (context) => {
+        if (failedStep) context.skip(`skipped because an earlier step failed: "${failedStep}"`);
+        context.onTestFailed(() => {
+          failedStep ??= name;
+        });
+        try {
+          await body();
+        } catch (error) {
+          await options.onFailure?.().catch(() => undefined);
+          throw error;
+        }
+      });
+    },
+    get failedStep() {
+      return failedStep;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// Waiting on events with a named time budget: the drill never sleeps to "let things settle".
+import type { BudgetName } from "./config.ts";
+
+export class BudgetExceededError extends Error {
+  constructor(readonly budget: BudgetName, readonly budgetMs: number, what: string, lastState: string) {
+    super(`${what}: not reached within ${(budgetMs / 1000).toFixed(0)} s (budget '${budget}'); last state: ${lastState}`);
+    this.name = "BudgetExceededError";
+  }
+}
+
+export interface PollOptions<T> {
+  /** What we are waiting for, in words a DBA reads in the failure message. */
+  what: string;
+  budget: BudgetName;
+  budgetMs: number;
+  /** Reads the current state; throwing counts as "not yet" and the error text becomes the last state. */
+  probe: () => Promise<T>;
+  done: (state: T) => boolean;
+  describe?: (state: T) => string;
+  /** Pause between probes; each probe is itself a round trip, so this stays short. */
+  intervalMs?: number;
+}
+
+/** Polls `probe` until `done`, or fails with the budget's name and the last state seen. */
+export async function pollUntil<T>(options: PollOptions<T>): Promise<T> {
+  const deadline = performance.now() + options.budgetMs;
+  let lastState = "not probed yet";
+  for (;;) {
+    try {
+      const state = await options.probe();
+      if (options.done(state)) return state;
+      lastState = options.describe ? options.describe(state) : JSON.stringify(state);
+    } catch (error) {
+      lastState = (error as Error).message;
+    }
+    if (performance.now() >= deadline) throw new BudgetExceededError(options.budget, options.budgetMs, options.what, lastState);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
+  }
+}
+
+/** Runs `work` and fails with the budget's name if it takes longer. */
+export async function withinBudget<T>(what: string, budget: BudgetName, budgetMs: number, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BudgetExceededError(budget, budgetMs, what, "still running")), budgetMs);
+  });
+  try {
+    return await Promise.race([work(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

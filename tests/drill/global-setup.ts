@@ -1,0 +1,58 @@
+// Runs once before the drill files, in Vitest's main process: validates settings, checks the
+// Docker engine, removes what killed runs left behind, builds missing images (with progress), and
+// hands the run's identity to the test files. Its teardown removes everything the run created.
+import { randomBytes } from "node:crypto";
+import type { TestProject } from "vitest/node";
+import { assertEngineAnswers, manualCleanupCommands, reap } from "../../containers/docker-resources.ts";
+import { ensureImages } from "../../containers/images.ts";
+import { readSettings } from "../../src/config.ts";
+import type { DrillRun } from "../../src/drill/environment.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    drillRun: DrillRun;
+  }
+}
+
+const say = (line: string): void => console.log(`[drill setup] ${line}`);
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const settings = readSettings();
+  const engine = await assertEngineAnswers();
+  say(`Docker engine ${engine.version} (API ${engine.apiVersion})`);
+
+  const leftovers = await reap();
+  const count = leftovers.containers.length + leftovers.networks.length + leftovers.volumes.length;
+  if (count > 0) say(`removed leftovers of earlier runs: ${[...leftovers.containers, ...leftovers.networks, ...leftovers.volumes].join(", ")}`);
+
+  const started = performance.now();
+  const { images, built } = await ensureImages({ baseOverride: settings.baseImage, progress: say });
+  say(
+    built.length > 0
+      ? `built ${built.join(", ")} in ${((performance.now() - started) / 1000).toFixed(1)} s`
+      : `images cached: ${images.postgres}, ${images.barman}`,
+  );
+
+  const runId = `${new Date().toISOString().slice(0, 10).replaceAll("-", "")}-${randomBytes(3).toString("hex")}`;
+  project.provide("drillRun", { runId, ownerPid: process.pid, images });
+
+  let tornDown = false;
+  const teardown = async (): Promise<void> => {
+    if (tornDown) return;
+    tornDown = true;
+    if (settings.keepResources) {
+      say(`PGDRILL_KEEP is set: containers, network and volume of run ${runId} are kept. Remove them with:`);
+      for (const command of manualCleanupCommands(runId)) say(`  ${command}`);
+      return;
+    }
+    const removed = await reap({ runId });
+    say(`removed run ${runId}: ${removed.containers.length} containers, ${removed.networks.length} networks, ${removed.volumes.length} volumes`);
+  };
+  // Ctrl-C or a CI job cancelled: remove the run's containers before going.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      void teardown().finally(() => process.exit(130));
+    });
+  }
+  return teardown;
+}
