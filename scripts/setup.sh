@@ -14,6 +14,12 @@ if [ ! -x node_modules/.bin/vitest ] || [ package-lock.json -nt node_modules/.pa
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+node_version="$(node_modules/.bin/node --version)"
+case "$node_version" in v24.*) ;; *) fail "the project's Node should be 24.x, node_modules/.bin/node is $node_version; run 'rm -rf node_modules && npm ci'." ;; esac
+
+# A run's report holds that run's results only (history is kept by the report, not here).
+rm -rf reports/allure-results
+
 # --- 2. Docker engine -----------------------------------------------------------------------------
 engine_answers() { docker info >/dev/null 2>&1; }
 budget_s="${PGDRILL_BUDGET_ENGINE_START_S:-60}"

@@ -1,7 +1,9 @@
 // Runs once before the drill files, in Vitest's main process: validates settings, checks the
 // Docker engine, removes what killed runs left behind, builds missing images (with progress), and
 // hands the run's identity to the test files. Its teardown removes everything the run created.
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { assertEngineAnswers, manualCleanupCommands, reap } from "../../containers/docker-resources.ts";
 import { ensureImages } from "../../containers/images.ts";
@@ -14,6 +16,7 @@ declare module "vitest" {
   }
 }
 
+const REAPER = fileURLToPath(new URL("../../scripts/reap.ts", import.meta.url));
 const say = (line: string): void => console.log(`[drill setup] ${line}`);
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -48,10 +51,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const removed = await reap({ runId });
     say(`removed run ${runId}: ${removed.containers.length} containers, ${removed.networks.length} networks, ${removed.volumes.length} volumes`);
   };
-  // Ctrl-C or a CI job cancelled: remove the run's containers before going.
+  // Ctrl-C or a cancelled CI job: Vitest exits a millisecond after the signal, too soon for any
+  // asynchronous clean-up here, so a detached reaper removes the run once this process is gone.
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
-      void teardown().finally(() => process.exit(130));
+      if (settings.keepResources || tornDown) return;
+      tornDown = true;
+      const reaper = spawn(process.execPath, [REAPER, "--run", runId, "--after-pid", String(process.pid)], { detached: true, stdio: "ignore" });
+      reaper.unref();
+      console.error(`[drill setup] ${signal}: removing run ${runId}'s containers in the background (check with: npm run clean:docker)`);
     });
   }
   return teardown;
