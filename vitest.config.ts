@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config";
 // Testcontainers' Ryuk reaper image cannot be pulled here; the drill removes what it starts
 // itself (labels, see containers/docker-resources.ts).
 process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
+// Host ports are bound to 127.0.0.1 only (containers/postgres/postgres-containers.ts). Inside a
+// container (/.dockerenv) Testcontainers would otherwise reach them through the bridge gateway.
+process.env["TESTCONTAINERS_HOST_OVERRIDE"] ??= "127.0.0.1";
 
 export default defineConfig({
   test: {
@@ -24,7 +27,6 @@ export default defineConfig({
           name: "drill",
           include: ["tests/drill/**/*.test.ts"],
           globalSetup: ["tests/drill/global-setup.ts"],
-          env: { TESTCONTAINERS_RYUK_DISABLED: "true" },
           // Each step enforces its own named budgets (src/config.ts); these are only a backstop.
           testTimeout: 30 * 60_000,
           hookTimeout: 30 * 60_000,
