@@ -1,6 +1,7 @@
 // Parsers for Barman 3.4's machine-readable output (`barman -f json ...`) and the few text lines
 // that have no JSON form. Pure functions, unit-tested against output captured from real runs.
 import { z } from "zod";
+import { parsePgTimestamp } from "./pg-time.ts";
 
 export class BarmanOutputError extends Error {
   constructor(command: string, problem: string, raw: string) {
@@ -57,7 +58,10 @@ const listBackupSchema = z.record(
 
 export function parseListBackup(raw: string, server: string): BackupListEntry[] {
   const byServer = parseJson("list-backup", raw, listBackupSchema);
-  return (byServer[server] ?? []).map((b) => ({ backupId: b.backup_id, status: b.status, sizeBytes: b.size_bytes }));
+  // Barman writes the server's key even with no backups ([]); a missing key is wrong output.
+  const backups = byServer[server];
+  if (!backups) throw new BarmanOutputError("list-backup", `no result for server '${server}'`, raw);
+  return backups.map((b) => ({ backupId: b.backup_id, status: b.status, sizeBytes: b.size_bytes }));
 }
 
 // --- barman show-backup ---------------------------------------------------------------------------
@@ -99,11 +103,11 @@ const showBackupSchema = z.record(
 
 /** Barman prints times like "2026-11-25 08:26:25.161689+00:00" (Python isoformat with a space). */
 export function parseBarmanTimestamp(text: string): Date {
-  const date = new Date(text.replace(" ", "T"));
-  if (Number.isNaN(date.getTime()) || !/[+-]\d\d:?\d\d$|Z$/.test(text)) {
+  try {
+    return parsePgTimestamp(text);
+  } catch {
     throw new Error(`not a timestamp with a UTC offset: '${text}'`);
   }
-  return date;
 }
 
 export function parseShowBackup(raw: string, server: string): BackupDetails {

@@ -32,6 +32,7 @@ const booleanFlag = z
 const budgetSeconds = z.coerce
   .number({ message: "must be a number of seconds" })
   .refine((n) => Number.isFinite(n) && n > 0, { message: "must be a positive number of seconds" })
+  .refine((n) => !(n > 0) || n >= 0.001, { message: "must be at least 0.001 seconds (1 ms)" })
   .refine((n) => n <= 24 * 3600, { message: "must be at most 86400 seconds (24 h)" });
 
 // A Docker image reference: name[:tag][@digest], lower case path components.

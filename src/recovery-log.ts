@@ -16,7 +16,7 @@ export interface RecoveryLogFacts {
 }
 
 const RECOVERY_LINE =
-  /recovery|restored log file|redo (starts|done)|timeline|consistent|ready to accept|FATAL|PANIC|checkpoint complete: .*end-of-recovery/;
+  /recovery|restored log file|redo (starts|done)|timeline|consistent|ready to accept|FATAL|PANIC|checkpoint starting: end-of-recovery/;
 
 export function readRecoveryLog(log: string): RecoveryLogFacts {
   const lines = log.split("\n").filter((l) => l.trim());

@@ -1,9 +1,11 @@
 // Waiting on events with a named time budget: the drill never sleeps to "let things settle".
 import type { BudgetName } from "./config.ts";
 
+const formatSeconds = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
+
 export class BudgetExceededError extends Error {
   constructor(readonly budget: BudgetName, readonly budgetMs: number, what: string, lastState: string) {
-    super(`${what}: not reached within ${(budgetMs / 1000).toFixed(0)} s (budget '${budget}'); last state: ${lastState}`);
+    super(`${what}: not reached within ${formatSeconds(budgetMs)} (budget '${budget}'); last state: ${lastState}`);
     this.name = "BudgetExceededError";
   }
 }
@@ -27,11 +29,13 @@ export async function pollUntil<T>(options: PollOptions<T>): Promise<T> {
   let lastState = "not probed yet";
   for (;;) {
     try {
-      const state = await options.probe();
+      // A probe that never settles (a query on a dead connection) must not outlive the budget.
+      const remainingMs = Math.max(0, deadline - performance.now());
+      const state = await withinBudget(options.what, options.budget, remainingMs, options.probe);
       if (options.done(state)) return state;
       lastState = options.describe ? options.describe(state) : JSON.stringify(state);
     } catch (error) {
-      lastState = (error as Error).message;
+      lastState = error instanceof BudgetExceededError ? "the last probe did not answer in time" : (error as Error).message;
     }
     if (performance.now() >= deadline) throw new BudgetExceededError(options.budget, options.budgetMs, options.what, lastState);
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));

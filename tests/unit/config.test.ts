@@ -1,0 +1,220 @@
+import { describe, expect, test } from "vitest";
+import { BUDGET_DEFAULTS_S, budgetEnvName, readSettings, SettingsError, type BudgetName } from "../../src/config.ts";
+
+const DEFAULT_BUDGETS_MS = {
+  containerStart: 120_000,
+  walStreamingReady: 60_000,
+  backup: 300_000,
+  walArchived: 60_000,
+  recover: 600_000,
+  recoveredInstancePromoted: 300_000,
+  sqlStatement: 120_000,
+};
+
+/** Runs readSettings and returns the SettingsError it must throw. */
+function settingsError(env: NodeJS.ProcessEnv): SettingsError {
+  try {
+    readSettings(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SettingsError);
+    return error as SettingsError;
+  }
+  throw new Error(`readSettings accepted ${JSON.stringify(env)}`);
+}
+
+describe("budgetEnvName", () => {
+  // Written out by hand: these are the names users type, so they must not drift.
+  test.each<[BudgetName, string]>([
+    ["containerStart", "PGDRILL_BUDGET_CONTAINER_START_S"],
+    ["walStreamingReady", "PGDRILL_BUDGET_WAL_STREAMING_READY_S"],
+    ["backup", "PGDRILL_BUDGET_BACKUP_S"],
+    ["walArchived", "PGDRILL_BUDGET_WAL_ARCHIVED_S"],
+    ["recover", "PGDRILL_BUDGET_RECOVER_S"],
+    ["recoveredInstancePromoted", "PGDRILL_BUDGET_RECOVERED_INSTANCE_PROMOTED_S"],
+    ["sqlStatement", "PGDRILL_BUDGET_SQL_STATEMENT_S"],
+  ])("%s -> %s", (name, variable) => {
+    expect(budgetEnvName(name)).toBe(variable);
+  });
+
+  test("the table above covers every budget", () => {
+    expect(Object.keys(BUDGET_DEFAULTS_S).sort()).toEqual(Object.keys(DEFAULT_BUDGETS_MS).sort());
+  });
+});
+
+describe("readSettings: defaults", () => {
+  test("an empty environment gives the default budgets in ms, keep off, no base image", () => {
+    expect(readSettings({})).toEqual({ budgetsMs: DEFAULT_BUDGETS_MS, keepResources: false, baseImage: undefined });
+  });
+
+  test("unrelated variables are ignored", () => {
+    expect(readSettings({ PATH: "/usr/bin", PGDRILL_OTHER: "x", PGDRILL_BUDGET: "5" }).budgetsMs).toEqual(DEFAULT_BUDGETS_MS);
+  });
+
+  test("PGDRILL_BUDGET_ENGINE_START_S (read by scripts/setup.sh) is known, not an error", () => {
+    expect(readSettings({ PGDRILL_BUDGET_ENGINE_START_S: "90" }).budgetsMs).toEqual(DEFAULT_BUDGETS_MS);
+  });
+});
+
+describe("readSettings: budget overrides", () => {
+  test.each<[string, BudgetName]>([
+    ["PGDRILL_BUDGET_CONTAINER_START_S", "containerStart"],
+    ["PGDRILL_BUDGET_WAL_STREAMING_READY_S", "walStreamingReady"],
+    ["PGDRILL_BUDGET_BACKUP_S", "backup"],
+    ["PGDRILL_BUDGET_WAL_ARCHIVED_S", "walArchived"],
+    ["PGDRILL_BUDGET_RECOVER_S", "recover"],
+    ["PGDRILL_BUDGET_RECOVERED_INSTANCE_PROMOTED_S", "recoveredInstancePromoted"],
+    ["PGDRILL_BUDGET_SQL_STATEMENT_S", "sqlStatement"],
+  ])("%s overrides only %s", (variable, name) => {
+    const { budgetsMs } = readSettings({ [variable]: "7" });
+    expect(budgetsMs).toEqual({ ...DEFAULT_BUDGETS_MS, [name]: 7_000 });
+  });
+
+  test("fractional seconds become whole milliseconds", () => {
+    expect(readSettings({ PGDRILL_BUDGET_BACKUP_S: "2.5" }).budgetsMs.backup).toBe(2_500);
+    expect(readSettings({ PGDRILL_BUDGET_BACKUP_S: "0.0016" }).budgetsMs.backup).toBe(2);
+  });
+
+  test("the upper bound 86400 s is accepted", () => {
+    expect(readSettings({ PGDRILL_BUDGET_RECOVER_S: "86400" }).budgetsMs.recover).toBe(86_400_000);
+  });
+
+  test("several overrides at once", () => {
+    const { budgetsMs } = readSettings({ PGDRILL_BUDGET_RECOVER_S: "1200", PGDRILL_BUDGET_SQL_STATEMENT_S: "15" });
+    expect(budgetsMs.recover).toBe(1_200_000);
+    expect(budgetsMs.sqlStatement).toBe(15_000);
+    expect(budgetsMs.backup).toBe(300_000);
+  });
+});
+
+describe("readSettings: invalid budgets", () => {
+  test.each([
+    ["-5", "must be a positive number of seconds"],
+    ["0", "must be a positive number of seconds"],
+    ["", "must be a positive number of seconds"],
+    ["abc", "must be a number of seconds"],
+    ["Infinity", "must be a number of seconds"],
+    ["86401", "must be at most 86400 seconds (24 h)"],
+  ])("PGDRILL_BUDGET_BACKUP_S=%j is rejected: %s", (value, reason) => {
+    const error = settingsError({ PGDRILL_BUDGET_BACKUP_S: value });
+    expect(error.problems).toEqual([`PGDRILL_BUDGET_BACKUP_S=${JSON.stringify(value)}: ${reason}`]);
+    expect(error.message).toBe(`Invalid drill settings:\n  - PGDRILL_BUDGET_BACKUP_S=${JSON.stringify(value)}: ${reason}`);
+    expect(error.name).toBe("SettingsError");
+  });
+
+  test("an unknown PGDRILL_BUDGET_ variable is named with the list of known ones", () => {
+    const error = settingsError({ PGDRILL_BUDGET_BACKUPS_S: "30" });
+    expect(error.problems).toEqual([
+      "PGDRILL_BUDGET_BACKUPS_S: unknown time budget; known budgets: " +
+        [
+          "PGDRILL_BUDGET_BACKUP_S",
+          "PGDRILL_BUDGET_CONTAINER_START_S",
+          "PGDRILL_BUDGET_ENGINE_START_S",
+          "PGDRILL_BUDGET_RECOVERED_INSTANCE_PROMOTED_S",
+          "PGDRILL_BUDGET_RECOVER_S",
+          "PGDRILL_BUDGET_SQL_STATEMENT_S",
+          "PGDRILL_BUDGET_WAL_ARCHIVED_S",
+          "PGDRILL_BUDGET_WAL_STREAMING_READY_S",
+        ].join(", "),
+    ]);
+  });
+
+  test("a budget variable is matched exactly (case matters)", () => {
+    expect(settingsError({ PGDRILL_BUDGET_backup_S: "30" }).problems[0]).toMatch(/^PGDRILL_BUDGET_backup_S: unknown time budget;/);
+  });
+});
+
+describe("readSettings: PGDRILL_KEEP", () => {
+  test.each([
+    ["1", true],
+    ["true", true],
+    ["yes", true],
+    ["0", false],
+    ["false", false],
+    ["no", false],
+    ["", false],
+  ])("PGDRILL_KEEP=%j -> %s", (value, expected) => {
+    expect(readSettings({ PGDRILL_KEEP: value }).keepResources).toBe(expected);
+  });
+
+  test.each(["TRUE", "on", "2", "y"])("PGDRILL_KEEP=%j is rejected", (value) => {
+    expect(settingsError({ PGDRILL_KEEP: value }).problems).toEqual([
+      `PGDRILL_KEEP=${JSON.stringify(value)}: allowed: 1, 0, true, false, yes, no`,
+    ]);
+  });
+});
+
+describe("readSettings: PGDRILL_BASE_IMAGE", () => {
+  test.each([
+    "debian:bookworm-slim",
+    "debian",
+    "debian:12",
+    "library/debian:bookworm",
+    "localhost:5000/debian:bookworm",
+    "registry.example.com/team/debian-base:bookworm-0a1b2c3d4e5f",
+    `debian@sha256:${"0123456789abcdef".repeat(4)}`,
+    `debian:bookworm@sha256:${"a".repeat(64)}`,
+  ])("%s is accepted as is", (image) => {
+    expect(readSettings({ PGDRILL_BASE_IMAGE: image }).baseImage).toBe(image);
+  });
+
+  test("an empty value means no base image (build one)", () => {
+    expect(readSettings({ PGDRILL_BASE_IMAGE: "" }).baseImage).toBeUndefined();
+  });
+
+  test.each([
+    "Debian:bookworm",
+    "debian:",
+    "debian bookworm",
+    ":bookworm",
+    "debian:bookworm:slim",
+    "-debian",
+    `debian@sha256:${"a".repeat(63)}`,
+    "debian@md5:abc",
+  ])("%j is rejected", (image) => {
+    expect(settingsError({ PGDRILL_BASE_IMAGE: image }).problems).toEqual([
+      `PGDRILL_BASE_IMAGE=${JSON.stringify(image)}: must be a Docker image reference such as debian:bookworm-slim`,
+    ]);
+  });
+});
+
+describe("SettingsError lists every problem", () => {
+  test("one line per problem, each naming its variable, in a stable order", () => {
+    const error = settingsError({
+      PGDRILL_BUDGET_RECOVER_S: "-1",
+      PGDRILL_BUDGET_CONTAINER_START_S: "soon",
+      PGDRILL_BUDGET_NAP_S: "3",
+      PGDRILL_KEEP: "maybe",
+      PGDRILL_BASE_IMAGE: "Not An Image",
+      PGDRILL_BUDGET_SQL_STATEMENT_S: "10", // valid: not listed
+    });
+    expect(error.problems).toHaveLength(5);
+    expect(error.problems[0]).toBe('PGDRILL_BUDGET_CONTAINER_START_S="soon": must be a number of seconds');
+    expect(error.problems[1]).toBe('PGDRILL_BUDGET_RECOVER_S="-1": must be a positive number of seconds');
+    expect(error.problems[2]).toMatch(/^PGDRILL_BUDGET_NAP_S: unknown time budget; known budgets: /);
+    expect(error.problems[3]).toBe('PGDRILL_KEEP="maybe": allowed: 1, 0, true, false, yes, no');
+    expect(error.problems[4]).toBe('PGDRILL_BASE_IMAGE="Not An Image": must be a Docker image reference such as debian:bookworm-slim');
+
+    const lines = error.message.split("\n");
+    expect(lines[0]).toBe("Invalid drill settings:");
+    expect(lines.slice(1)).toEqual(error.problems.map((p) => `  - ${p}`));
+    for (const variable of ["PGDRILL_BUDGET_RECOVER_S", "PGDRILL_BUDGET_CONTAINER_START_S", "PGDRILL_BUDGET_NAP_S", "PGDRILL_KEEP", "PGDRILL_BASE_IMAGE"]) {
+      expect(error.message).toContain(variable);
+    }
+    expect(error.message).not.toContain("PGDRILL_BUDGET_SQL_STATEMENT_S=");
+  });
+});
+
+describe("fixed bugs (regression tests)", () => {
+  // A value the schema accepts as "a positive number of seconds" is rounded to a 0 ms budget,
+  // which makes every wait on that budget fail at once.
+  test("PGDRILL_BUDGET_BACKUP_S=0.0004 must not give a 0 ms budget", () => {
+    let budgetMs: number | undefined;
+    try {
+      budgetMs = readSettings({ PGDRILL_BUDGET_BACKUP_S: "0.0004" }).budgetsMs.backup;
+    } catch (error) {
+      expect(error).toBeInstanceOf(SettingsError); // rejecting it would be fine too
+      return;
+    }
+    expect(budgetMs).toBeGreaterThan(0);
+  });
+});

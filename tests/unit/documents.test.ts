@@ -1,0 +1,94 @@
+import { describe, expect, test } from "vitest";
+import { incidentReport, lessonsLearned, renderMetricsText, switchoverPlan } from "../../src/documents.ts";
+import { renderMetricsText as metricsRender, type RecoveryMetrics } from "../../src/metrics.ts";
+
+const METRICS: RecoveryMetrics = {
+  schemaVersion: 1,
+  runId: "20261125-a2767c",
+  server: "pg-primary",
+  backupId: "20261125T083624",
+  backupSizeBytes: 37463232,
+  target: { kind: "time", value: "2026-11-25 08:36:25.933281+00" },
+  goodStateTime: "2026-11-25 08:36:25.933281+00",
+  disasterTime: "2026-11-25 08:36:26.026415+00",
+  versions: { postgres: "15.20", barman: "3.4.0" },
+  phasesMs: { barmanRecoverMs: 865.97, instanceStartUntilPromotedMs: 622.69, verificationMs: 89.78 },
+  recoveryMs: 1578.44,
+  totalFromDisasterMs: 2764.39,
+  rpo: { rowsLostBeforeDisaster: 3, secondsBetweenTargetAndDisaster: 0.093 },
+};
+
+describe("incidentReport", () => {
+  const text = incidentReport({
+    discoveredAt: "2026-11-25 08:36:27.100000+00",
+    goodStateTime: "2026-11-25 08:36:25.933281+00",
+    disasterTime: "2026-11-25 08:36:26.026415+00",
+    disasterXid: 767,
+    rowsLost: 12345,
+    table: "orders",
+    restorePoint: "before_disaster",
+  });
+  const lines = text.split("\n");
+
+  test("contains what was measured, thousands separated", () => {
+    expect(lines).toContain("Incident:        Accidental mass deletion of the orders table");
+    expect(lines).toContain("Discovery time:  2026-11-25 08:36:27.100000+00 (server clock)");
+    expect(lines).toContain("Impact:          12,345 rows of orders deleted (transaction 767)");
+    expect(lines).toContain("- Good state: 2026-11-25 08:36:25.933281+00 (restore point 'before_disaster' created)");
+    expect(lines).toContain("- Disaster:   2026-11-25 08:36:26.026415+00 (DELETE committed)");
+    expect(lines).toContain("Recovery strategy: point-in-time recovery to 2026-11-25 08:36:25.933281+00");
+  });
+
+  test("titled", () => {
+    expect(lines[1]).toBe("         PRODUCTION INCIDENT REPORT");
+  });
+});
+
+describe("switchoverPlan", () => {
+  const text = switchoverPlan({ recoveredHost: "pg-recovered-1", recoveredTimeline: 2, primaryHost: "pg-primary", metrics: METRICS });
+
+  test("names the hosts, the new timeline and the measured durations", () => {
+    expect(text).toContain("  recovered instance 'pg-recovered-1' is promoted (timeline 2) and accepts writes;");
+    expect(text).toContain("  recovery took 1.58 s, 2.76 s from the disaster.");
+    expect(text).toContain("1. STOP PRIMARY 'pg-primary' (disaster state)");
+    expect(text).toContain("3. UPDATE CONNECTION STRINGS: point applications (or DNS / VIP) at 'pg-recovered-1'.");
+    expect(text).toContain("rebuild it as a standby of 'pg-recovered-1'.");
+  });
+
+  test("eight numbered steps, in order", () => {
+    const steps = text.split("\n").filter((l) => /^\d+\. /.test(l)).map((l) => Number(l.split(".")[0]));
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+});
+
+describe("lessonsLearned", () => {
+  const text = lessonsLearned({ metrics: METRICS, walSegmentsArchived: "000000010000000000000017" });
+
+  test("restates the measured backup, WAL, target, RPO and RTO", () => {
+    const lines = text.split("\n");
+    expect(lines).toContain("- Barman held the base backup 20261125T083624 and every WAL segment up to 000000010000000000000017.");
+    expect(lines).toContain("- PITR to time 2026-11-25 08:36:25.933281+00 recovered the good state: 3 rows lost before the disaster.");
+    expect(lines).toContain(
+      "- Recovery took 1.58 s (barman recover 0.87 s, start until promoted 0.62 s, verification 0.09 s).",
+    );
+    expect(lines).toContain("- 2.76 s from the disaster to a verified instance, with no person in the loop.");
+  });
+
+  test("other measurements give other text", () => {
+    const other = lessonsLearned({
+      metrics: { ...METRICS, backupId: "20261126T000000", recoveryMs: 90_000, rpo: { rowsLostBeforeDisaster: 0, secondsBetweenTargetAndDisaster: 1 } },
+      walSegmentsArchived: "00000001000000000000002A",
+    });
+    expect(other).toContain("base backup 20261126T000000 and every WAL segment up to 00000001000000000000002A.");
+    expect(other).toContain("- Recovery took 90.00 s (");
+    expect(other).toContain(": 0 rows lost before the disaster.");
+    expect(other).not.toContain("20261125T083624");
+  });
+});
+
+describe("renderMetricsText re-export", () => {
+  test("is the metrics module's renderer", () => {
+    expect(renderMetricsText).toBe(metricsRender);
+    expect(renderMetricsText(METRICS)).toContain("  Rows lost before the disaster:    3");
+  });
+});

@@ -1,0 +1,132 @@
+import { describe, expect, test } from "vitest";
+import { computeRpo, monotonicNow, recoveryDuration, renderMetricsText, seconds, type RecoveryMetrics } from "../../src/metrics.ts";
+
+// Figures of a real drill run (reports/recovery-metrics.json of run 20261125-a2767c).
+const REAL_METRICS: RecoveryMetrics = {
+  schemaVersion: 1,
+  runId: "20261125-a2767c",
+  server: "pg-primary",
+  backupId: "20261125T083624",
+  backupSizeBytes: 37463232,
+  target: { kind: "time", value: "2026-11-25 08:36:25.933281+00" },
+  goodStateTime: "2026-11-25 08:36:25.933281+00",
+  disasterTime: "2026-11-25 08:36:26.026415+00",
+  versions: { postgres: "15.20 (Debian 15.20-0+deb12u1)", barman: "3.4.0 Barman by EnterpriseDB (www.enterprisedb.com)" },
+  phasesMs: { barmanRecoverMs: 865.9727159999993, instanceStartUntilPromotedMs: 622.6940419999992, verificationMs: 89.78217100000074 },
+  recoveryMs: 1578.4489289999992,
+  totalFromDisasterMs: 2764.3890579999997,
+  rpo: { rowsLostBeforeDisaster: 0, secondsBetweenTargetAndDisaster: 0.093 },
+};
+
+describe("recoveryDuration", () => {
+  test("sum of the three phases", () => {
+    expect(recoveryDuration({ barmanRecoverMs: 1000, instanceStartUntilPromotedMs: 250, verificationMs: 5 })).toBe(1255);
+    expect(recoveryDuration({ barmanRecoverMs: 0, instanceStartUntilPromotedMs: 0, verificationMs: 0 })).toBe(0);
+    expect(recoveryDuration(REAL_METRICS.phasesMs)).toBeCloseTo(1578.448929, 6);
+  });
+
+  test.each([
+    ["barmanRecoverMs", -1, "phase barmanRecoverMs has no valid duration (-1)"],
+    ["instanceStartUntilPromotedMs", Number.NaN, "phase instanceStartUntilPromotedMs has no valid duration (NaN)"],
+    ["verificationMs", Number.POSITIVE_INFINITY, "phase verificationMs has no valid duration (Infinity)"],
+    ["verificationMs", -0.001, "phase verificationMs has no valid duration (-0.001)"],
+  ] as const)("%s = %s -> throws", (phase, ms, message) => {
+    const phases = { barmanRecoverMs: 10, instanceStartUntilPromotedMs: 20, verificationMs: 30, [phase]: ms };
+    expect(() => recoveryDuration(phases)).toThrow(message);
+  });
+});
+
+describe("computeRpo", () => {
+  test("rows lost and seconds between target and disaster", () => {
+    expect(
+      computeRpo({
+        goodStateRows: 10_000,
+        recoveredRows: 9_990,
+        targetTime: new Date(Date.UTC(2026, 10, 25, 8, 29, 31, 371)),
+        disasterTime: new Date(Date.UTC(2026, 10, 25, 8, 29, 31, 444)),
+      }),
+    ).toEqual({ rowsLostBeforeDisaster: 10, secondsBetweenTargetAndDisaster: 0.073 });
+  });
+
+  test("a perfect recovery loses no rows", () => {
+    const rpo = computeRpo({
+      goodStateRows: 10_000,
+      recoveredRows: 10_000,
+      targetTime: new Date("2026-11-25T08:36:25.933Z"),
+      disasterTime: new Date("2026-11-25T08:36:26.026Z"),
+    });
+    expect(rpo).toEqual({ rowsLostBeforeDisaster: 0, secondsBetweenTargetAndDisaster: 0.093 });
+  });
+
+  test("a target after the disaster gives negative seconds, more rows recovered gives negative loss", () => {
+    expect(
+      computeRpo({ goodStateRows: 5, recoveredRows: 7, targetTime: new Date(60_000), disasterTime: new Date(0) }),
+    ).toEqual({ rowsLostBeforeDisaster: -2, secondsBetweenTargetAndDisaster: -60 });
+  });
+});
+
+describe("seconds", () => {
+  test.each([
+    [0, "0.00 s"],
+    [1578.4489289999992, "1.58 s"],
+    [89.78, "0.09 s"],
+    [125_000, "125.00 s"],
+  ])("%s ms -> %s", (ms, text) => {
+    expect(seconds(ms)).toBe(text);
+  });
+});
+
+describe("monotonicNow", () => {
+  test("never goes backwards", () => {
+    const a = monotonicNow();
+    const b = monotonicNow();
+    expect(b).toBeGreaterThanOrEqual(a);
+  });
+});
+
+describe("renderMetricsText", () => {
+  const text = renderMetricsText(REAL_METRICS);
+  const lines = text.split("\n");
+
+  test("carries every measured figure, formatted", () => {
+    expect(lines).toContain("  Good state time:                  2026-11-25 08:36:25.933281+00");
+    expect(lines).toContain("  Disaster time:                    2026-11-25 08:36:26.026415+00");
+    expect(lines).toContain("  Server / backup:                  pg-primary / 20261125T083624 (35.7 MiB)");
+    expect(lines).toContain("  Recovery target:                  time 2026-11-25 08:36:25.933281+00");
+    expect(lines).toContain("  Versions:                         PostgreSQL 15.20 (Debian 15.20-0+deb12u1), 3.4.0 Barman by EnterpriseDB (www.enterprisedb.com)");
+    expect(lines).toContain("  1. barman recover:                0.87 s");
+    expect(lines).toContain("  2. instance start until promoted: 0.62 s");
+    expect(lines).toContain("  3. verification:                  0.09 s");
+    expect(lines).toContain("  Recovery (1+2+3):                 1.58 s");
+    expect(lines).toContain("  Total RTO from the disaster:      2.76 s");
+    expect(lines).toContain("  Rows lost before the disaster:    0");
+    expect(lines).toContain("  Target to disaster (server):      0.093 s");
+  });
+
+  test("values start in one column (labels padded to 34 characters)", () => {
+    const valueLines = lines.filter((l) => /^  \S.*:\s/.test(l));
+    expect(valueLines.length).toBeGreaterThanOrEqual(12);
+    for (const line of valueLines) expect(line.slice(2, 36)).toMatch(/:\s*$/);
+  });
+
+  test("framed by the banner", () => {
+    expect(lines[0]).toBe("=================================================");
+    expect(lines[1]).toBe("         POINT-IN-TIME RECOVERY METRICS");
+    expect(lines.at(-1)).toBe("=================================================");
+  });
+
+  test("other figures appear as given", () => {
+    const other = renderMetricsText({
+      ...REAL_METRICS,
+      backupSizeBytes: 1048576 * 512,
+      rpo: { rowsLostBeforeDisaster: 42, secondsBetweenTargetAndDisaster: 12.3456 },
+      recoveryMs: 61_234,
+      target: { kind: "name", value: "before_disaster" },
+    });
+    expect(other).toContain("(512.0 MiB)");
+    expect(other).toContain("Rows lost before the disaster:    42\n");
+    expect(other).toContain("Target to disaster (server):      12.346 s");
+    expect(other).toContain("Recovery (1+2+3):                 61.23 s");
+    expect(other).toContain("Recovery target:                  name before_disaster");
+  });
+});
