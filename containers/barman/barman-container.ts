@@ -176,6 +176,19 @@ export class StartedBarmanServer extends AbstractStartedContainer {
     return parseShowBackup((await this.barman(["-f", "json", "show-backup", this.serverName, backupId])).stdout, this.serverName);
   }
 
+  /**
+   * `barman verify-backup`: pg_verifybackup checks every file of the backup against its manifest
+   * (and the WAL the backup needs). Returns Barman's words; throws with them when the backup is damaged.
+   */
+  async verifyBackup(backupId: string): Promise<string> {
+    const result = await this.barman(["verify-backup", this.serverName, backupId], { allowFailure: true });
+    const words = (result.stdout + result.stderr).trim();
+    if (result.exitCode !== 0 || /\b(ERROR|error):/.test(words)) {
+      throw new Error(`barman verify-backup found backup ${backupId} of ${this.serverName} damaged (exit ${result.exitCode}):\n${words}`);
+    }
+    return words;
+  }
+
   /** A directory in the recovery volume, owned by barman, for one recovered instance. */
   async prepareRecoveryDirectory(name: string): Promise<string> {
     const path = `${RECOVERY_MOUNT}/${name}`;

@@ -130,10 +130,24 @@ export class RecoveredInstanceContainer extends DrillPostgresContainer {
       .withEnvironment({ PGDATA: `/var/lib/postgresql/recovery/${options.dataDirectory}` })
       .withWaitStrategy(
         Wait.forAll([Wait.forLogMessage(/database system is ready to accept connections$/), Wait.forHealthCheck()]),
-      );
+      )
+      .withLogConsumer((stream) => stream.on("data", (chunk: Buffer | string) => (this.log += chunk.toString())));
   }
 
+  /** Everything the instance logged, kept here because Testcontainers removes a container that fails to start. */
+  private log = "";
+
   override async start(): Promise<StartedDrillPostgres> {
-    return StartedDrillPostgres.connect(await super.start(), "recovered instance", this.options.statementTimeoutMs);
+    let started: StartedPostgreSqlContainer;
+    try {
+      started = await super.start();
+    } catch (error) {
+      const fatal = this.log.split("\n").filter((line) => /\b(FATAL|PANIC):/.test(line));
+      const tail = this.log.trim().split("\n").slice(-8).join("\n");
+      throw new Error(
+        `the recovered instance did not promote (${(error as Error).message}); PostgreSQL said:\n${fatal.length ? fatal.join("\n") : tail}`,
+      );
+    }
+    return StartedDrillPostgres.connect(started, "recovered instance", this.options.statementTimeoutMs);
   }
 }

@@ -9,13 +9,26 @@ import { describeFailedChecks, compareSegmentPosition, segmentTimeline, type Bac
 import { readSettings } from "../../src/config.ts";
 import { incidentReport, lessonsLearned, renderMetricsText, switchoverPlan } from "../../src/documents.ts";
 import { DrillEnvironment, type StartedRecoveredInstance } from "../../src/drill/environment.ts";
+import {
+  archiveWalThroughDisaster,
+  causeDisaster,
+  markGoodState,
+  normalOperations,
+  normalOrderCount,
+  seedBaseline,
+  serverNow,
+  tableCounts,
+  takeBackup,
+  type Disaster,
+  type GoodState,
+} from "../../src/drill/disaster.ts";
+import { readRecoveredState, recoverCopy, startPromoted } from "../../src/drill/recovery.ts";
 import { orderedScenario } from "../../src/drill/ordered-steps.ts";
 import { computeRpo, monotonicNow, recoveryDuration, type RecoveryMetrics, type RecoveryPhases } from "../../src/metrics.ts";
 import { parsePgTimestamp } from "../../src/pg-time.ts";
 import { readRecoveryLog } from "../../src/recovery-log.ts";
 import type { RecoveryTarget } from "../../src/recovery-target.ts";
 import { manualCleanupCommands } from "../../containers/docker-resources.ts";
-import type { StartedDrillPostgres } from "../../containers/postgres/postgres-containers.ts";
 
 const settings = readSettings();
 const run = inject("drillRun");
@@ -28,8 +41,8 @@ interface DrillState {
   env: DrillEnvironment;
   versions: { postgres: string; barman: string };
   backup: BackupDetails;
-  goodState: { time: string; restorePointLsn: string; orders: number; ordersChecksum: string; usersChecksum: string };
-  disaster: { xid: number; time: string; segment: string; rowsDeleted: number; committedAt: number };
+  goodState: GoodState;
+  disaster: Disaster;
   closedSegment: string;
   target: RecoveryTarget & { kind: "time" };
   recoverOutput: string;
@@ -46,24 +59,6 @@ function need<K extends keyof DrillState>(key: K): NonNullable<DrillState[K]> {
   const value = state[key];
   if (value === undefined || value === null) throw new Error(`drill state '${key}' is missing: an earlier step did not produce it`);
   return value as NonNullable<DrillState[K]>;
-}
-
-async function tableCounts(db: StartedDrillPostgres): Promise<{ users: number; orders: number }> {
-  return db.one<{ users: number; orders: number }>(
-    "SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM orders)::int AS orders",
-  );
-}
-
-/** Counts can hide wrong rows: a digest of every row, in key order. */
-async function tableChecksum(db: StartedDrillPostgres, table: "orders" | "users"): Promise<string> {
-  const { checksum } = await db.one<{ checksum: string }>(
-    `SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t.id), '')) AS checksum FROM ${table} t`,
-  );
-  return checksum;
-}
-
-async function serverNow(db: StartedDrillPostgres): Promise<string> {
-  return (await db.one<{ now: string }>("SELECT now()::text AS now")).now;
 }
 
 async function attachText(name: string, text: string): Promise<void> {
@@ -123,78 +118,46 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
 
   drill.step("Step 1: baseline of 1,000 users and 60,004 orders, and a fresh base backup", async () => {
     const { primary, barman } = need("env");
-    await allure.step("load schema and baseline fixtures", async () => {
-      await primary.query(scenario12.sql.schema);
-      await primary.query(scenario12.sql.baseline);
-    });
-    const counts = await allure.step("record baseline counts", () => tableCounts(primary));
+    const counts = await allure.step("load schema and baseline fixtures", () => seedBaseline(primary));
     expect(counts, "baseline row counts on the primary").toEqual(expected.baseline);
 
-    const { backupId, output } = await allure.step("barman backup", () =>
-      barman.backup({ budgetMs: settings.budgetsMs.backup, onLine: (l) => say(`barman backup: ${l}`) }),
-    );
+    const { backup, output } = await allure.step("barman backup", () => takeBackup(need("env"), (l) => say(`barman backup: ${l}`)));
+    const backupId = backup.backupId;
     await attachText("barman backup output", output);
     await allure.parameter("backup id", backupId);
     const listed = await allure.step("barman list-backup", () => barman.listBackups());
     expect(listed.map((b) => [b.backupId, b.status]), `backup ${backupId} in barman list-backup`).toContainEqual([backupId, "DONE"]);
-    state.backup = await barman.showBackup(backupId);
+    state.backup = backup;
     say(`backup ${backupId} done: ${(state.backup.sizeBytes / 1048576).toFixed(1)} MiB, WAL ${state.backup.beginWal}..${state.backup.endWal}`);
   });
 
   drill.step("Step 2: normal operations add 100 orders (60,104)", async () => {
     const { primary } = need("env");
-    const checkpoint1 = await serverNow(primary);
-    await allure.step("insert 100 normal orders", () => primary.query(scenario12.sql.normalOrders));
-    const checkpoint2 = await serverNow(primary);
+    const { checkpoint1, checkpoint2 } = await allure.step("insert 100 normal orders", () => normalOperations(primary));
     await allure.parameter("checkpoint 1 (server)", checkpoint1);
     await allure.parameter("checkpoint 2 (server)", checkpoint2);
     expect(parsePgTimestamp(checkpoint2).getTime()).toBeGreaterThanOrEqual(parsePgTimestamp(checkpoint1).getTime());
     expect((await tableCounts(primary)).orders, "orders after the normal operations").toBe(expected.goodState.orders);
-    const { normal } = await primary.one<{ normal: number }>("SELECT count(*)::int AS normal FROM orders WHERE product LIKE $1", [
-      `${expected.normalOrderPrefix}%`,
-    ]);
-    expect(normal, "NORMAL_ORDER_ rows on the primary").toBe(expected.normalOrders);
+    expect(await normalOrderCount(primary), "NORMAL_ORDER_ rows on the primary").toBe(expected.normalOrders);
   });
 
   drill.step("Step 3: restore point 'before_disaster' marks the good state", async () => {
     const { primary } = need("env");
-    const { lsn } = await primary.one<{ lsn: string }>("SELECT pg_create_restore_point($1)::text AS lsn", [scenario12.restorePoint]);
-    const time = await serverNow(primary);
-    const counts = await tableCounts(primary);
-    expect(counts, "row counts at the good state").toEqual(expected.goodState);
-    state.goodState = {
-      time,
-      restorePointLsn: lsn,
-      orders: counts.orders,
-      ordersChecksum: await tableChecksum(primary, "orders"),
-      usersChecksum: await tableChecksum(primary, "users"),
-    };
-    await allure.parameter("good state time (server)", time);
-    await allure.parameter("restore point LSN", lsn);
-    say(`good state at ${time}, restore point ${scenario12.restorePoint} at ${lsn}, orders checksum ${state.goodState.ordersChecksum}`);
+    const goodState = await allure.step("pg_create_restore_point, now(), counts and checksums", () => markGoodState(primary));
+    expect(goodState.counts, "row counts at the good state").toEqual(expected.goodState);
+    state.goodState = goodState;
+    await allure.parameter("good state time (server)", goodState.time);
+    await allure.parameter("restore point LSN", goodState.restorePointLsn);
+    say(`good state at ${goodState.time}, restore point ${scenario12.restorePoint} at ${goodState.restorePointLsn}, orders checksum ${goodState.ordersChecksum}`);
   });
 
   drill.step("Step 4: the disaster, DELETE of every order, committed", async () => {
     const { primary } = need("env");
     const goodState = need("goodState");
-    const { xid, rowsDeleted } = await allure.step("BEGIN; DELETE FROM orders WHERE id > 0; COMMIT", async () => {
-      await primary.query("BEGIN");
-      try {
-        const { xid } = await primary.one<{ xid: string }>("SELECT txid_current()::text AS xid");
-        const result = await primary.client.query(scenario12.sql.disaster);
-        await primary.query("COMMIT");
-        return { xid: Number(xid), rowsDeleted: result.rowCount ?? 0 };
-      } catch (error) {
-        await primary.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      }
-    });
-    const committedAt = monotonicNow();
-    const { time, segment } = await primary.one<{ time: string; segment: string }>(
-      "SELECT now()::text AS time, pg_walfile_name(pg_current_wal_lsn()) AS segment",
-    );
-    state.disaster = { xid, time, segment, rowsDeleted, committedAt };
-    expect(rowsDeleted, "rows the DELETE removed").toBe(goodState.orders);
+    const disaster = await allure.step("BEGIN; DELETE FROM orders WHERE id > 0; COMMIT", () => causeDisaster(primary));
+    const { xid, time, rowsDeleted } = disaster;
+    state.disaster = disaster;
+    expect(rowsDeleted, "rows the DELETE removed").toBe(goodState.counts.orders);
     expect((await tableCounts(primary)).orders, "orders left on the primary after the disaster").toBe(expected.afterDisaster.orders);
     await allure.parameter("disaster xid", String(xid));
     await allure.parameter("disaster time (server)", time);
@@ -215,11 +178,10 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
   drill.step("Step 5: WAL switch, the disaster's WAL archived in Barman, barman check all OK", async () => {
     const env = need("env");
     const disaster = need("disaster");
-    const { closedSegment } = await allure.step("pg_switch_wal() on the primary", () => env.switchWal());
-    expect(compareSegmentPosition(closedSegment, disaster.segment), `closed segment ${closedSegment} holds the disaster's WAL (${disaster.segment})`).toBeGreaterThanOrEqual(0);
-    await allure.step(`wait until ${closedSegment} is in Barman's archive`, () =>
-      env.barman.waitForArchivedSegment(closedSegment, settings.budgetsMs.walArchived),
+    const closedSegment = await allure.step("pg_switch_wal() and wait until the closed segment is in Barman's archive", () =>
+      archiveWalThroughDisaster(env),
     );
+    expect(compareSegmentPosition(closedSegment, disaster.segment), `closed segment ${closedSegment} holds the disaster's WAL (${disaster.segment})`).toBeGreaterThanOrEqual(0);
     state.closedSegment = closedSegment;
     const lines = await allure.step("barman check", () => env.barman.check());
     await attachText("barman check", lines.map((l) => `${l.check}: ${l.ok ? "OK" : "FAILED"}${l.hint ? ` (${l.hint})` : ""}`).join("\n"));
@@ -228,12 +190,14 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
     say(`WAL up to ${closedSegment} archived; barman check: ${lines.length} checks OK`);
   });
 
-  drill.step("Step 6: backup and WAL cover the recovery target", async () => {
+  drill.step("Step 6: backup verified and, with the WAL, covering the recovery target", async () => {
     const env = need("env");
     const backup = need("backup");
     const goodState = need("goodState");
     const listed = await env.barman.listBackups();
     expect(listed.find((b) => b.backupId === backup.backupId)?.status, `backup ${backup.backupId} status`).toBe("DONE");
+    const verified = await allure.step("barman verify-backup (pg_verifybackup against the manifest)", () => env.barman.verifyBackup(backup.backupId));
+    await attachText("barman verify-backup", verified);
     const details = await env.barman.showBackup(backup.backupId);
     await attachText("barman show-backup", JSON.stringify(details, null, 2));
     const target = parsePgTimestamp(goodState.time);
@@ -250,11 +214,10 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
     const backup = need("backup");
     const target = need("target");
     await allure.parameter("recovery target", `time ${target.time}`);
-    const started = monotonicNow();
-    const { output } = await allure.step("barman recover", () =>
-      env.barman.recover({ backupId: backup.backupId, directory: RECOVERY_DIRECTORY, target, onLine: (l) => say(`barman recover: ${l}`) }),
+    const { recoverOutput: output, barmanRecoverMs } = await allure.step("barman recover", () =>
+      recoverCopy(env, { backupId: backup.backupId, directory: RECOVERY_DIRECTORY, target, onLine: (l) => say(`barman recover: ${l}`) }),
     );
-    state.phases.barmanRecoverMs = monotonicNow() - started;
+    state.phases.barmanRecoverMs = barmanRecoverMs;
     state.recoverOutput = output;
     await attachText("barman recover output", output);
     const autoConf = await env.barman.readRecoveredFile(RECOVERY_DIRECTORY, "postgresql.auto.conf");
@@ -267,12 +230,11 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
 
   drill.step("Step 8: the recovered instance starts, reaches the target and promotes", async () => {
     const env = need("env");
-    const started = monotonicNow();
-    const recovered = await allure.step("start recovered instance until promoted", () => env.startRecoveredInstance(RECOVERY_DIRECTORY));
-    state.phases.instanceStartUntilPromotedMs = monotonicNow() - started;
+    const { recovered, startUntilPromotedMs, log: facts } = await allure.step("start recovered instance until promoted", () =>
+      startPromoted(env, { backupId: need("backup").backupId, target: need("target"), directory: RECOVERY_DIRECTORY }),
+    );
+    state.phases.instanceStartUntilPromotedMs = startUntilPromotedMs;
     state.recovered = recovered;
-    const log = await recovered.instance.serverLog();
-    const facts = readRecoveryLog(log);
     await attachText("recovered instance: recovery log lines", facts.recoveryLines.join("\n"));
     expect(facts.fatalLines, "FATAL/PANIC lines in the recovered instance's log").toEqual([]);
     expect(facts.pitrTarget, "recovery target PostgreSQL announced").toBeDefined();
@@ -285,26 +247,17 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
     const recovered = need("recovered").instance;
     const goodState = need("goodState");
     const disaster = need("disaster");
-    const started = monotonicNow();
-    const verified = await allure.step("verify the recovered instance", async () => ({
-      counts: await tableCounts(recovered),
-      normal: (await recovered.one<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE product LIKE $1", [`${expected.normalOrderPrefix}%`])).n,
-      ordersChecksum: await tableChecksum(recovered, "orders"),
-      usersChecksum: await tableChecksum(recovered, "users"),
-      status: await recovered.one<{ in_recovery: boolean; segment: string }>(
-        "SELECT pg_is_in_recovery() AS in_recovery, pg_walfile_name(pg_current_wal_lsn()) AS segment",
-      ),
-    }));
-    state.phases.verificationMs = monotonicNow() - started;
+    const verified = await allure.step("verify the recovered instance", () => readRecoveredState(recovered));
+    state.phases.verificationMs = verified.verificationMs;
     state.verifiedAt = monotonicNow();
 
     expect(verified.counts, "row counts on the recovered instance").toEqual(expected.goodState);
-    expect(verified.normal, "NORMAL_ORDER_ rows on the recovered instance").toBe(expected.normalOrders);
+    expect(verified.normalOrders, "NORMAL_ORDER_ rows on the recovered instance").toBe(expected.normalOrders);
     expect(verified.ordersChecksum, "checksum of orders: recovered vs good state").toBe(goodState.ordersChecksum);
     expect(verified.usersChecksum, "checksum of users: recovered vs good state").toBe(goodState.usersChecksum);
-    expect(verified.status.in_recovery, "recovered instance still in recovery").toBe(false);
+    expect(verified.inRecovery, "recovered instance still in recovery").toBe(false);
     const primaryTimeline = segmentTimeline(need("closedSegment"));
-    state.recoveredTimeline = segmentTimeline(verified.status.segment);
+    state.recoveredTimeline = verified.timeline;
     expect(state.recoveredTimeline, "recovered instance on a new timeline").toBeGreaterThan(primaryTimeline);
 
     const facts = readRecoveryLog(await recovered.serverLog());
@@ -335,7 +288,7 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
       recoveryMs: recoveryDuration(phases),
       totalFromDisasterMs: need("verifiedAt") - disaster.committedAt,
       rpo: computeRpo({
-        goodStateRows: goodState.orders,
+        goodStateRows: goodState.counts.orders,
         recoveredRows: recoveredOrders,
         targetTime: parsePgTimestamp(goodState.time),
         disasterTime: parsePgTimestamp(disaster.time),
