@@ -48,13 +48,20 @@ function lineSplitter(onLine: (line: string) => void): { push: (chunk: Buffer) =
 
 export async function execIn(containerId: string, argv: string[], options: ExecOptions): Promise<ExecResult> {
   const started = performance.now();
-  const exec = await docker().getContainer(containerId).exec({
+  const exec = await docker()
+    .getContainer(containerId)
+    .exec({
     Cmd: argv,
     User: options.user ?? "",
     Env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
     AttachStdout: true,
     AttachStderr: true,
-  });
+  })
+    .catch((error: { statusCode?: number; message: string }) => {
+      // 409: Docker's way of saying the container is stopped (or paused).
+      if (error.statusCode === 409) throw new Error(`${options.where} is not running, cannot run \`${argv.join(" ")}\`: ${error.message}`);
+      throw error;
+    });
   const stream = await exec.start({ hijack: true, stdin: false });
   const out = new PassThrough();
   const err = new PassThrough();

@@ -15,6 +15,9 @@ export interface RecoveryLogFacts {
   recoveryLines: string[];
 }
 
+/** FATALs a client's connection attempt gets while the server starts: about the client, not the recovery. */
+const CLIENT_REFUSED = /FATAL:\s+the database system is (starting up|not yet accepting connections|not accepting connections)/;
+
 const RECOVERY_LINE =
   /recovery|restored log file|redo (starts|done)|timeline|consistent|ready to accept|FATAL|PANIC|checkpoint starting: end-of-recovery/;
 
@@ -31,7 +34,7 @@ export function readRecoveryLog(log: string): RecoveryLogFacts {
     newTimeline: timeline ? Number(timeline[1]) : undefined,
     // "read-only connections" is hot standby during recovery; without it, the promoted primary.
     promoted: /database system is ready to accept connections$/m.test(log),
-    fatalLines: lines.filter((l) => /\b(FATAL|PANIC):/.test(l)),
+    fatalLines: lines.filter((l) => /\b(FATAL|PANIC):/.test(l) && !CLIENT_REFUSED.test(l)),
     recoveryLines: lines.filter((l) => RECOVERY_LINE.test(l) && !/^cp: cannot stat/.test(l)),
   };
 }

@@ -112,6 +112,8 @@ export async function archiveWalThroughDisaster(env: DrillEnvironment): Promise<
 }
 
 export interface PreparedDisaster {
+  /** Checksum of orders as loaded, before the backup: what --target-immediate must give back. */
+  baselineOrdersChecksum: string;
   backup: BackupDetails;
   goodState: GoodState;
   disaster: Disaster;
@@ -129,6 +131,7 @@ export async function prepareDisaster(env: DrillEnvironment, progress: (line: st
     }
   };
   check("baseline", await seedBaseline(env.primary), expected.baseline);
+  const baselineOrdersChecksum = await tableChecksum(env.primary, "orders");
   const { backup } = await takeBackup(env);
   progress(`backup ${backup.backupId} taken`);
   await normalOperations(env.primary);
@@ -138,5 +141,5 @@ export async function prepareDisaster(env: DrillEnvironment, progress: (line: st
   check("orders after the disaster", (await tableCounts(env.primary)).orders, expected.afterDisaster.orders);
   const closedSegment = await archiveWalThroughDisaster(env);
   progress(`disaster (xid ${disaster.xid}) archived through ${closedSegment}`);
-  return { backup, goodState, disaster, closedSegment };
+  return { baselineOrdersChecksum, backup, goodState, disaster, closedSegment };
 }

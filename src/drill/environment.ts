@@ -28,6 +28,8 @@ export class DrillEnvironment {
   readonly recovered = new Map<string, StartedRecoveredInstance>();
 
   private constructor(
+    /** Name prefix of this environment's containers, network and volume. */
+    readonly prefix: string,
     readonly run: DrillRun,
     readonly settings: DrillSettings,
     readonly network: string,
@@ -42,15 +44,19 @@ export class DrillEnvironment {
   readonly secrets: string[] = [];
 
   static async start(options: {
+    /** Short name of this environment, unique within the run (container and volume names). */
+    name: string;
     run: DrillRun;
     settings: DrillSettings;
     serverName: string;
     database: string;
     progress: (line: string) => void;
+    /** Extra lines for Barman's server section (e.g. bandwidth_limit). */
+    barmanServerSettings?: Record<string, string>;
   }): Promise<DrillEnvironment> {
     const { run, settings, progress } = options;
     const labels = runLabels(run.runId, run.ownerPid);
-    const prefix = `pgdrill-${run.runId}`;
+    const prefix = `pgdrill-${run.runId}-${options.name}`;
     const network = `${prefix}-net`;
     const recoveryVolume = `${prefix}-recovery`;
     progress(`creating network ${network} and volume ${recoveryVolume}`);
@@ -102,11 +108,12 @@ export class DrillEnvironment {
       streamingPassword,
       recoveryVolume,
       startupTimeoutMs: settings.budgetsMs.containerStart,
+      extraServerSettings: options.barmanServerSettings,
     })
       .withName(`${prefix}-barman`)
       .start();
 
-    const environment = new DrillEnvironment(run, settings, network, recoveryVolume, superuser, primary, barman, labels);
+    const environment = new DrillEnvironment(prefix, run, settings, network, recoveryVolume, superuser, primary, barman, labels);
     environment.secrets.push(superuser.password, barmanPassword, streamingPassword);
 
     progress("starting WAL streaming (barman cron, replication slot)");
@@ -145,7 +152,7 @@ export class DrillEnvironment {
       volume: this.recoveryVolume,
       dataDirectory: directory,
     })
-      .withName(`pgdrill-${this.run.runId}-recovered-${directory}`)
+      .withName(`${this.prefix}-recovered-${directory}`)
       .start();
     const started = { instance, directory, alias };
     this.recovered.set(directory, started);
@@ -157,6 +164,12 @@ export class DrillEnvironment {
     if (!started) return;
     await started.instance.stop();
     this.recovered.delete(directory);
+  }
+
+  /** Names of this environment's recovered-instance containers that Docker still has (running or not). */
+  async leftoverRecoveredInstances(): Promise<string[]> {
+    const containers = await docker().listContainers({ all: true, filters: { name: [`${this.prefix}-recovered-`] } });
+    return containers.map((c) => c.Names[0]?.replace(/^\//, "") ?? c.Id);
   }
 
   async containerExists(id: string): Promise<boolean> {

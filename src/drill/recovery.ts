@@ -9,7 +9,7 @@ import { normalOrderCount, tableChecksum, tableCounts, type TableCounts } from "
 import type { DrillEnvironment, StartedRecoveredInstance } from "./environment.ts";
 import { segmentTimeline } from "../barman-output.ts";
 
-export type RecoveryPhase = "barman recover" | "instance start" | "verification";
+export type RecoveryPhase = "backup verification" | "barman recover" | "instance start" | "verification";
 
 export class RecoveryFailedError extends Error {
   constructor(
@@ -96,5 +96,58 @@ export async function readRecoveredState(instance: StartedDrillPostgres): Promis
     inRecovery: status.in_recovery,
     timeline: segmentTimeline(status.segment),
     verificationMs: monotonicNow() - started,
+  };
+}
+
+export interface ExpectedRecoveredState {
+  counts: TableCounts;
+  ordersChecksum: string;
+}
+
+export interface RecoveryDrillResult {
+  target: RecoveryTarget;
+  backupId: string;
+  recoverOutput: string;
+  promoted: PromotedInstance;
+  state: RecoveredState;
+  phasesMs: { barmanRecoverMs: number; instanceStartUntilPromotedMs: number; verificationMs: number };
+}
+
+/**
+ * The whole recovery as a gate runs it: verify the backup, recover, start until promoted, and
+ * compare with the expected state. Anything short of an exact match is a RecoveryFailedError.
+ */
+export async function runRecoveryDrill(
+  env: DrillEnvironment,
+  options: { backupId: string; target: RecoveryTarget; directory: string; expected: ExpectedRecoveredState; primaryTimeline: number },
+): Promise<RecoveryDrillResult> {
+  const { backupId, target } = options;
+  try {
+    await env.barman.verifyBackup(backupId);
+  } catch (error) {
+    throw new RecoveryFailedError("backup verification", backupId, target, (error as Error).message);
+  }
+  const copy = await recoverCopy(env, options);
+  const promoted = await startPromoted(env, options);
+  const state = await readRecoveredState(promoted.recovered.instance);
+  const problems: string[] = [];
+  if (JSON.stringify(state.counts) !== JSON.stringify(options.expected.counts)) {
+    problems.push(`row counts ${JSON.stringify(state.counts)}, expected ${JSON.stringify(options.expected.counts)}`);
+  }
+  if (state.ordersChecksum !== options.expected.ordersChecksum) {
+    problems.push(`orders checksum ${state.ordersChecksum}, expected ${options.expected.ordersChecksum}`);
+  }
+  if (state.inRecovery) problems.push("the instance is still in recovery");
+  if (state.timeline <= options.primaryTimeline) problems.push(`timeline ${state.timeline}, expected a new one after ${options.primaryTimeline}`);
+  if (problems.length > 0) {
+    throw new RecoveryFailedError("verification", backupId, target, `the recovered instance does not hold the expected data: ${problems.join("; ")}`);
+  }
+  return {
+    target,
+    backupId,
+    recoverOutput: copy.recoverOutput,
+    promoted,
+    state,
+    phasesMs: { barmanRecoverMs: copy.barmanRecoverMs, instanceStartUntilPromotedMs: promoted.startUntilPromotedMs, verificationMs: state.verificationMs },
   };
 }

@@ -85,7 +85,7 @@ const drill = orderedScenario({ stepTimeoutMs: 30 * 60_000, onFailure: attachEvi
 
 describe("Scenario 12: point-in-time recovery after an accidental DELETE", () => {
   beforeAll(async () => {
-    const env = await DrillEnvironment.start({ run, settings, serverName: scenario12.serverName, database: scenario12.database, progress: say });
+    const env = await DrillEnvironment.start({ name: "pitr", run, settings, serverName: scenario12.serverName, database: scenario12.database, progress: say });
     state.env = env;
     state.versions = {
       postgres: (await env.primary.one<{ v: string }>("SELECT current_setting('server_version') AS v")).v,

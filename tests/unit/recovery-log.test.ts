@@ -159,3 +159,22 @@ describe("readRecoveryLog: other targets", () => {
     });
   });
 });
+
+describe("client connection refusals during start-up", () => {
+  test("are not recovery failures", () => {
+    const facts = readRecoveryLog(
+      [
+        "2026-11-25 08:47:50.630 UTC [35] FATAL:  the database system is starting up",
+        "2026-11-25 08:47:50.700 UTC [36] FATAL:  the database system is not yet accepting connections",
+        "2026-11-25 08:47:51.000 UTC [1] LOG:  database system is ready to accept connections",
+      ].join("\n"),
+    );
+    expect(facts.fatalLines).toEqual([]);
+    expect(facts.promoted).toBe(true);
+  });
+
+  test("a FATAL from the startup process still counts", () => {
+    const line = "2026-11-25 08:47:50.630 UTC [15] FATAL:  recovery ended before configured recovery target was reached";
+    expect(readRecoveryLog(`2026-11-25 08:47:50.600 UTC [36] FATAL:  the database system is starting up\n${line}`).fatalLines).toEqual([line]);
+  });
+});
