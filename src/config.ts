@@ -42,12 +42,27 @@ const imageReference = z
     message: "must be a Docker image reference such as debian:bookworm-slim",
   });
 
+/** The recovery targets the targets drill can run, by the names users give them. */
+export const TARGET_KINDS = ["time", "name", "xid-exclusive", "xid-inclusive", "lsn", "immediate", "latest"] as const;
+export type TargetKindName = (typeof TARGET_KINDS)[number];
+
+const targetKindList = z
+  .string()
+  .transform((text) => text.split(",").map((k) => k.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.enum(TARGET_KINDS, { message: `allowed: ${TARGET_KINDS.join(", ")} (comma-separated)` }))
+      .min(1, { message: `name at least one of: ${TARGET_KINDS.join(", ")}` }),
+  );
+
 export interface DrillSettings {
   budgetsMs: Record<BudgetName, number>;
   /** Keep containers, networks and volumes after the run for debugging. */
   keepResources: boolean;
   /** Use this image as the Debian base instead of building one with mmdebstrap. */
   baseImage: string | undefined;
+  /** Recovery targets the targets drill runs (all by default). */
+  targetKinds: TargetKindName[];
 }
 
 export class SettingsError extends Error {
@@ -82,6 +97,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrillSetting
     budgetsMs,
     keepResources: check("PGDRILL_KEEP", booleanFlag, env["PGDRILL_KEEP"], false),
     baseImage: check("PGDRILL_BASE_IMAGE", imageReference.optional(), env["PGDRILL_BASE_IMAGE"] || undefined, undefined),
+    targetKinds: check("PGDRILL_TARGET_KINDS", targetKindList, env["PGDRILL_TARGET_KINDS"], [...TARGET_KINDS]),
   };
   if (problems.length > 0) throw new SettingsError(problems);
   return settings;

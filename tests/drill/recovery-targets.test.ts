@@ -5,7 +5,7 @@ import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
 import { scenario12 } from "../../fixtures/scenario-12.ts";
 import { segmentTimeline } from "../../src/barman-output.ts";
-import { readSettings } from "../../src/config.ts";
+import { readSettings, type TargetKindName } from "../../src/config.ts";
 import { prepareDisaster, type PreparedDisaster } from "../../src/drill/disaster.ts";
 import { DrillEnvironment } from "../../src/drill/environment.ts";
 import { readRecoveredState, recoverCopy, startPromoted, type PromotedInstance, type RecoveredCopy, type RecoveredState } from "../../src/drill/recovery.ts";
@@ -17,6 +17,7 @@ const say = (line: string): void => console.log(`[targets ${run.runId}] ${line}`
 const EMPTY_TABLE_CHECKSUM = "d41d8cd98f00b204e9800998ecf8427e"; // md5('')
 
 interface TargetCase {
+  kind: TargetKindName;
   story: string;
   directory: string;
   target: (p: PreparedDisaster) => RecoveryTarget;
@@ -34,9 +35,10 @@ interface TargetCase {
 }
 
 const { expected } = scenario12;
-const cases: TargetCase[] = [
+const allCases: TargetCase[] = [
   {
     story: "--target-time at the good state",
+    kind: "time",
     directory: "target-time",
     target: (p) => ({ kind: "time", time: p.goodState.time }),
     orders: expected.goodState.orders,
@@ -47,6 +49,7 @@ const cases: TargetCase[] = [
   },
   {
     story: "--target-name before_disaster",
+    kind: "name",
     directory: "target-name",
     target: (p) => ({ kind: "name", name: p.goodState.restorePoint }),
     orders: expected.goodState.orders,
@@ -57,6 +60,7 @@ const cases: TargetCase[] = [
   },
   {
     story: "--target-xid of the DELETE with --exclusive",
+    kind: "xid-exclusive",
     directory: "target-xid-exclusive",
     target: (p) => ({ kind: "xid", xid: p.disaster.xid, exclusive: true }),
     orders: expected.goodState.orders,
@@ -67,6 +71,7 @@ const cases: TargetCase[] = [
   },
   {
     story: "--target-xid of the DELETE, inclusive (the DELETE replayed)",
+    kind: "xid-inclusive",
     directory: "target-xid-inclusive",
     target: (p) => ({ kind: "xid", xid: p.disaster.xid, exclusive: false }),
     orders: 0,
@@ -77,6 +82,7 @@ const cases: TargetCase[] = [
   },
   {
     story: "--target-lsn of the restore point",
+    kind: "lsn",
     directory: "target-lsn",
     target: (p) => ({ kind: "lsn", lsn: p.goodState.restorePointLsn, exclusive: false }),
     orders: expected.goodState.orders,
@@ -87,6 +93,7 @@ const cases: TargetCase[] = [
   },
   {
     story: "--target-immediate (consistent at the end of the backup)",
+    kind: "immediate",
     directory: "target-immediate",
     target: () => ({ kind: "immediate" }),
     orders: expected.baseline.orders,
@@ -97,6 +104,7 @@ const cases: TargetCase[] = [
   },
   {
     story: "no target: replay to the end of the WAL (the disaster replayed)",
+    kind: "latest",
     directory: "no-target",
     target: () => ({ kind: "latest" }),
     orders: 0,
@@ -106,6 +114,9 @@ const cases: TargetCase[] = [
     timeline: "same",
   },
 ];
+
+// PGDRILL_TARGET_KINDS chooses a subset (validated in src/config.ts).
+const cases = allCases.filter((c) => settings.targetKinds.includes(c.kind));
 
 type Outcome = { copy?: RecoveredCopy; promoted?: PromotedInstance; state?: RecoveredState; error?: Error };
 let env: DrillEnvironment | undefined;

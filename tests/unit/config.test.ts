@@ -42,8 +42,8 @@ describe("budgetEnvName", () => {
 });
 
 describe("readSettings: defaults", () => {
-  test("an empty environment gives the default budgets in ms, keep off, no base image", () => {
-    expect(readSettings({})).toEqual({ budgetsMs: DEFAULT_BUDGETS_MS, keepResources: false, baseImage: undefined });
+  test("an empty environment gives the default budgets in ms, keep off, no base image, every target kind", () => {
+    expect(readSettings({})).toEqual({ budgetsMs: DEFAULT_BUDGETS_MS, keepResources: false, baseImage: undefined, targetKinds: ["time", "name", "xid-exclusive", "xid-inclusive", "lsn", "immediate", "latest"] });
   });
 
   test("unrelated variables are ignored", () => {
@@ -216,5 +216,25 @@ describe("fixed bugs (regression tests)", () => {
       return;
     }
     expect(budgetMs).toBeGreaterThan(0);
+  });
+});
+
+describe("PGDRILL_TARGET_KINDS", () => {
+  test("defaults to every target kind", () => {
+    expect(readSettings({}).targetKinds).toEqual(["time", "name", "xid-exclusive", "xid-inclusive", "lsn", "immediate", "latest"]);
+  });
+
+  test("a comma-separated subset, spaces allowed", () => {
+    expect(readSettings({ PGDRILL_TARGET_KINDS: "time, name,latest" }).targetKinds).toEqual(["time", "name", "latest"]);
+  });
+
+  test("an unknown kind names the variable and what is allowed", () => {
+    expect(() => readSettings({ PGDRILL_TARGET_KINDS: "time,yesterday" })).toThrow(
+      /PGDRILL_TARGET_KINDS="time,yesterday": allowed: time, name, xid-exclusive, xid-inclusive, lsn, immediate, latest \(comma-separated\)/,
+    );
+  });
+
+  test("an empty list is refused", () => {
+    expect(() => readSettings({ PGDRILL_TARGET_KINDS: " , " })).toThrow(/PGDRILL_TARGET_KINDS=" , ": name at least one of/);
   });
 });
