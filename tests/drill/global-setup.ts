@@ -57,7 +57,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.once(signal, () => {
       if (settings.keepResources || tornDown) return;
       tornDown = true;
-      const reaper = spawn(process.execPath, [REAPER, "--run", runId, "--after-pid", String(process.pid)], { detached: true, stdio: "ignore" });
+      const reaper = spawn(process.execPath, ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", REAPER, "--run", runId, "--after-pid", String(process.pid)], { detached: true, stdio: "ignore" });
       reaper.unref();
       console.error(`[drill setup] ${signal}: removing run ${runId}'s containers in the background (check with: npm run clean:docker)`);
     });

@@ -1,0 +1,269 @@
+// `npm run bench`: how fast the drill runs and how close `barman recover` comes to the disk's
+// speed. Prints a table and writes reports/bench.json. A benchmark, not a test: it asserts nothing,
+// it measures.
+//
+//   BENCH_RUNS=3                 drill repetitions (median reported)
+//   BENCH_SCALES=60004,1000000   orders rows for the recovery-at-scale part (10000000 works, ~1 GB)
+//   BENCH_JOBS=1,2               `barman recover --jobs` values to try at each scale
+process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
+process.env["TESTCONTAINERS_HOST_OVERRIDE"] ??= "127.0.0.1";
+
+import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, hostname, totalmem } from "node:os";
+import { assertEngineAnswers, docker, reap } from "../containers/docker-resources.ts";
+import { execIn } from "../containers/exec.ts";
+import { ensureImages } from "../containers/images.ts";
+import { scenario12 } from "../fixtures/scenario-12.ts";
+import { segmentTimeline } from "../src/barman-output.ts";
+import { readSettings } from "../src/config.ts";
+import {
+  archiveWalThroughDisaster,
+  causeDisaster,
+  markGoodState,
+  normalOperations,
+  seedBaseline,
+  takeBackup,
+} from "../src/drill/disaster.ts";
+import { DrillEnvironment, type DrillRun } from "../src/drill/environment.ts";
+import { readRecoveredState, recoverCopy, startPromoted } from "../src/drill/recovery.ts";
+import { monotonicNow } from "../src/metrics.ts";
+
+const settings = readSettings();
+const numbers = (name: string, fallback: number[]): number[] => {
+  const raw = process.env[name];
+  if (!raw) return fallback;
+  const values = raw.split(",").map((v) => Number(v.trim()));
+  if (values.some((v) => !Number.isInteger(v) || v <= 0)) {
+    console.error(`${name}=${raw}: expected comma-separated positive whole numbers`);
+    process.exit(2);
+  }
+  return values;
+};
+const RUNS = numbers("BENCH_RUNS", [3])[0]!;
+const SCALES = numbers("BENCH_SCALES", [60_004, 1_000_000]);
+const JOBS = numbers("BENCH_JOBS", [1, 2]);
+const say = (line: string): void => console.log(`[bench] ${line}`);
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+
+async function timed<T>(phases: Record<string, number>, name: string, work: () => Promise<T>): Promise<T> {
+  const started = monotonicNow();
+  try {
+    return await work();
+  } finally {
+    phases[name] = monotonicNow() - started;
+  }
+}
+
+async function inBarman(env: DrillEnvironment, script: string, user = "barman"): Promise<string> {
+  return (await execIn(env.barman.getId(), ["bash", "-c", script], { user, where: "the Barman server" })).stdout.trim();
+}
+
+/** Memory of the environment's running containers, from the engine's own accounting. */
+async function containersMemoryBytes(prefix: string): Promise<number> {
+  const containers = await docker().listContainers({ filters: { name: [prefix] } });
+  let total = 0;
+  for (const c of containers) {
+    const stats = (await docker().getContainer(c.Id).stats({ stream: false })) as { memory_stats?: { usage?: number; stats?: { cache?: number } } };
+    total += (stats.memory_stats?.usage ?? 0) - (stats.memory_stats?.stats?.cache ?? 0);
+  }
+  return total;
+}
+
+// --- 1. The Scenario 12 drill, phase by phase ------------------------------------------------------
+async function drillOnce(run: DrillRun, index: number): Promise<Record<string, number>> {
+  const phases: Record<string, number> = {};
+  const wall = monotonicNow();
+  const env = await timed(phases, "containers up", () =>
+    DrillEnvironment.start({ name: `bench-drill-${index}`, run, settings, serverName: scenario12.serverName, database: scenario12.database, progress: () => {} }),
+  );
+  try {
+    await timed(phases, "seeding", () => seedBaseline(env.primary));
+    const { backup } = await timed(phases, "backup", () => takeBackup(env));
+    const goodState = await timed(phases, "normal work + restore point + disaster", async () => {
+      await normalOperations(env.primary);
+      const good = await markGoodState(env.primary);
+      await causeDisaster(env.primary);
+      return good;
+    });
+    const closed = await timed(phases, "WAL archived", () => archiveWalThroughDisaster(env));
+    const target = { kind: "time" as const, time: goodState.time };
+    await timed(phases, "barman recover", () => recoverCopy(env, { backupId: backup.backupId, target, directory: "pitr" }));
+    const promoted = await timed(phases, "start until promoted", () => startPromoted(env, { backupId: backup.backupId, target, directory: "pitr" }));
+    const state = await timed(phases, "verification", () => readRecoveredState(promoted.recovered.instance));
+    if (state.ordersChecksum !== goodState.ordersChecksum || state.timeline <= segmentTimeline(closed)) {
+      throw new Error(`bench drill ${index}: the recovered instance does not hold the good state`);
+    }
+  } finally {
+    await timed(phases, "cleanup", () => env.stop());
+  }
+  phases["drill wall time"] = monotonicNow() - wall;
+  return phases;
+}
+
+// --- 2. Recovery at scale ---------------------------------------------------------------------------
+interface ScaleResult {
+  orders: number;
+  loadMs: number;
+  backupMs: number;
+  backupBytes: number;
+  plainCopyMs: number;
+  recover: Array<{ jobs: number; ms: number; mbPerS: number; ratioToPlainCopy: number }>;
+  walReplayBytes: number;
+  walReplayMs: number;
+  walReplayMbPerS: number;
+  startUntilPromotedMs: number;
+  verificationMs: number;
+  containersMemoryBytes: number;
+  barmanDiskBytes: number;
+}
+
+async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
+  const env = await DrillEnvironment.start({ name: `bench-${orders}`, run, settings, serverName: scenario12.serverName, database: scenario12.database, progress: () => {} });
+  try {
+    const loadStarted = monotonicNow();
+    await env.primary.query(scenario12.sql.schema);
+    // The baseline's users, then `orders` rows shaped like the fixture's.
+    await env.primary.query(scenario12.sql.baseline.split("INSERT INTO orders")[0]!);
+    await env.primary.query(
+      `INSERT INTO orders (user_id, product, amount, order_date)
+       SELECT 1 + (i * 7919) % 1000, 'PRODUCT_' || (1 + (i * 104729) % 250), round((50 + (i * 7727) % 45000 / 100.0)::numeric, 2),
+              timestamptz '2025-06-01 00:00:00+00' + i * interval '7 seconds'
+       FROM generate_series(1::bigint, $1::bigint) AS i`,
+      [orders],
+    );
+    await env.primary.query("CHECKPOINT");
+    const loadMs = monotonicNow() - loadStarted;
+    say(`  ${orders.toLocaleString("en-US")} orders loaded in ${s(loadMs)}`);
+
+    const backupStarted = monotonicNow();
+    const { backup } = await takeBackup(env);
+    const backupMs = monotonicNow() - backupStarted;
+    say(`  backup ${backup.backupId}: ${(backup.sizeBytes / 1048576).toFixed(0)} MiB in ${s(backupMs)}`);
+
+    // WAL to replay: touch 10% of the rows after the backup, then the good state and the disaster.
+    await env.primary.query("UPDATE orders SET amount = amount + 1 WHERE id % 10 = 0");
+    const goodState = await markGoodState(env.primary);
+    await causeDisaster(env.primary);
+    await archiveWalThroughDisaster(env);
+
+    // The physical floor: a plain copy of the same backup directory onto the same volume, after a
+    // read of it so that both the copy and barman recover start from a warm page cache.
+    const data = `/var/lib/barman/${scenario12.serverName}/base/${backup.backupId}/data`;
+    await inBarman(env, `tar -cf - ${data} > /dev/null`);
+    const copyStarted = monotonicNow();
+    await inBarman(env, `cp -a ${data} /recovery/plain-copy && sync -f /recovery/plain-copy`, "root");
+    const plainCopyMs = monotonicNow() - copyStarted;
+    await inBarman(env, "rm -rf /recovery/plain-copy", "root");
+    say(`  plain copy of the backup: ${s(plainCopyMs)}`);
+
+    const target = { kind: "time" as const, time: goodState.time };
+    const recover: ScaleResult["recover"] = [];
+    let lastDirectory = "";
+    for (const jobs of JOBS) {
+      const directory = `recover-jobs-${jobs}`;
+      if (lastDirectory) await env.barman.removeRecoveryDirectory(lastDirectory);
+      const destination = await env.barman.prepareRecoveryDirectory(directory);
+      const started = monotonicNow();
+      await env.barman.barman(["recover", "--jobs", String(jobs), scenario12.serverName, backup.backupId, destination, "--target-time", target.time, "--target-action", "promote"]);
+      await inBarman(env, `sync -f ${destination}`, "root");
+      const ms = monotonicNow() - started;
+      recover.push({ jobs, ms, mbPerS: backup.sizeBytes / 1048576 / (ms / 1000), ratioToPlainCopy: ms / plainCopyMs });
+      say(`  barman recover --jobs ${jobs}: ${s(ms)} (${(ms / plainCopyMs).toFixed(2)}x the plain copy)`);
+      lastDirectory = directory;
+    }
+
+    const promoted = await startPromoted(env, { backupId: backup.backupId, target, directory: lastDirectory });
+    const log = (await promoted.recovered.instance.serverLog()).split("\n");
+    const redoStart = /redo starts at ([0-9A-F]+\/[0-9A-F]+)/.exec(log.join("\n"))?.[1];
+    const redoDone = /redo done at ([0-9A-F]+\/[0-9A-F]+) .*elapsed: ([\d.]+) s/.exec(log.join("\n"));
+    const lsnBytes = (lsn: string): number => {
+      const [hi, lo] = lsn.split("/").map((h) => parseInt(h, 16));
+      return hi! * 2 ** 32 + lo!;
+    };
+    const walReplayBytes = redoStart && redoDone ? lsnBytes(redoDone[1]!) - lsnBytes(redoStart) : 0;
+    const walReplayMs = redoDone ? Number(redoDone[2]) * 1000 : 0;
+    const state = await readRecoveredState(promoted.recovered.instance);
+    if (state.ordersChecksum !== goodState.ordersChecksum) throw new Error(`scale ${orders}: recovered data differs from the good state`);
+    const memory = await containersMemoryBytes(env.prefix);
+    const barmanDiskBytes = Number(await inBarman(env, "du -sb /var/lib/barman | cut -f1"));
+    return {
+      orders,
+      loadMs,
+      backupMs,
+      backupBytes: backup.sizeBytes,
+      plainCopyMs,
+      recover,
+      walReplayBytes,
+      walReplayMs,
+      walReplayMbPerS: walReplayMs > 0 ? walReplayBytes / 1048576 / (walReplayMs / 1000) : 0,
+      startUntilPromotedMs: promoted.startUntilPromotedMs,
+      verificationMs: state.verificationMs,
+      containersMemoryBytes: memory,
+      barmanDiskBytes,
+    };
+  } finally {
+    await env.stop();
+  }
+}
+
+// --- main ---------------------------------------------------------------------------------------------
+const engine = await assertEngineAnswers();
+await reap();
+const imagesStarted = monotonicNow();
+const { images, built } = await ensureImages({ baseOverride: settings.baseImage, progress: (l) => say(l) });
+const imagesMs = monotonicNow() - imagesStarted;
+const run: DrillRun = { runId: `bench-${randomBytes(3).toString("hex")}`, ownerPid: process.pid, images };
+process.once("SIGINT", () => void reap({ runId: run.runId }).finally(() => process.exit(130)));
+
+try {
+  say(`drill: ${RUNS} run(s) with cached images`);
+  const drills: Array<Record<string, number>> = [];
+  for (let i = 0; i < RUNS; i++) {
+    drills.push(await drillOnce(run, i));
+    say(`  run ${i + 1}: ${s(drills[i]!["drill wall time"]!)}`);
+  }
+  const phaseNames = Object.keys(drills[0]!);
+  const drillMedians = Object.fromEntries(phaseNames.map((p) => [p, median(drills.map((d) => d[p]!))]));
+
+  const scales: ScaleResult[] = [];
+  for (const orders of SCALES) {
+    say(`recovery at scale: ${orders.toLocaleString("en-US")} orders`);
+    scales.push(await scaleOnce(run, orders));
+  }
+
+  const machine = { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryBytes: totalmem(), docker: engine.version };
+  const result = {
+    schemaVersion: 1,
+    measuredAt: new Date().toISOString(),
+    machine,
+    images: { built, ensureMs: imagesMs },
+    drill: { runs: RUNS, medianMs: drillMedians, allRunsMs: drills },
+    scales,
+  };
+  await mkdir("reports", { recursive: true });
+  await writeFile("reports/bench.json", JSON.stringify(result, null, 2));
+
+  console.log(`\nDrill (median of ${RUNS}, images cached), ${machine.cpus} cores, Docker ${machine.docker}`);
+  console.log("| phase | median |\n|---|---|");
+  for (const p of phaseNames) console.log(`| ${p} | ${s(drillMedians[p]!)} |`);
+  const recoverySum = drillMedians["barman recover"]! + drillMedians["start until promoted"]! + drillMedians["verification"]!;
+  console.log(`| recover + start + verification | ${s(recoverySum)} |`);
+  console.log("\nRecovery at scale");
+  console.log("| orders | backup | plain copy | barman recover (jobs: time, MB/s, x copy) | WAL replay | start until promoted | verification | memory | Barman disk |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const r of scales) {
+    const recovers = r.recover.map((x) => `${x.jobs}: ${s(x.ms)}, ${x.mbPerS.toFixed(0)} MB/s, ${x.ratioToPlainCopy.toFixed(2)}x`).join("; ");
+    console.log(
+      `| ${r.orders.toLocaleString("en-US")} | ${(r.backupBytes / 1048576).toFixed(0)} MiB in ${s(r.backupMs)} | ${s(r.plainCopyMs)} | ${recovers} | ${(r.walReplayBytes / 1048576).toFixed(1)} MiB in ${s(r.walReplayMs)} (${r.walReplayMbPerS.toFixed(0)} MB/s) | ${s(r.startUntilPromotedMs)} | ${s(r.verificationMs)} | ${(r.containersMemoryBytes / 1048576).toFixed(0)} MiB | ${(r.barmanDiskBytes / 1048576).toFixed(0)} MiB |`,
+    );
+  }
+  console.log(`\nImages: ${built.length ? `built ${built.length} in ${s(imagesMs)}` : `cached (checked in ${s(imagesMs)})`}. Written: reports/bench.json`);
+} finally {
+  await reap({ runId: run.runId });
+}
