@@ -35,6 +35,14 @@ const budgetSeconds = z.coerce
   .refine((n) => !(n > 0) || n >= 0.001, { message: "must be at least 0.001 seconds (1 ms)" })
   .refine((n) => n <= 24 * 3600, { message: "must be at most 86400 seconds (24 h)" });
 
+const objectiveSeconds = z.coerce
+  .number({ message: "must be a number of seconds" })
+  .refine((n) => Number.isFinite(n) && n > 0, { message: "must be a positive number of seconds" });
+
+const rowCount = z.coerce
+  .number({ message: "must be a whole number of rows" })
+  .refine((n) => Number.isInteger(n) && n >= 0, { message: "must be a whole number of rows, 0 or more" });
+
 // A Docker image reference: name[:tag][@digest], lower case path components.
 const imageReference = z
   .string()
@@ -63,7 +71,42 @@ export interface DrillSettings {
   baseImage: string | undefined;
   /** Recovery targets the targets drill runs (all by default). */
   targetKinds: TargetKindName[];
+  /** RTO and RPO objectives the drill is judged against (src/objectives.ts). */
+  objectives: RecoveryObjectives;
+  /** Trend against earlier runs (src/rto-history.ts). */
+  trend: { window: number; allowedShare: number; failOnRegression: boolean };
 }
+
+/**
+ * Defaults are the seed drill's own figures (Barman ~8 s, start ~10 s, verification ~30 s,
+ * ~4 min in all, RPO 0 rows): a healthy setup meets them with room to spare.
+ */
+export const OBJECTIVE_DEFAULTS = {
+  rtoBarmanRecoverS: 8,
+  rtoInstanceStartS: 10,
+  rtoVerificationS: 30,
+  rtoTotalS: 240,
+  rpoRows: 0,
+  rpoSeconds: 60,
+} as const;
+
+export interface RecoveryObjectives {
+  rtoBarmanRecoverS: number;
+  rtoInstanceStartS: number;
+  rtoVerificationS: number;
+  rtoTotalS: number;
+  rpoRows: number;
+  rpoSeconds: number;
+}
+
+export const OBJECTIVE_ENV: Record<keyof RecoveryObjectives, string> = {
+  rtoBarmanRecoverS: "PGDRILL_RTO_BARMAN_RECOVER_S",
+  rtoInstanceStartS: "PGDRILL_RTO_INSTANCE_START_S",
+  rtoVerificationS: "PGDRILL_RTO_VERIFICATION_S",
+  rtoTotalS: "PGDRILL_RTO_TOTAL_S",
+  rpoRows: "PGDRILL_RPO_ROWS",
+  rpoSeconds: "PGDRILL_RPO_SECONDS",
+};
 
 export class SettingsError extends Error {
   constructor(readonly problems: string[]) {
@@ -93,11 +136,23 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrillSetting
     problems.push(`${variable}: unknown time budget; known budgets: ${[...known].sort().join(", ")}`);
   }
 
+  const objectives = {} as RecoveryObjectives;
+  for (const key of Object.keys(OBJECTIVE_DEFAULTS) as Array<keyof RecoveryObjectives>) {
+    const variable = OBJECTIVE_ENV[key];
+    objectives[key] = check(variable, key === "rpoRows" ? rowCount : objectiveSeconds, env[variable], OBJECTIVE_DEFAULTS[key]);
+  }
+
   const settings: DrillSettings = {
     budgetsMs,
     keepResources: check("PGDRILL_KEEP", booleanFlag, env["PGDRILL_KEEP"], false),
     baseImage: check("PGDRILL_BASE_IMAGE", imageReference.optional(), env["PGDRILL_BASE_IMAGE"] || undefined, undefined),
     targetKinds: check("PGDRILL_TARGET_KINDS", targetKindList, env["PGDRILL_TARGET_KINDS"], [...TARGET_KINDS]),
+    objectives,
+    trend: {
+      window: check("PGDRILL_RTO_TREND_RUNS", z.coerce.number().int({ message: "must be a whole number of runs" }).min(1, { message: "must be at least 1" }), env["PGDRILL_RTO_TREND_RUNS"], 10),
+      allowedShare: check("PGDRILL_RTO_REGRESSION_SHARE", z.coerce.number({ message: "must be a number" }).refine((n) => Number.isFinite(n) && n > 0, { message: "must be a positive share, e.g. 0.5 for +50%" }), env["PGDRILL_RTO_REGRESSION_SHARE"], 0.5),
+      failOnRegression: check("PGDRILL_FAIL_ON_RTO_REGRESSION", booleanFlag, env["PGDRILL_FAIL_ON_RTO_REGRESSION"], false),
+    },
   };
   if (problems.length > 0) throw new SettingsError(problems);
   return settings;

@@ -1,3 +1,5 @@
+import type { RecoveryObjectives } from "./config.ts";
+
 // RTO and RPO of a recovery drill, from monotonic clock readings (performance.now(), immune to
 // wall-clock jumps) and from row counts read off the servers.
 
@@ -20,6 +22,7 @@ export interface RpoFigures {
   secondsBetweenTargetAndDisaster: number;
 }
 
+/** reports/recovery-metrics.json; its fields are documented in README.md ("Machine-readable results"). */
 export interface RecoveryMetrics {
   schemaVersion: 1;
   runId: string;
@@ -36,6 +39,11 @@ export interface RecoveryMetrics {
   /** From the disaster's commit to a verified recovered instance, including WAL archiving and preparation. */
   totalFromDisasterMs: number;
   rpo: RpoFigures;
+  /** Objectives the run was judged against (seconds, rows). */
+  objectives: RecoveryObjectives;
+  /** One sentence per objective missed; empty when the run passed. */
+  violations: string[];
+  verdict: "pass" | "fail";
 }
 
 export function recoveryDuration(phases: RecoveryPhases): number {
@@ -80,6 +88,9 @@ export function renderMetricsText(m: RecoveryMetrics): string {
     "RPO:",
     `  ${pad("Rows lost before the disaster:")}${m.rpo.rowsLostBeforeDisaster}`,
     `  ${pad("Target to disaster (server):")}${m.rpo.secondsBetweenTargetAndDisaster.toFixed(3)} s`,
+    "",
+    `Objectives (RTO s / RPO): recover ${m.objectives.rtoBarmanRecoverS}, start ${m.objectives.rtoInstanceStartS}, verification ${m.objectives.rtoVerificationS}, total ${m.objectives.rtoTotalS}; rows ${m.objectives.rpoRows}, ${m.objectives.rpoSeconds} s`,
+    `Verdict: ${m.verdict.toUpperCase()}${m.violations.length ? `\n  - ${m.violations.join("\n  - ")}` : ""}`,
     "=================================================",
   ].join("\n");
 }

@@ -3,11 +3,13 @@
 // hands the run's identity to the test files. Its teardown removes everything the run created.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { assertEngineAnswers, manualCleanupCommands, reap } from "../../containers/docker-resources.ts";
 import { ensureImages } from "../../containers/images.ts";
 import { readSettings } from "../../src/config.ts";
+import { writeReportMetadata } from "../../src/report-metadata.ts";
 import type { DrillRun } from "../../src/drill/environment.ts";
 
 declare module "vitest" {
@@ -35,6 +37,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
       ? `built ${built.join(", ")} in ${((performance.now() - started) / 1000).toFixed(1)} s`
       : `images cached: ${images.postgres}, ${images.barman}`,
   );
+
+  await writeReportMetadata({
+    "docker.engine": engine.version,
+    "image.postgres": images.postgres,
+    "image.barman": images.barman,
+    "image.base": images.base,
+    "node": process.version,
+    "machine": `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}`,
+  });
 
   const runId = `${new Date().toISOString().slice(0, 10).replaceAll("-", "")}-${randomBytes(3).toString("hex")}`;
   project.provide("drillRun", { runId, ownerPid: process.pid, images });

@@ -26,6 +26,9 @@ import { readRecoveredState, recoverCopy, startPromoted } from "../../src/drill/
 import { orderedScenario } from "../../src/drill/ordered-steps.ts";
 import { computeRpo, monotonicNow, recoveryDuration, type RecoveryMetrics, type RecoveryPhases } from "../../src/metrics.ts";
 import { parsePgTimestamp } from "../../src/pg-time.ts";
+import { evaluateObjectives } from "../../src/objectives.ts";
+import { addReportEnvironment } from "../../src/report-metadata.ts";
+import { appendRtoHistory, readRtoHistory, renderRtoChart, rtoTrend } from "../../src/rto-history.ts";
 import { readRecoveryLog } from "../../src/recovery-log.ts";
 import type { RecoveryTarget } from "../../src/recovery-target.ts";
 import { manualCleanupCommands } from "../../containers/docker-resources.ts";
@@ -92,6 +95,7 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
       barman: await env.barman.version(),
     };
     say(`environment up: PostgreSQL ${state.versions.postgres}, ${state.versions.barman}`);
+    await addReportEnvironment({ "postgresql.server": state.versions.postgres, "barman": state.versions.barman, "run.id": run.runId });
   });
 
   afterAll(async () => {
@@ -274,8 +278,8 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
     const disaster = need("disaster");
     const backup = need("backup");
     const recoveredOrders = (await tableCounts(need("recovered").instance)).orders;
-    const metrics: RecoveryMetrics = {
-      schemaVersion: 1,
+    const measured = {
+      schemaVersion: 1 as const,
       runId: run.runId,
       server: scenario12.serverName,
       backupId: backup.backupId,
@@ -293,7 +297,10 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
         targetTime: parsePgTimestamp(goodState.time),
         disasterTime: parsePgTimestamp(disaster.time),
       }),
+      objectives: settings.objectives,
     };
+    const violations = evaluateObjectives(measured, settings.objectives).map((v) => v.message);
+    const metrics: RecoveryMetrics = { ...measured, violations, verdict: violations.length ? "fail" : "pass" };
     state.metrics = metrics;
     const text = renderMetricsText(metrics);
     await attachText("recovery-metrics.txt", text);
@@ -304,8 +311,28 @@ describe("Scenario 12: point-in-time recovery after an accidental DELETE", () =>
     await allure.parameter("RTO total from disaster", `${(metrics.totalFromDisasterMs / 1000).toFixed(3)} s`);
     await allure.parameter("RPO rows lost", String(metrics.rpo.rowsLostBeforeDisaster));
     say(`\n${text}`);
+
+    // Trend: this run against the median of recent runs, and the chart of all of them.
+    const history = await readRtoHistory();
+    const trend = rtoTrend(metrics, history, settings.trend);
+    const entry = {
+      runId: run.runId,
+      at: new Date().toISOString(),
+      barmanRecoverMs: phases.barmanRecoverMs,
+      instanceStartUntilPromotedMs: phases.instanceStartUntilPromotedMs,
+      verificationMs: phases.verificationMs,
+      recoveryMs: metrics.recoveryMs,
+      totalFromDisasterMs: metrics.totalFromDisasterMs,
+    };
+    await appendRtoHistory(entry);
+    await allure.parameter("RTO trend", trend.message);
+    await allure.attachment("rto-phases-per-run.svg", renderRtoChart([...history, entry]), "image/svg+xml");
+    say(`RTO trend: ${trend.message}`);
+
     expect(metrics.rpo.rowsLostBeforeDisaster, "RPO: rows lost before the disaster").toBe(0);
     expect(metrics.totalFromDisasterMs).toBeGreaterThan(metrics.recoveryMs);
+    expect(violations, "RTO/RPO objectives missed").toEqual([]);
+    if (settings.trend.failOnRegression) expect(trend.regression, trend.message).toBe(false);
   });
 
   drill.step("Step 11: switchover plan, the recovered instance accepts writes", async () => {
