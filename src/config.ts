@@ -131,6 +131,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrillSetting
     const variable = budgetEnvName(name);
     budgetsMs[name] = Math.round(check(variable, budgetSeconds, env[variable], BUDGET_DEFAULTS_S[name]) * 1000);
   }
+  const knownObjectives = new Set([...Object.values(OBJECTIVE_ENV), "PGDRILL_RTO_TREND_RUNS", "PGDRILL_RTO_REGRESSION_SHARE"]);
+  for (const variable of Object.keys(env).filter((k) => /^PGDRILL_(RTO|RPO)_/.test(k) && !knownObjectives.has(k))) {
+    problems.push(`${variable}: unknown objective; known: ${[...knownObjectives].sort().join(", ")}`);
+  }
   const known = new Set([...Object.keys(BUDGET_DEFAULTS_S).map((n) => budgetEnvName(n as BudgetName)), "PGDRILL_BUDGET_ENGINE_START_S"]);
   for (const variable of Object.keys(env).filter((k) => k.startsWith("PGDRILL_BUDGET_") && !known.has(k))) {
     problems.push(`${variable}: unknown time budget; known budgets: ${[...known].sort().join(", ")}`);
@@ -149,7 +153,15 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrillSetting
     targetKinds: check("PGDRILL_TARGET_KINDS", targetKindList, env["PGDRILL_TARGET_KINDS"], [...TARGET_KINDS]),
     objectives,
     trend: {
-      window: check("PGDRILL_RTO_TREND_RUNS", z.coerce.number().int({ message: "must be a whole number of runs" }).min(1, { message: "must be at least 1" }), env["PGDRILL_RTO_TREND_RUNS"], 10),
+      window: check(
+        "PGDRILL_RTO_TREND_RUNS",
+        z.coerce
+          .number({ message: "must be a whole number of runs" })
+          .refine((n) => Number.isInteger(n), { message: "must be a whole number of runs" })
+          .refine((n) => n >= 1, { message: "must be at least 1" }),
+        env["PGDRILL_RTO_TREND_RUNS"],
+        10,
+      ),
       allowedShare: check("PGDRILL_RTO_REGRESSION_SHARE", z.coerce.number({ message: "must be a number" }).refine((n) => Number.isFinite(n) && n > 0, { message: "must be a positive share, e.g. 0.5 for +50%" }), env["PGDRILL_RTO_REGRESSION_SHARE"], 0.5),
       failOnRegression: check("PGDRILL_FAIL_ON_RTO_REGRESSION", booleanFlag, env["PGDRILL_FAIL_ON_RTO_REGRESSION"], false),
     },

@@ -19,11 +19,11 @@ export function evaluateObjectives(metrics: Pick<RecoveryMetrics, "phasesMs" | "
   for (const [field, name, objective] of PHASES) {
     const ms = metrics.phasesMs[field];
     const budgetS = objectives[objective];
-    if (ms > budgetS * 1000) {
+    if (ms - budgetS * 1000 > 1e-6) {
       violations.push({ objective, message: `RTO phase '${name}' took ${seconds(ms)}, over its budget of ${budgetS} s (${OBJECTIVE_ENV[objective]})` });
     }
   }
-  if (metrics.totalFromDisasterMs > objectives.rtoTotalS * 1000) {
+  if (metrics.totalFromDisasterMs - objectives.rtoTotalS * 1000 > 1e-6) {
     const rest = metrics.totalFromDisasterMs - metrics.recoveryMs;
     const parts: Array<[string, number]> = [
       ...PHASES.map(([field, name]): [string, number] => [name, metrics.phasesMs[field]]),

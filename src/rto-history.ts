@@ -3,6 +3,7 @@
 // SVG chart of the phases per run goes into the report.
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { z } from "zod";
 
 export interface RtoHistoryEntry {
   runId: string;
@@ -14,6 +15,16 @@ export interface RtoHistoryEntry {
   recoveryMs: number;
   totalFromDisasterMs: number;
 }
+
+const entrySchema = z.object({
+  runId: z.string(),
+  at: z.string(),
+  barmanRecoverMs: z.number().nonnegative(),
+  instanceStartUntilPromotedMs: z.number().nonnegative(),
+  verificationMs: z.number().nonnegative(),
+  recoveryMs: z.number().positive(),
+  totalFromDisasterMs: z.number().nonnegative(),
+});
 
 export const RTO_HISTORY_PATH = "reports/history/rto-history.jsonl";
 
@@ -29,7 +40,8 @@ export async function readRtoHistory(path = RTO_HISTORY_PATH): Promise<RtoHistor
     .filter((line) => line.trim())
     .flatMap((line) => {
       try {
-        return [JSON.parse(line) as RtoHistoryEntry];
+        const parsed = entrySchema.safeParse(JSON.parse(line));
+        return parsed.success ? [parsed.data] : [];
       } catch {
         return []; // a torn last line from a killed run is not worth failing a drill for
       }
@@ -38,7 +50,10 @@ export async function readRtoHistory(path = RTO_HISTORY_PATH): Promise<RtoHistor
 
 export async function appendRtoHistory(entry: RtoHistoryEntry, path = RTO_HISTORY_PATH): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await appendFile(path, `${JSON.stringify(entry)}\n`);
+  // A killed run may have left a torn last line: start on a fresh one so this entry stays readable.
+  const existing = await readFile(path, "utf8").catch(() => "");
+  const separator = existing.length > 0 && !existing.endsWith("\n") ? "\n" : "";
+  await appendFile(path, `${separator}${JSON.stringify(entry)}\n`);
 }
 
 export interface TrendVerdict {
@@ -65,7 +80,8 @@ export function rtoTrend(current: Pick<RtoHistoryEntry, "recoveryMs">, previous:
   }
   const medianRecoveryMs = median(recent.map((e) => e.recoveryMs));
   const change = current.recoveryMs / medianRecoveryMs - 1;
-  const regression = change > options.allowedShare;
+  // A tolerance, so that exactly the allowed share (1100 vs 1000 at 0.1) is not a regression by rounding.
+  const regression = change - options.allowedShare > 1e-9;
   const pct = (x: number): string => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(0)}%`;
   return {
     baselineRuns: recent.length,
@@ -80,7 +96,8 @@ const escapeXml = (text: string): string => text.replace(/[<>&"']/g, (c) => `&#$
 
 /** Stacked bars of the recovery phases per run, newest on the right. */
 export function renderRtoChart(entries: RtoHistoryEntry[], options: { maxRuns?: number } = {}): string {
-  const runs = entries.slice(-(options.maxRuns ?? 20));
+  const maxRuns = options.maxRuns ?? 20;
+  const runs = entries.slice(Math.max(0, entries.length - maxRuns));
   const width = 720;
   const height = 320;
   const margin = { top: 40, right: 20, bottom: 70, left: 60 };

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { BUDGET_DEFAULTS_S, budgetEnvName, readSettings, SettingsError, type BudgetName } from "../../src/config.ts";
+import { BUDGET_DEFAULTS_S, budgetEnvName, OBJECTIVE_DEFAULTS, OBJECTIVE_ENV, readSettings, SettingsError, type BudgetName, type RecoveryObjectives } from "../../src/config.ts";
 
 const DEFAULT_BUDGETS_MS = {
   containerStart: 120_000,
@@ -9,6 +9,16 @@ const DEFAULT_BUDGETS_MS = {
   recover: 600_000,
   recoveredInstancePromoted: 300_000,
   sqlStatement: 120_000,
+};
+
+// Written out by hand: the seed drill's figures, documented defaults.
+const DEFAULT_OBJECTIVES = {
+  rtoBarmanRecoverS: 8,
+  rtoInstanceStartS: 10,
+  rtoVerificationS: 30,
+  rtoTotalS: 240,
+  rpoRows: 0,
+  rpoSeconds: 60,
 };
 
 /** Runs readSettings and returns the SettingsError it must throw. */
@@ -42,8 +52,15 @@ describe("budgetEnvName", () => {
 });
 
 describe("readSettings: defaults", () => {
-  test("an empty environment gives the default budgets in ms, keep off, no base image, every target kind", () => {
-    expect(readSettings({})).toEqual({ budgetsMs: DEFAULT_BUDGETS_MS, keepResources: false, baseImage: undefined, targetKinds: ["time", "name", "xid-exclusive", "xid-inclusive", "lsn", "immediate", "latest"] });
+  test("an empty environment gives the default budgets in ms, keep off, no base image, every target kind, default objectives and trend", () => {
+    expect(readSettings({})).toEqual({
+      budgetsMs: DEFAULT_BUDGETS_MS,
+      keepResources: false,
+      baseImage: undefined,
+      targetKinds: ["time", "name", "xid-exclusive", "xid-inclusive", "lsn", "immediate", "latest"],
+      objectives: DEFAULT_OBJECTIVES,
+      trend: { window: 10, allowedShare: 0.5, failOnRegression: false },
+    });
   });
 
   test("unrelated variables are ignored", () => {
@@ -236,5 +253,190 @@ describe("PGDRILL_TARGET_KINDS", () => {
 
   test("an empty list is refused", () => {
     expect(() => readSettings({ PGDRILL_TARGET_KINDS: " , " })).toThrow(/PGDRILL_TARGET_KINDS=" , ": name at least one of/);
+  });
+});
+
+describe("objectives: OBJECTIVE_DEFAULTS and OBJECTIVE_ENV", () => {
+  test("the defaults are the seed drill's figures", () => {
+    expect(OBJECTIVE_DEFAULTS).toEqual(DEFAULT_OBJECTIVES);
+  });
+
+  // The names users type: written out by hand so that they do not drift.
+  test("one variable per objective", () => {
+    expect(OBJECTIVE_ENV).toEqual({
+      rtoBarmanRecoverS: "PGDRILL_RTO_BARMAN_RECOVER_S",
+      rtoInstanceStartS: "PGDRILL_RTO_INSTANCE_START_S",
+      rtoVerificationS: "PGDRILL_RTO_VERIFICATION_S",
+      rtoTotalS: "PGDRILL_RTO_TOTAL_S",
+      rpoRows: "PGDRILL_RPO_ROWS",
+      rpoSeconds: "PGDRILL_RPO_SECONDS",
+    });
+  });
+});
+
+describe("readSettings: objectives", () => {
+  const SECONDS_OBJECTIVES: Array<[string, keyof RecoveryObjectives]> = [
+    ["PGDRILL_RTO_BARMAN_RECOVER_S", "rtoBarmanRecoverS"],
+    ["PGDRILL_RTO_INSTANCE_START_S", "rtoInstanceStartS"],
+    ["PGDRILL_RTO_VERIFICATION_S", "rtoVerificationS"],
+    ["PGDRILL_RTO_TOTAL_S", "rtoTotalS"],
+    ["PGDRILL_RPO_SECONDS", "rpoSeconds"],
+  ];
+
+  test.each(SECONDS_OBJECTIVES)("%s=12.5 overrides only %s, in seconds", (variable, key) => {
+    const settings = readSettings({ [variable]: "12.5" });
+    expect(settings.objectives).toEqual({ ...DEFAULT_OBJECTIVES, [key]: 12.5 });
+    expect(settings.budgetsMs).toEqual(DEFAULT_BUDGETS_MS);
+  });
+
+  test.each(SECONDS_OBJECTIVES)("%s accepts whole and large values", (variable, key) => {
+    expect(readSettings({ [variable]: "3" }).objectives[key]).toBe(3);
+    expect(readSettings({ [variable]: "100000" }).objectives[key]).toBe(100_000);
+  });
+
+  test.each(
+    SECONDS_OBJECTIVES.flatMap(([variable]) => [
+      [variable, "-5", "must be a positive number of seconds"],
+      [variable, "0", "must be a positive number of seconds"],
+      [variable, "", "must be a positive number of seconds"],
+      [variable, "abc", "must be a number of seconds"],
+      [variable, "Infinity", "must be a number of seconds"],
+    ]),
+  )("%s=%j is rejected: %s", (variable, value, reason) => {
+    const error = settingsError({ [variable]: value });
+    expect(error.problems).toEqual([`${variable}=${JSON.stringify(value)}: ${reason}`]);
+    expect(error.message).toBe(`Invalid drill settings:\n  - ${variable}=${JSON.stringify(value)}: ${reason}`);
+  });
+
+  test("PGDRILL_RPO_ROWS overrides only rpoRows, 0 included", () => {
+    expect(readSettings({ PGDRILL_RPO_ROWS: "25" }).objectives).toEqual({ ...DEFAULT_OBJECTIVES, rpoRows: 25 });
+    expect(readSettings({ PGDRILL_RPO_ROWS: "0" }).objectives.rpoRows).toBe(0);
+  });
+
+  test.each([
+    ["-1", "must be a whole number of rows, 0 or more"],
+    ["1.5", "must be a whole number of rows, 0 or more"],
+    ["0.1", "must be a whole number of rows, 0 or more"],
+    ["abc", "must be a whole number of rows"],
+    ["Infinity", "must be a whole number of rows"],
+  ])("PGDRILL_RPO_ROWS=%j is rejected: %s", (value, reason) => {
+    expect(settingsError({ PGDRILL_RPO_ROWS: value }).problems).toEqual([`PGDRILL_RPO_ROWS=${JSON.stringify(value)}: ${reason}`]);
+  });
+
+  test("several objectives at once", () => {
+    expect(readSettings({ PGDRILL_RTO_TOTAL_S: "600", PGDRILL_RPO_ROWS: "2", PGDRILL_RTO_VERIFICATION_S: "0.5" }).objectives).toEqual({
+      ...DEFAULT_OBJECTIVES,
+      rtoTotalS: 600,
+      rpoRows: 2,
+      rtoVerificationS: 0.5,
+    });
+  });
+
+  test("PGDRILL_RTO_ variables are not time budgets", () => {
+    // Only PGDRILL_BUDGET_* is checked against the list of known budgets.
+    expect(readSettings({ PGDRILL_RTO_TOTAL_S: "60" }).budgetsMs).toEqual(DEFAULT_BUDGETS_MS);
+  });
+});
+
+describe("readSettings: trend", () => {
+  test("PGDRILL_RTO_TREND_RUNS overrides the window only", () => {
+    expect(readSettings({ PGDRILL_RTO_TREND_RUNS: "3" }).trend).toEqual({ window: 3, allowedShare: 0.5, failOnRegression: false });
+    expect(readSettings({ PGDRILL_RTO_TREND_RUNS: "1" }).trend.window).toBe(1);
+  });
+
+  test.each([
+    ["0", "must be at least 1"],
+    ["-1", "must be at least 1"],
+    ["", "must be at least 1"],
+    ["2.5", "must be a whole number of runs"],
+  ])("PGDRILL_RTO_TREND_RUNS=%j is rejected: %s", (value, reason) => {
+    const error = settingsError({ PGDRILL_RTO_TREND_RUNS: value });
+    expect(error.problems).toEqual([`PGDRILL_RTO_TREND_RUNS=${JSON.stringify(value)}: ${reason}`]);
+    expect(error.message.split("\n")).toHaveLength(2);
+  });
+
+  test("PGDRILL_RTO_TREND_RUNS that is not a number is rejected, naming the variable", () => {
+    expect(settingsError({ PGDRILL_RTO_TREND_RUNS: "abc" }).problems).toEqual([expect.stringMatching(/^PGDRILL_RTO_TREND_RUNS="abc": /)]);
+  });
+
+  test("PGDRILL_RTO_REGRESSION_SHARE overrides the allowed share only", () => {
+    expect(readSettings({ PGDRILL_RTO_REGRESSION_SHARE: "0.25" }).trend).toEqual({ window: 10, allowedShare: 0.25, failOnRegression: false });
+    expect(readSettings({ PGDRILL_RTO_REGRESSION_SHARE: "2" }).trend.allowedShare).toBe(2);
+  });
+
+  test.each([
+    ["0", "must be a positive share, e.g. 0.5 for +50%"],
+    ["-0.1", "must be a positive share, e.g. 0.5 for +50%"],
+    ["", "must be a positive share, e.g. 0.5 for +50%"],
+    ["abc", "must be a number"],
+    ["Infinity", "must be a number"],
+  ])("PGDRILL_RTO_REGRESSION_SHARE=%j is rejected: %s", (value, reason) => {
+    expect(settingsError({ PGDRILL_RTO_REGRESSION_SHARE: value }).problems).toEqual([`PGDRILL_RTO_REGRESSION_SHARE=${JSON.stringify(value)}: ${reason}`]);
+  });
+
+  test.each([
+    ["1", true],
+    ["true", true],
+    ["yes", true],
+    ["0", false],
+    ["false", false],
+    ["no", false],
+    ["", false],
+  ])("PGDRILL_FAIL_ON_RTO_REGRESSION=%j -> %s", (value, expected) => {
+    expect(readSettings({ PGDRILL_FAIL_ON_RTO_REGRESSION: value }).trend).toEqual({ window: 10, allowedShare: 0.5, failOnRegression: expected });
+  });
+
+  test.each(["TRUE", "on", "2", "maybe"])("PGDRILL_FAIL_ON_RTO_REGRESSION=%j is rejected", (value) => {
+    expect(settingsError({ PGDRILL_FAIL_ON_RTO_REGRESSION: value }).problems).toEqual([
+      `PGDRILL_FAIL_ON_RTO_REGRESSION=${JSON.stringify(value)}: allowed: 1, 0, true, false, yes, no`,
+    ]);
+  });
+
+  test("PGDRILL_FAIL_ON_RTO_REGRESSION does not change PGDRILL_KEEP and vice versa", () => {
+    const settings = readSettings({ PGDRILL_FAIL_ON_RTO_REGRESSION: "yes" });
+    expect(settings.keepResources).toBe(false);
+    expect(readSettings({ PGDRILL_KEEP: "yes" }).trend.failOnRegression).toBe(false);
+  });
+});
+
+describe("SettingsError with the new variables", () => {
+  test("objective and trend problems are listed after the budgets, in a stable order", () => {
+    const error = settingsError({
+      PGDRILL_RTO_TREND_RUNS: "0",
+      PGDRILL_FAIL_ON_RTO_REGRESSION: "maybe",
+      PGDRILL_RPO_ROWS: "-1",
+      PGDRILL_RTO_BARMAN_RECOVER_S: "x",
+      PGDRILL_KEEP: "maybe",
+      PGDRILL_BUDGET_BACKUP_S: "0",
+      PGDRILL_RTO_REGRESSION_SHARE: "0",
+      PGDRILL_RTO_TOTAL_S: "300", // valid: not listed
+    });
+    expect(error.problems).toEqual([
+      'PGDRILL_BUDGET_BACKUP_S="0": must be a positive number of seconds',
+      'PGDRILL_RTO_BARMAN_RECOVER_S="x": must be a number of seconds',
+      'PGDRILL_RPO_ROWS="-1": must be a whole number of rows, 0 or more',
+      'PGDRILL_KEEP="maybe": allowed: 1, 0, true, false, yes, no',
+      'PGDRILL_RTO_TREND_RUNS="0": must be at least 1',
+      'PGDRILL_RTO_REGRESSION_SHARE="0": must be a positive share, e.g. 0.5 for +50%',
+      'PGDRILL_FAIL_ON_RTO_REGRESSION="maybe": allowed: 1, 0, true, false, yes, no',
+    ]);
+    expect(error.message).not.toContain("PGDRILL_RTO_TOTAL_S");
+  });
+});
+
+// Bugs found while writing these tests; reported, not fixed. Marked `fails` while the bug is there.
+describe("known bugs", () => {
+  // "A wrong value fails with one line naming the variable and what it accepts": for a value that
+  // is not a number at all, the trend window gets zod's default "Invalid input: expected number,
+  // received NaN", which does not say what is accepted.
+  test.each(["abc", "Infinity"])("fixed: PGDRILL_RTO_TREND_RUNS=%j says what it accepts", (value) => {
+    expect(settingsError({ PGDRILL_RTO_TREND_RUNS: value }).problems).toEqual([`PGDRILL_RTO_TREND_RUNS=${JSON.stringify(value)}: must be a whole number of runs`]);
+  });
+});
+
+describe("misspelt objective variables", () => {
+  test("an unknown PGDRILL_RTO_ or PGDRILL_RPO_ variable is reported, not ignored", () => {
+    expect(() => readSettings({ PGDRILL_RTO_TOTAL: "100" })).toThrow(/PGDRILL_RTO_TOTAL: unknown objective; known: .*PGDRILL_RTO_TOTAL_S/);
+    expect(() => readSettings({ PGDRILL_RPO_ROW: "1" })).toThrow(/PGDRILL_RPO_ROW: unknown objective/);
   });
 });

@@ -16,6 +16,9 @@ const METRICS: RecoveryMetrics = {
   recoveryMs: 1578.44,
   totalFromDisasterMs: 2764.39,
   rpo: { rowsLostBeforeDisaster: 3, secondsBetweenTargetAndDisaster: 0.093 },
+  objectives: { rtoBarmanRecoverS: 8, rtoInstanceStartS: 10, rtoVerificationS: 30, rtoTotalS: 240, rpoRows: 0, rpoSeconds: 60 },
+  violations: [],
+  verdict: "pass",
 };
 
 describe("incidentReport", () => {

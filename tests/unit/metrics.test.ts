@@ -16,6 +16,9 @@ const REAL_METRICS: RecoveryMetrics = {
   recoveryMs: 1578.4489289999992,
   totalFromDisasterMs: 2764.3890579999997,
   rpo: { rowsLostBeforeDisaster: 0, secondsBetweenTargetAndDisaster: 0.093 },
+  objectives: { rtoBarmanRecoverS: 8, rtoInstanceStartS: 10, rtoVerificationS: 30, rtoTotalS: 240, rpoRows: 0, rpoSeconds: 60 },
+  violations: [],
+  verdict: "pass",
 };
 
 describe("recoveryDuration", () => {
@@ -128,5 +131,45 @@ describe("renderMetricsText", () => {
     expect(other).toContain("Target to disaster (server):      12.346 s");
     expect(other).toContain("Recovery (1+2+3):                 61.23 s");
     expect(other).toContain("Recovery target:                  name before_disaster");
+  });
+
+  test("a passing run shows its objectives and the verdict PASS, without violation lines", () => {
+    expect(lines).toContain("Objectives (RTO s / RPO): recover 8, start 10, verification 30, total 240; rows 0, 60 s");
+    const verdict = lines.indexOf("Verdict: PASS");
+    expect(verdict).toBeGreaterThan(lines.indexOf("Objectives (RTO s / RPO): recover 8, start 10, verification 30, total 240; rows 0, 60 s"));
+    expect(lines[verdict + 1]).toBe("=================================================");
+    expect(verdict).toBe(lines.length - 2);
+    expect(text).not.toContain("FAIL");
+    expect(lines.filter((l) => l.startsWith("  - "))).toEqual([]);
+  });
+
+  test("the objectives line carries the configured objectives", () => {
+    const other = renderMetricsText({
+      ...REAL_METRICS,
+      objectives: { rtoBarmanRecoverS: 2.5, rtoInstanceStartS: 4, rtoVerificationS: 12, rtoTotalS: 90, rpoRows: 3, rpoSeconds: 0.5 },
+    });
+    expect(other.split("\n")).toContain("Objectives (RTO s / RPO): recover 2.5, start 4, verification 12, total 90; rows 3, 0.5 s");
+  });
+
+  test("a failing run shows the verdict FAIL followed by one line per violation, in order", () => {
+    const violations = [
+      "RTO phase 'barman recover' took 9.00 s, over its budget of 8 s (PGDRILL_RTO_BARMAN_RECOVER_S)",
+      "RPO: 3 rows written before the disaster were not recovered, budget 0 (PGDRILL_RPO_ROWS)",
+    ];
+    const failed = renderMetricsText({ ...REAL_METRICS, violations, verdict: "fail" }).split("\n");
+    const verdict = failed.indexOf("Verdict: FAIL");
+    expect(verdict).toBeGreaterThan(0);
+    expect(failed.slice(verdict)).toEqual([
+      "Verdict: FAIL",
+      "  - RTO phase 'barman recover' took 9.00 s, over its budget of 8 s (PGDRILL_RTO_BARMAN_RECOVER_S)",
+      "  - RPO: 3 rows written before the disaster were not recovered, budget 0 (PGDRILL_RPO_ROWS)",
+      "=================================================",
+    ]);
+    expect(failed).not.toContain("Verdict: PASS");
+  });
+
+  test("the verdict is printed as given, upper-cased", () => {
+    const failedWithoutDetail = renderMetricsText({ ...REAL_METRICS, violations: [], verdict: "fail" }).split("\n");
+    expect(failedWithoutDetail.slice(-2)).toEqual(["Verdict: FAIL", "================================================="]);
   });
 });
