@@ -1,0 +1,85 @@
+// The report seen as a person sees it: the generated Allure report (npm run report) opened in
+// headless Chromium (Debian's package, driven by playwright-core). It checks that the drill's
+// steps, the RTO figures and the evidence attachments are really visible, and keeps a screenshot.
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import * as allure from "allure-js-commons";
+import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { serveDirectory } from "./static-server.ts";
+
+const REPORT_DIR = "reports/allure-report";
+const SCREENSHOT = "reports/report-overview.png";
+const CHROMIUM = process.env["PGDRILL_CHROMIUM"] ?? "/usr/bin/chromium";
+// Flags this machine needs: root without a sandbox, no GPU, and no background traffic to a
+// network that is not there.
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const UI_TIMEOUT_MS = 30_000;
+
+/** Waits until the text is on screen; fails naming what the report does not show. */
+async function visible(locator: Locator, what: string): Promise<void> {
+  try {
+    await locator.waitFor({ state: "visible", timeout: UI_TIMEOUT_MS });
+  } catch {
+    throw new Error(`the report does not show ${what} (waited ${UI_TIMEOUT_MS / 1000} s at ${locator.page().url()})`);
+  }
+  expect(await locator.isVisible(), what).toBe(true);
+}
+
+/** The results tree starts collapsed: open project, file and suite of the Scenario 12 drill. */
+async function openScenarioSuite(): Promise<Page> {
+  // A fresh page (and browser context) each time: the report remembers which nodes were open.
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.setDefaultTimeout(UI_TIMEOUT_MS);
+  await page.goto(server.url);
+  for (const node of ["drill", "scenario-12-pitr.test.ts", "Scenario 12: point-in-time recovery after an accidental DELETE"]) {
+    const item = page.getByText(node, { exact: true }).first();
+    await visible(item, `the tree node '${node}'`);
+    await item.click();
+  }
+  return page;
+}
+
+let browser: Browser;
+let server: { url: string; close: () => Promise<void> };
+
+describe("The Allure report in a real browser", () => {
+  beforeAll(async () => {
+    if (!existsSync(`${REPORT_DIR}/index.html`)) throw new Error(`no report at ${REPORT_DIR}: run the drill and 'npm run report' first`);
+    server = await serveDirectory(REPORT_DIR);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test("the overview lists all twelve steps of the Scenario 12 drill", async () => {
+    await allure.epic("Disaster recovery");
+    await allure.feature("Evidence");
+    await allure.story("Report in a browser");
+    const page = await openScenarioSuite();
+    for (let step = 1; step <= 12; step++) {
+      await visible(page.getByText(new RegExp(`^Step ${step}: `)).first(), `step ${step} listed`);
+    }
+    await mkdir("reports", { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await allure.attachmentPath("report overview", SCREENSHOT, "image/png");
+  });
+
+  test("step 10 shows the RTO figures and the recovery metrics as evidence", async () => {
+    await allure.feature("Evidence");
+    await allure.story("Report in a browser");
+    const page = await openScenarioSuite();
+    await page.getByText(/^Step 10: recovery metrics/).first().click();
+    const details = page.locator("body");
+    for (const parameter of ["RTO barmanRecoverMs", "RTO instanceStartUntilPromotedMs", "RTO verificationMs", "RTO total from disaster", "RPO rows lost"]) {
+      await visible(details.getByText(parameter).first(), `parameter ${parameter}`);
+    }
+    await visible(details.getByText(/^\d+\.\d{3} s$/).first(), "an RTO figure in seconds");
+    for (const attachment of ["recovery-metrics.txt", "recovery-metrics.json", "rto-phases-per-run.svg"]) {
+      await visible(details.getByText(attachment).first(), `attachment ${attachment}`);
+    }
+  });
+});
