@@ -1,24 +1,16 @@
 import { describe, expect, test } from "vitest";
 import { incidentReport, lessonsLearned, renderMetricsText, switchoverPlan } from "../../src/documents.ts";
 import { renderMetricsText as metricsRender, type RecoveryMetrics } from "../../src/metrics.ts";
+import { REAL_METRICS } from "./samples/real-metrics.ts";
 
+// The real run's figures, with short versions and some rows lost so the documents show them.
 const METRICS: RecoveryMetrics = {
-  schemaVersion: 1,
-  runId: "20261125-a2767c",
-  server: "pg-primary",
-  backupId: "20261125T083624",
-  backupSizeBytes: 37463232,
-  target: { kind: "time", value: "2026-11-25 08:36:25.933281+00" },
-  goodStateTime: "2026-11-25 08:36:25.933281+00",
-  disasterTime: "2026-11-25 08:36:26.026415+00",
+  ...REAL_METRICS,
   versions: { postgres: "15.20", barman: "3.4.0" },
   phasesMs: { barmanRecoverMs: 865.97, instanceStartUntilPromotedMs: 622.69, verificationMs: 89.78 },
   recoveryMs: 1578.44,
   totalFromDisasterMs: 2764.39,
   rpo: { rowsLostBeforeDisaster: 3, secondsBetweenTargetAndDisaster: 0.093 },
-  objectives: { rtoBarmanRecoverS: 8, rtoInstanceStartS: 10, rtoVerificationS: 30, rtoTotalS: 240, rpoRows: 0, rpoSeconds: 60 },
-  violations: [],
-  verdict: "pass",
 };
 
 describe("incidentReport", () => {
