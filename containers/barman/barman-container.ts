@@ -48,8 +48,9 @@ export function serverSection(options: Pick<BarmanServerOptions, "serverName" | 
     streaming_archiver: "on",
     slot_name: "barman",
     create_slot: "auto",
-    // Only the streaming archiver ships WAL here; archiver = on would need archive_command too.
-    archiver: "off",
+    // Both WAL paths, as Barman recommends: pg_receivewal on the slot, and the primary's
+    // archive_command (barman-wal-archive over SSH) into the incoming directory.
+    archiver: "on",
     // Start the backup with an immediate checkpoint instead of waiting for a spread one (minutes
     // after a bulk load); it changes when the backup starts, not what it contains.
     immediate_checkpoint: "true",
@@ -187,6 +188,16 @@ export class StartedBarmanServer extends AbstractStartedContainer {
       throw new Error(`barman verify-backup found backup ${backupId} of ${this.serverName} damaged (exit ${result.exitCode}):\n${words}`);
     }
     return words;
+  }
+
+  /** Lets a client log in as the barman user with this public key (for barman-wal-archive). */
+  async authorizeSshKey(publicKey: string): Promise<void> {
+    if (!/^ssh-ed25519 [A-Za-z0-9+/=]+( \S+)?$/.test(publicKey.trim())) throw new Error(`not an ed25519 public key: ${publicKey.slice(0, 40)}`);
+    await execIn(
+      this.getId(),
+      ["bash", "-c", 'install -d -m 0700 ~/.ssh && printf "%s\n" "$1" >> ~/.ssh/authorized_keys && chmod 0600 ~/.ssh/authorized_keys', "authorize", publicKey.trim()],
+      { user: "barman", where: "the Barman server" },
+    );
   }
 
   /** A directory in the recovery volume, owned by barman, for one recovered instance. */

@@ -110,7 +110,10 @@ export class PrimaryContainer extends DrillPostgresContainer {
         target: "/docker-entrypoint-initdb.d/10-replication-hba.sh",
         content: `printf 'host replication all all scram-sha-256\\n' >> "$PGDATA/pg_hba.conf"\n`,
       },
-    ]).withCommand(["postgres", "-c", "wal_level=replica", "-c", "max_wal_senders=10", "-c", "max_replication_slots=10"]);
+    ])
+      // archive_command is set with ALTER SYSTEM once Barman trusts this server's SSH key
+      // (DrillEnvironment.enableArchiveCommand); until then WAL waits in pg_wal, marked .ready.
+      .withCommand(["postgres", "-c", "wal_level=replica", "-c", "max_wal_senders=10", "-c", "max_replication_slots=10", "-c", "archive_mode=on"]);
   }
 
   override async start(): Promise<StartedDrillPostgres> {
@@ -127,6 +130,9 @@ export class RecoveredInstanceContainer extends DrillPostgresContainer {
   constructor(options: PostgresRoleOptions & { volume: string; dataDirectory: string }) {
     super(options);
     this.withBindMounts([{ source: options.volume, target: "/var/lib/postgresql/recovery" }])
+      // The recovered data directory carries the primary's archive_command: a throwaway copy must
+      // never archive its new timeline into the production Barman server.
+      .withCommand(["postgres", "-c", "archive_mode=off"])
       .withEnvironment({ PGDATA: `/var/lib/postgresql/recovery/${options.dataDirectory}` })
       .withWaitStrategy(
         Wait.forAll([Wait.forLogMessage(/database system is ready to accept connections$/), Wait.forHealthCheck()]),

@@ -8,6 +8,7 @@ import { docker, runLabels } from "../../containers/docker-resources.ts";
 import type { DrillImages } from "../../containers/images.ts";
 import { PrimaryContainer, RecoveredInstanceContainer, type StartedDrillPostgres } from "../../containers/postgres/postgres-containers.ts";
 import type { DrillSettings } from "../config.ts";
+import { execIn } from "../../containers/exec.ts";
 
 export interface DrillRun {
   runId: string;
@@ -116,6 +117,9 @@ export class DrillEnvironment {
     const environment = new DrillEnvironment(prefix, run, settings, network, recoveryVolume, superuser, primary, barman, labels);
     environment.secrets.push(superuser.password, barmanPassword, streamingPassword);
 
+    progress("archive_command: barman-wal-archive over SSH");
+    await environment.enableArchiveCommand(options.serverName);
+
     progress("starting WAL streaming (barman cron, replication slot)");
     await barman.startWalStreaming(settings.budgetsMs.walStreamingReady);
     // Barman's check "WAL archive" stays FAILED until a first segment arrives (its docs: switch-wal --archive).
@@ -123,6 +127,32 @@ export class DrillEnvironment {
     await barman.waitForArchivedSegment(closedSegment, settings.budgetsMs.walArchived);
     progress(`WAL streaming works: segment ${closedSegment} archived`);
     return environment;
+  }
+
+  /**
+   * The primary's second WAL path, as Barman's documentation sets it up: archive_command =
+   * barman-wal-archive, which runs `barman put-wal` over SSH as the barman user. A key pair is made
+   * for this run on the primary and its public half authorised on the Barman server.
+   */
+  async enableArchiveCommand(serverName: string): Promise<void> {
+    const primaryId = this.primary.getId();
+    const asPostgres = (script: string): Promise<string> =>
+      execIn(primaryId, ["bash", "-c", script], { user: "postgres", where: "the primary" }).then((r) => r.stdout.trim());
+    const publicKey = await asPostgres(
+      [
+        "set -e",
+        "install -d -m 0700 ~/.ssh",
+        "test -f ~/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -C pgdrill-primary -f ~/.ssh/id_ed25519",
+        // The Barman server's host key is new every run: accept it on first use, pin it after.
+        "printf 'Host barman\n  StrictHostKeyChecking accept-new\n  BatchMode yes\n' > ~/.ssh/config",
+        "cat ~/.ssh/id_ed25519.pub",
+      ].join("\n"),
+    );
+    await this.barman.authorizeSshKey(publicKey);
+    // barman-wal-archive --test: SSH and `barman put-wal --test` on the other side, no WAL sent.
+    await asPostgres(`barman-wal-archive --test barman ${serverName} DUMMY`);
+    await this.primary.query(`ALTER SYSTEM SET archive_command = ${this.primary.client.escapeLiteral(`barman-wal-archive barman ${serverName} %p`)}`);
+    await this.primary.query("SELECT pg_reload_conf()");
   }
 
   /**

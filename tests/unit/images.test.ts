@@ -8,12 +8,12 @@ const PACKAGE_LIST = readFileSync(new URL("../../containers/debian-packages.txt"
 
 describe("packagesFor", () => {
   test("the real list: PostgreSQL image", () => {
-    expect(packagesFor(PACKAGE_LIST, "postgres")).toEqual(["postgresql-15", "postgresql-client-15", "tzdata", "locales"]);
+    expect(packagesFor(PACKAGE_LIST, "postgres")).toEqual(["postgresql-15", "postgresql-client-15", "tzdata", "locales", "barman-cli", "openssh-client"]);
   });
 
   test("the real list: Barman image", () => {
     const barman = packagesFor(PACKAGE_LIST, "barman");
-    expect(barman).toEqual(["barman", "barman-cli", "postgresql-client-15", "rsync", "tzdata"]);
+    expect(barman).toEqual(["barman", "barman-cli", "postgresql-client-15", "rsync", "tzdata", "openssh-server"]);
     expect(barman).not.toContain("postgresql-15");
   });
 
