@@ -158,6 +158,11 @@ export class StartedBarmanServer extends AbstractStartedContainer {
         })).exitCode === 0,
       done: (archived) => archived,
       describe: () => "not in the archive yet",
+    }).catch(async (error: Error) => {
+      // Say why, in Barman's words: its log holds the archiver's errors (e.g. a missing compressor).
+      const log = await this.barmanLog().catch(() => "");
+      const errors = log.split("\n").filter((line) => /ERROR|Exception|err'/.test(line)).slice(-5);
+      throw new Error(`${error.message}${errors.length ? `\nBarman's log:\n${errors.join("\n")}` : ""}`);
     });
   }
 

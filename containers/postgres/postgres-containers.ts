@@ -101,8 +101,10 @@ export class StartedDrillPostgres extends StartedPostgreSqlContainer {
 
 /** The production database of the drill: WAL streamed to Barman through a replication slot. */
 export class PrimaryContainer extends DrillPostgresContainer {
-  constructor(options: PostgresRoleOptions) {
+  /** `settings`: the user's postgresql.conf settings, passed as -c name=value. */
+  constructor(options: PostgresRoleOptions & { settings?: Record<string, string> }) {
     super(options);
+    const userSettings = Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
     // Barman's streaming connection (pg_basebackup, pg_receivewal) needs a replication line in
     // pg_hba.conf; the official contract only adds "host all all all".
     this.withCopyContentToContainer([
@@ -113,7 +115,7 @@ export class PrimaryContainer extends DrillPostgresContainer {
     ])
       // archive_command is set with ALTER SYSTEM once Barman trusts this server's SSH key
       // (DrillEnvironment.enableArchiveCommand); until then WAL waits in pg_wal, marked .ready.
-      .withCommand(["postgres", "-c", "wal_level=replica", "-c", "max_wal_senders=10", "-c", "max_replication_slots=10", "-c", "archive_mode=on"]);
+      .withCommand(["postgres", "-c", "wal_level=replica", "-c", "max_wal_senders=10", "-c", "max_replication_slots=10", "-c", "archive_mode=on", ...userSettings]);
   }
 
   override async start(): Promise<StartedDrillPostgres> {

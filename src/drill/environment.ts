@@ -54,6 +54,8 @@ export class DrillEnvironment {
     progress: (line: string) => void;
     /** Extra lines for Barman's server section (e.g. bandwidth_limit). */
     barmanServerSettings?: Record<string, string>;
+    /** The primary's postgresql.conf settings (-c name=value). */
+    primarySettings?: Record<string, string>;
   }): Promise<DrillEnvironment> {
     const { run, settings, progress } = options;
     const labels = runLabels(run.runId, run.ownerPid);
@@ -77,6 +79,7 @@ export class DrillEnvironment {
       superuser,
       startupTimeoutMs: settings.budgetsMs.containerStart,
       statementTimeoutMs: settings.budgetsMs.sqlStatement,
+      settings: options.primarySettings,
     })
       .withName(`${prefix}-primary`)
       .start();

@@ -13,7 +13,7 @@ describe("packagesFor", () => {
 
   test("the real list: Barman image", () => {
     const barman = packagesFor(PACKAGE_LIST, "barman");
-    expect(barman).toEqual(["barman", "barman-cli", "postgresql-client-15", "rsync", "tzdata", "openssh-server"]);
+    expect(barman).toEqual(["barman", "barman-cli", "postgresql-client-15", "rsync", "tzdata", "openssh-server", "bzip2", "pigz"]);
     expect(barman).not.toContain("postgresql-15");
   });
 

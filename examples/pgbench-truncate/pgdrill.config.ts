@@ -1,0 +1,25 @@
+// Example: a workload driven by pgbench, PostgreSQL's own benchmark tool; the disaster is a
+// TRUNCATE of the accounts. Different from the seed in kind: data and normal work come from a
+// program run on the primary, the history table has no key (compared by content all the same),
+// and the targets include --target-xid and --target-immediate.
+import { defineDrillConfig } from "../../src/drill-config.ts";
+
+export default defineDrillConfig({
+  name: "pgbench: TRUNCATE pgbench_accounts",
+  database: "bench",
+  seed: [async (primary) => void (await primary.exec(["pgbench", "--initialize", "--scale=2", "--quiet"]))],
+  normalWork: [async (primary) => void (await primary.exec(["pgbench", "--no-vacuum", "--transactions=200", "--client=2", "--jobs=1"]))],
+  disaster: ["TRUNCATE pgbench_accounts"],
+  verify: {
+    tables: ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"],
+    queries: [{ name: "balance", sql: "SELECT sum(abalance)::text, sum(bbalance)::text FROM pgbench_accounts, (SELECT sum(bbalance) AS bbalance FROM pgbench_branches) b" }],
+  },
+  expect: {
+    baseline: { pgbench_accounts: 200000, pgbench_branches: 2, pgbench_tellers: 20, pgbench_history: 0 },
+    goodState: { pgbench_accounts: 200000, pgbench_history: 400 },
+    afterDisaster: { pgbench_accounts: 0, pgbench_history: 400 },
+  },
+  targets: ["time", "xid-exclusive", "immediate"],
+  barman: { settings: { compression: "bzip2" } },
+  primary: { settings: { shared_buffers: "64MB" } },
+});

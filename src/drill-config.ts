@@ -1,0 +1,183 @@
+// The user's drill, in one typed file (pgdrill.config.ts): their schema and data, their normal
+// work, their disaster, what "recovered correctly" means, their Barman and PostgreSQL settings,
+// the targets to drill and the objectives. Validated before any container starts.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { z } from "zod";
+import { BUDGET_DEFAULTS_S, budgetEnvName, OBJECTIVE_DEFAULTS, OBJECTIVE_ENV, TARGET_KINDS, type BudgetName, type DrillSettings, type RecoveryObjectives, type TargetKindName } from "./config.ts";
+
+/** What a function step of the config can do on the primary. */
+export interface PrimaryContext {
+  /** SQL on the drill's database, as the superuser; returns the rows. */
+  sql(text: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>;
+  /** A program inside the primary's container as the postgres user, with PGDATABASE set (psql, pgbench, ...); returns stdout. */
+  exec(argv: string[]): Promise<string>;
+}
+
+/** A step: inline SQL, a SQL file (path relative to the config file), or a function. */
+export type WorkStep = string | { file: string } | ((primary: PrimaryContext) => Promise<void>);
+/** The disaster runs in one transaction (its xid is the xid target): SQL only. */
+export type DisasterStep = string | { file: string };
+
+export interface VerificationQuery {
+  name: string;
+  sql: string;
+  /** Rows the query must return on the recovered instance; omitted: the rows it returned on the primary at the good state. */
+  expected?: unknown[][];
+}
+
+export interface DrillConfig {
+  /** Shown in the report. */
+  name: string;
+  /** Database the drill creates on the primary and verifies (default "app"). */
+  database?: string;
+  seed: WorkStep[];
+  normalWork: WorkStep[];
+  disaster: DisasterStep[];
+  verify: {
+    /** Tables (schema-qualified or not) compared by row count and content checksum. */
+    tables: string[];
+    queries?: VerificationQuery[];
+  };
+  /** Row counts the primary must show at each checkpoint; null: the table must not exist. */
+  expect?: {
+    baseline?: Record<string, number | null>;
+    goodState?: Record<string, number | null>;
+    afterDisaster?: Record<string, number | null>;
+  };
+  /** Recovery targets to drill (default: time). */
+  targets?: TargetKindName[];
+  barman?: {
+    /** Barman's name for the server (default "pg-primary"). */
+    serverName?: string;
+    /** Lines of the server section of barman.conf, e.g. { compression: "gzip" }. */
+    settings?: Record<string, string>;
+  };
+  primary?: {
+    /** postgresql.conf settings of the primary, e.g. { wal_compression: "on" }. */
+    settings?: Record<string, string>;
+  };
+  /** RTO/RPO objectives (seconds, rows); environment variables still win. */
+  objectives?: Partial<RecoveryObjectives>;
+  /** Time budgets of the waits, in seconds; environment variables still win. */
+  budgetsS?: Partial<Record<BudgetName, number>>;
+  /** Checks for the nightly verification of an existing Barman server (no primary to compare with). */
+  nightly?: { checks: Array<Required<VerificationQuery>> };
+}
+
+export const defineDrillConfig = (config: DrillConfig): DrillConfig => config;
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
+const sqlOrFile = z.union([z.string().min(1, { message: "SQL must not be empty" }), z.object({ file: z.string().min(1) }).strict()]);
+const workStep = z.union([sqlOrFile, z.custom<(primary: PrimaryContext) => Promise<void>>((v) => typeof v === "function", { message: "a step is SQL text, { file }, or a function" })]);
+const counts = z.record(z.string().regex(identifier, { message: "must be a table name such as orders or app.orders" }), z.number().int().nonnegative().nullable());
+// Barman and PostgreSQL setting names are plain words; values must stay on one line of a conf file.
+const settingsMap = z.record(z.string().regex(/^[a-z_][a-z0-9_.]*$/, { message: "must be a setting name (lower case, _ and .)" }), z.string().regex(/^[^\n\r]*$/, { message: "must be one line" }));
+const query = z.object({ name: z.string().min(1), sql: z.string().min(1), expected: z.array(z.array(z.unknown())).optional() }).strict();
+
+const configSchema = z
+  .object({
+    name: z.string().min(1),
+    database: z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "must be a lower-case database name" }).optional(),
+    seed: z.array(workStep).min(1, { message: "give at least one step that creates and fills the schema" }),
+    normalWork: z.array(workStep).min(1, { message: "give at least one step of normal work after the backup" }),
+    disaster: z.array(sqlOrFile).min(1, { message: "give the disaster's SQL" }),
+    verify: z
+      .object({
+        tables: z.array(z.string().regex(identifier, { message: "must be a table name such as orders or app.orders" })).min(1, { message: "name at least one table to compare" }),
+        queries: z.array(query).optional(),
+      })
+      .strict(),
+    expect: z.object({ baseline: counts.optional(), goodState: counts.optional(), afterDisaster: counts.optional() }).strict().optional(),
+    targets: z.array(z.enum(TARGET_KINDS, { message: `allowed: ${TARGET_KINDS.join(", ")}` })).min(1).optional(),
+    barman: z.object({ serverName: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { message: "must be a Barman server name (lower case, digits, - and _)" }).optional(), settings: settingsMap.optional() }).strict().optional(),
+    primary: z.object({ settings: settingsMap.optional() }).strict().optional(),
+    objectives: z
+      .object(Object.fromEntries(Object.keys(OBJECTIVE_DEFAULTS).map((k) => [k, z.number().nonnegative().optional()])) as Record<keyof RecoveryObjectives, z.ZodOptional<z.ZodNumber>>)
+      .strict()
+      .optional(),
+    budgetsS: z
+      .object(Object.fromEntries(Object.keys(BUDGET_DEFAULTS_S).map((k) => [k, z.number().positive().optional()])) as Record<BudgetName, z.ZodOptional<z.ZodNumber>>)
+      .strict()
+      .optional(),
+    nightly: z.object({ checks: z.array(query.required()).min(1) }).strict().optional(),
+  })
+  .strict();
+
+export class DrillConfigError extends Error {
+  constructor(readonly source: string, readonly problems: string[]) {
+    super(`Invalid drill configuration ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "DrillConfigError";
+  }
+}
+
+/** Checks a configuration object; every problem names its setting (config.verify.tables[0], ...). */
+export function validateDrillConfig(value: unknown, source: string): DrillConfig {
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new DrillConfigError(
+      source,
+      parsed.error.issues.map((issue) => {
+        const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+        return `config${path}: ${issue.message}`;
+      }),
+    );
+  }
+  return parsed.data as DrillConfig;
+}
+
+export const CONFIG_FILE = "pgdrill.config.ts";
+
+export interface LoadedDrillConfig {
+  config: DrillConfig;
+  /** The file it came from; SQL files are relative to its folder. */
+  path: string;
+}
+
+/** PGDRILL_CONFIG if set, else pgdrill.config.ts in the working directory. */
+export async function loadDrillConfig(options: { env?: NodeJS.ProcessEnv; cwd?: string; path?: string } = {}): Promise<LoadedDrillConfig> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const given = options.path ?? env["PGDRILL_CONFIG"];
+  const path = given ? (isAbsolute(given) ? given : resolve(cwd, given)) : resolve(cwd, CONFIG_FILE);
+  if (!existsSync(path)) {
+    throw new DrillConfigError(path, [given ? `PGDRILL_CONFIG=${given}: no such file` : `no ${CONFIG_FILE} in ${cwd}; create one or set PGDRILL_CONFIG`]);
+  }
+  let module: { default?: unknown };
+  try {
+    module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+  } catch (error) {
+    throw new DrillConfigError(path, [`could not be loaded: ${(error as Error).message}`]);
+  }
+  if (module.default === undefined) throw new DrillConfigError(path, ["has no default export (export default defineDrillConfig({ ... }))"]);
+  const config = validateDrillConfig(module.default, path);
+  for (const [where, steps] of [["seed", config.seed], ["normalWork", config.normalWork], ["disaster", config.disaster]] as const) {
+    steps.forEach((step, i) => {
+      if (typeof step === "object" && !existsSync(resolve(dirname(path), step.file))) {
+        throw new DrillConfigError(path, [`config.${where}[${i}].file: ${step.file} does not exist next to the config`]);
+      }
+    });
+  }
+  return { config, path };
+}
+
+/** The SQL text of a step, or the function to call. */
+export async function resolveStep(step: WorkStep, configPath: string): Promise<string | ((primary: PrimaryContext) => Promise<void>)> {
+  if (typeof step === "string" || typeof step === "function") return step;
+  return readFile(resolve(dirname(configPath), step.file), "utf8");
+}
+
+/** Settings from the environment, with the config's objectives and budgets where no variable is set. */
+export function applyConfigToSettings(settings: DrillSettings, config: DrillConfig, env: NodeJS.ProcessEnv = process.env): DrillSettings {
+  const objectives = { ...settings.objectives };
+  for (const [key, value] of Object.entries(config.objectives ?? {}) as Array<[keyof RecoveryObjectives, number | undefined]>) {
+    if (value !== undefined && env[OBJECTIVE_ENV[key]] === undefined) objectives[key] = value;
+  }
+  const budgetsMs = { ...settings.budgetsMs };
+  for (const [key, value] of Object.entries(config.budgetsS ?? {}) as Array<[BudgetName, number | undefined]>) {
+    if (value !== undefined && env[budgetEnvName(key)] === undefined) budgetsMs[key] = Math.round(value * 1000);
+  }
+  return { ...settings, objectives, budgetsMs };
+}
