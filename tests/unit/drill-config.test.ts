@@ -1,0 +1,124 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { readSettings } from "../../src/config.ts";
+import { applyConfigToSettings, DrillConfigError, loadDrillConfig, validateDrillConfig, type DrillConfig } from "../../src/drill-config.ts";
+import { compareSnapshots, expectedCheckpoint } from "../../src/drill/configured-drill.ts";
+
+const minimal: DrillConfig = {
+  name: "minimal",
+  seed: ["CREATE TABLE t (id int)"],
+  normalWork: ["INSERT INTO t VALUES (1)"],
+  disaster: ["DELETE FROM t"],
+  verify: { tables: ["t"] },
+};
+
+function problems(value: unknown): string[] {
+  try {
+    validateDrillConfig(value, "test");
+  } catch (error) {
+    expect(error).toBeInstanceOf(DrillConfigError);
+    return (error as DrillConfigError).problems;
+  }
+  return [];
+}
+
+describe("validateDrillConfig", () => {
+  test("a minimal configuration is valid", () => {
+    expect(validateDrillConfig(minimal, "test")).toEqual(minimal);
+  });
+
+  test("each problem names its setting and what is allowed", () => {
+    expect(problems({ ...minimal, verify: { tables: [] } })).toEqual(["config.verify.tables: name at least one table to compare"]);
+    expect(problems({ ...minimal, verify: { tables: ["orders; DROP TABLE x"] } })).toEqual([
+      "config.verify.tables[0]: must be a table name such as orders or app.orders",
+    ]);
+    expect(problems({ ...minimal, targets: ["time", "yesterday"] })[0]).toMatch(/^config\.targets\[1\]: allowed: time, name, xid-exclusive/);
+    expect(problems({ ...minimal, disaster: [] })).toEqual(["config.disaster: give the disaster's SQL"]);
+    expect(problems({ ...minimal, disaster: [async () => undefined] })[0]).toMatch(/^config\.disaster\[0\]/);
+    expect(problems({ ...minimal, objectives: { rtoTotalS: -1 } })[0]).toMatch(/^config\.objectives\.rtoTotalS: /);
+    expect(problems({ ...minimal, budgetsS: { recovr: 5 } })[0]).toMatch(/^config\.budgetsS: Unrecognized key: "recovr"/);
+    expect(problems({ ...minimal, barman: { settings: { compression: "gzip\nbackup_method = rsync" } } })).toEqual([
+      'config.barman.settings.compression: must be one line',
+    ]);
+    expect(problems({ ...minimal, database: "Shop" })).toEqual(["config.database: must be a lower-case database name"]);
+  });
+
+  test("several problems at once, all reported", () => {
+    expect(problems({ name: "", seed: [], normalWork: [], disaster: [], verify: { tables: [] } })).toHaveLength(5);
+  });
+
+  test("unknown fields are refused (a typo is not silently ignored)", () => {
+    expect(problems({ ...minimal, targtes: ["time"] })[0]).toMatch(/^config: Unrecognized key: "targtes"/);
+  });
+});
+
+describe("loadDrillConfig", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "pgdrill-config-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("finds pgdrill.config.ts in the working directory (the project's own)", async () => {
+    const { config, path } = await loadDrillConfig({ env: {} });
+    expect(path).toMatch(/pgdrill\.config\.ts$/);
+    expect(config.expect?.goodState).toEqual({ users: 1000, orders: 60104 });
+  });
+
+  test("PGDRILL_CONFIG points elsewhere; the examples load", async () => {
+    const { config } = await loadDrillConfig({ env: { PGDRILL_CONFIG: "examples/multi-schema-drop-table/pgdrill.config.ts" } });
+    expect(config.disaster).toEqual(["DROP TABLE sales.invoices"]);
+  });
+
+  test("a missing file says which and how to fix it", async () => {
+    await expect(loadDrillConfig({ env: { PGDRILL_CONFIG: "nope.ts" } })).rejects.toThrow(/PGDRILL_CONFIG=nope\.ts: no such file/);
+    await expect(loadDrillConfig({ env: {}, cwd: dir })).rejects.toThrow(/no pgdrill\.config\.ts in .*; create one or set PGDRILL_CONFIG/);
+  });
+
+  test("a file without a default export, or with a broken value, or naming a missing SQL file", async () => {
+    await writeFile(join(dir, "no-default.ts"), "export const x = 1;\n");
+    await expect(loadDrillConfig({ path: join(dir, "no-default.ts") })).rejects.toThrow(/has no default export/);
+    await writeFile(join(dir, "broken.ts"), `export default ${JSON.stringify({ ...minimal, verify: { tables: [] } })};\n`);
+    await expect(loadDrillConfig({ path: join(dir, "broken.ts") })).rejects.toThrow(/config\.verify\.tables: name at least one table/);
+    await writeFile(join(dir, "missing-file.ts"), `export default ${JSON.stringify({ ...minimal, seed: [{ file: "schema.sql" }] })};\n`);
+    await expect(loadDrillConfig({ path: join(dir, "missing-file.ts") })).rejects.toThrow(/config\.seed\[0\]\.file: schema\.sql does not exist next to the config/);
+  });
+});
+
+describe("applyConfigToSettings", () => {
+  test("config objectives and budgets override defaults, environment variables override the config", () => {
+    const config = { ...minimal, objectives: { rtoTotalS: 60, rpoRows: 5 }, budgetsS: { recover: 30 } };
+    const env = { PGDRILL_RPO_ROWS: "0" };
+    const settings = applyConfigToSettings(readSettings(env), config, env);
+    expect(settings.objectives.rtoTotalS).toBe(60);
+    expect(settings.objectives.rpoRows).toBe(0);
+    expect(settings.budgetsMs.recover).toBe(30_000);
+  });
+});
+
+describe("configured drill: expectations per target", () => {
+  test("which checkpoint each target must give back", () => {
+    expect(expectedCheckpoint("time")).toBe("goodState");
+    expect(expectedCheckpoint("name")).toBe("goodState");
+    expect(expectedCheckpoint("xid-exclusive")).toBe("goodState");
+    expect(expectedCheckpoint("lsn")).toBe("goodState");
+    expect(expectedCheckpoint("immediate")).toBe("baseline");
+    expect(expectedCheckpoint("xid-inclusive")).toBe("afterDisaster");
+    expect(expectedCheckpoint("latest")).toBe("afterDisaster");
+  });
+
+  test("compareSnapshots names each difference", () => {
+    const expected = { a: { rows: 2, checksum: "x" }, b: null, c: { rows: 1, checksum: "y" }, d: { rows: 3, checksum: "z" } };
+    const actual = { a: { rows: 2, checksum: "x" }, b: { rows: 4, checksum: "q" }, c: null, d: { rows: 3, checksum: "w" } };
+    expect(compareSnapshots(expected, actual)).toEqual([
+      "b: exists with 4 rows, expected it absent",
+      "c: missing, expected 1 rows",
+      "d: same 3 rows but different content (checksum w, expected z)",
+    ]);
+    expect(compareSnapshots(expected, expected)).toEqual([]);
+  });
+});
