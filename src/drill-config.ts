@@ -143,7 +143,8 @@ export async function loadDrillConfig(options: { env?: NodeJS.ProcessEnv; cwd?: 
   const given = options.path ?? env["PGDRILL_CONFIG"];
   const path = given ? (isAbsolute(given) ? given : resolve(cwd, given)) : resolve(cwd, CONFIG_FILE);
   if (!existsSync(path)) {
-    throw new DrillConfigError(path, [given ? `PGDRILL_CONFIG=${given}: no such file` : `no ${CONFIG_FILE} in ${cwd}; create one or set PGDRILL_CONFIG`]);
+    const how = options.path ? `${given}: no such file` : given ? `PGDRILL_CONFIG=${given}: no such file` : `no ${CONFIG_FILE} in ${cwd}; create one or set PGDRILL_CONFIG`;
+    throw new DrillConfigError(path, [how]);
   }
   let module: { default?: unknown };
   try {

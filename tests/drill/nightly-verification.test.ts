@@ -1,0 +1,307 @@
+// Nightly verification of an EXISTING Barman server. The test sets up "the existing server" (a
+// Scenario 12 primary and Barman, backup taken after the baseline), then hands the verification
+// only what a user would give: the Barman container's name, the server name, the database and the
+// checks. It never gets the primary's address or passwords, and the primary's own connection log
+// shows it was never contacted.
+import * as allure from "allure-js-commons";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
+import { scenario12 } from "../../fixtures/scenario-12.ts";
+import { docker, runLabels } from "../../containers/docker-resources.ts";
+import { execIn } from "../../containers/exec.ts";
+import { readSettings } from "../../src/config.ts";
+import { prepareDisaster, type PreparedDisaster } from "../../src/drill/disaster.ts";
+import { DrillEnvironment } from "../../src/drill/environment.ts";
+import { seconds } from "../../src/metrics.ts";
+import {
+  LABEL_ROLE,
+  NightlyInputError,
+  renderNightlySummary,
+  THROWAWAY_ROLE,
+  verifyExistingBackup,
+  type NightlyCheck,
+  type NightlyResult,
+  type VerifyExistingOptions,
+} from "../../src/nightly/verify-existing.ts";
+
+const settings = readSettings();
+const run = inject("drillRun");
+const say = (line: string): void => console.log(`[nightly ${run.runId}] ${line}`);
+const CLI = fileURLToPath(new URL("../../scripts/verify-existing.ts", import.meta.url));
+const REPORT = fileURLToPath(new URL("../../reports/nightly-verification.json", import.meta.url));
+
+/** Checks that hold for the backup taken right after the baseline (recovered to its end). */
+const passingChecks = (prepared: PreparedDisaster): NightlyCheck[] => [
+  { name: "orders at the backup", sql: "SELECT count(*) FROM orders", expected: [[scenario12.expected.baseline.orders]] },
+  { name: "users at the backup", sql: "SELECT count(*) FROM users", expected: [[scenario12.expected.baseline.users]] },
+  // Same digest as src/drill/disaster.ts tableChecksum: every row, not only the count.
+  { name: "orders content", sql: "SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t.id), '')) FROM orders t", expected: [[prepared.baselineOrdersChecksum]] },
+  // Evidence of isolation, read on the throwaway instance itself.
+  { name: "socket only, not archiving", sql: "SELECT current_setting('listen_addresses'), current_setting('archive_mode')", expected: [["", "off"]] },
+];
+const failingCheck: NightlyCheck = { name: "orders count (wrong expectation)", sql: "SELECT count(*) FROM orders", expected: [[1]] };
+
+/** The primary's "connection authorized" lines (log_connections = on) after `offset` characters of its log. */
+async function primaryConnectionsSince(env: DrillEnvironment, offset: number): Promise<string[]> {
+  return (await env.primary.serverLog()).slice(offset).split("\n").filter((l) => /connection authorized: user=/.test(l));
+}
+
+async function leftoverThrowaways(): Promise<string[]> {
+  const containers = await docker().listContainers({ all: true, filters: { label: [`${LABEL_ROLE}=${THROWAWAY_ROLE}`] } });
+  return containers.map((c) => c.Names[0]?.replace(/^\//, "") ?? c.Id);
+}
+
+async function workDirectoriesOnBarman(env: DrillEnvironment): Promise<string[]> {
+  const r = await execIn(env.barman.getId(), ["find", "/var/tmp", "-maxdepth", "1", "-name", "pgdrill-verify-*"], { user: "root", where: "the Barman server" });
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/**
+ * The CLI as a scheduler runs it: a child process on the same Node, with the same environment.
+ * `onStderrLine` may act on its progress (e.g. interrupt it).
+ */
+function runCli(args: string[], onStderrLine?: (line: string, child: ChildProcess) => void): Promise<CliRun> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+      for (const line of c.toString().split("\n").filter(Boolean)) {
+        say(`cli: ${line}`);
+        onStderrLine?.(line, child);
+      }
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr, durationMs: performance.now() - started }));
+  });
+}
+
+async function attachResult(result: NightlyResult): Promise<string> {
+  const summary = renderNightlySummary(result);
+  say(`\n${summary}`);
+  await allure.attachment("nightly summary", summary, "text/plain");
+  await allure.attachment("nightly result", JSON.stringify(result, null, 2), "application/json");
+  for (const [phase, ms] of Object.entries(result.phasesMs)) await allure.parameter(phase, ms === null ? "not reached" : seconds(ms));
+  return summary;
+}
+
+beforeEach(async () => {
+  await allure.epic("Disaster recovery");
+  await allure.feature("Nightly verification of an existing Barman server");
+  await allure.parameter("run id", run.runId);
+});
+
+describe("Nightly verification of an existing Barman server (docker exec transport)", () => {
+  let env: DrillEnvironment;
+  let prepared: PreparedDisaster;
+  let barmanContainer: string;
+  let configDir: string;
+  let options: (checks: NightlyCheck[]) => VerifyExistingOptions;
+
+  beforeAll(async () => {
+    // "The existing server": a primary that logs every connection, so the test can show that the
+    // verification never opened one, and a Barman server with a backup taken after the baseline.
+    env = await DrillEnvironment.start({
+      name: "nightly-existing",
+      run,
+      settings,
+      serverName: scenario12.serverName,
+      database: scenario12.database,
+      progress: say,
+      primarySettings: { log_connections: "on" },
+    });
+    prepared = await prepareDisaster(env, say);
+    barmanContainer = `${env.prefix}-barman`;
+    options = (checks) => ({
+      barmanContainer,
+      server: scenario12.serverName,
+      backup: "latest",
+      checks,
+      database: scenario12.database,
+      image: run.images.postgres,
+      runId: run.runId,
+      labels: runLabels(run.runId, run.ownerPid),
+      budgetsMs: settings.budgetsMs,
+      progress: say,
+    });
+    configDir = await mkdtemp(join(tmpdir(), "pgdrill-nightly-"));
+  });
+
+  afterAll(async () => {
+    if (configDir) await rm(configDir, { recursive: true, force: true });
+    if (env && !settings.keepResources) await env.stop();
+  });
+
+  /** A config file as a user writes it: the drill's required parts are placeholders here. */
+  async function writeConfig(file: string, checks: NightlyCheck[]): Promise<string> {
+    const path = join(configDir, file);
+    const config = {
+      name: "nightly verification",
+      database: scenario12.database,
+      seed: ["SELECT 1"],
+      normalWork: ["SELECT 1"],
+      disaster: ["SELECT 1"],
+      verify: { tables: ["orders"] },
+      nightly: { checks },
+    };
+    await writeFile(path, `export default ${JSON.stringify(config, null, 2)};\n`);
+    return path;
+  }
+
+  test("the latest backup recovers into a throwaway instance and passes its checks, production untouched", async () => {
+    await allure.story("Latest backup verified");
+    const logBefore = await env.primary.serverLog();
+    // Positive control: the primary does log connections (Barman's and the test's own, at set-up).
+    expect(logBefore, "log_connections is on").toMatch(/connection authorized: user=/);
+    const logOffset = logBefore.length;
+    const result = await verifyExistingBackup(options(passingChecks(prepared)));
+    await attachResult(result);
+
+    expect(result.problems).toEqual([]);
+    expect(result.verdict).toBe("pass");
+    expect(result.backupId, "latest DONE backup").toBe(prepared.backup.backupId);
+    expect(result.checks.map((c) => c.ok)).toEqual([true, true, true, true]);
+    for (const [phase, ms] of Object.entries(result.phasesMs)) expect(ms, `${phase} measured`).toBeGreaterThan(0);
+    expect(result.totalMs).toBeGreaterThan(Object.values(result.phasesMs).reduce<number>((s, ms) => s + (ms ?? 0), 0));
+
+    expect(result.workDirectory).toMatch(new RegExp(`^/var/tmp/pgdrill-verify-${run.runId}-`));
+    expect(await workDirectoriesOnBarman(env), "temporary directory removed from the Barman server").toEqual([]);
+    expect(await leftoverThrowaways(), "no throwaway instance left").toEqual([]);
+
+    // On the Barman server: read-only barman commands, barman recover into our own directory, tar and rm of it.
+    const verbs = result.barmanCommands.map((c) => c.command.split(" ").slice(0, c.command.startsWith("barman -f json") ? 4 : 2).join(" "));
+    expect(new Set(verbs)).toEqual(
+      new Set(["barman -f json list-servers", "barman -f json list-backup", "barman -f json show-backup", "barman verify-backup", "mktemp -d", "barman recover", "tar -C", "rm -rf", "test -e"]),
+    );
+    expect(result.barmanCommands.find((c) => c.command.startsWith("rm -rf"))?.command).toBe(`rm -rf -- ${result.workDirectory}`);
+
+    // The production primary: no connection opened while the verification ran, data as the disaster left it.
+    const connections = await primaryConnectionsSince(env, logOffset);
+    await allure.attachment("primary connections during the verification", connections.join("\n") || "(none)", "text/plain");
+    expect(connections.filter((l) => !/user=(streaming_)?barman\b/.test(l)), "connections to the primary").toEqual([]);
+    expect((await env.primary.one<{ n: number }>("SELECT count(*)::int AS n FROM orders")).n).toBe(scenario12.expected.afterDisaster.orders);
+  });
+
+  test("a check that does not hold turns the verdict red, with expected and actual in the summary", async () => {
+    await allure.story("Failing check");
+    const result = await verifyExistingBackup({ ...options([passingChecks(prepared)[1]!, failingCheck]), backup: prepared.backup.backupId });
+    const summary = await attachResult(result);
+
+    expect(result.verdict).toBe("fail");
+    expect(result.checks.map((c) => [c.name, c.ok, c.actual])).toEqual([
+      ["users at the backup", true, [[1000]]],
+      [failingCheck.name, false, [[scenario12.expected.baseline.orders]]],
+    ]);
+    expect([result.failedPhase, result.interrupted]).toEqual(["verification", false]);
+    expect(result.problems).toHaveLength(1);
+    expect(result.problems[0]).toContain(`verification failed for backup ${prepared.backup.backupId} of server '${scenario12.serverName}'`);
+    expect(summary).toMatch(/: FAIL$/m);
+    expect(summary).toContain(`${failingCheck.name}: expected [[1]], actual [[60004]]`);
+    expect(summary).toContain("Checks: 1 of 2 passed");
+    // The phases before the verification still ran and are reported.
+    for (const [phase, ms] of Object.entries(result.phasesMs)) expect(ms, `${phase} measured`).toBeGreaterThan(0);
+    expect(await workDirectoriesOnBarman(env)).toEqual([]);
+    expect(await leftoverThrowaways()).toEqual([]);
+  });
+
+  test("a failure after the recovery is reported with PostgreSQL's words and still leaves nothing behind", async () => {
+    await allure.story("Recovered instance does not start");
+    // A restore point the WAL does not hold: barman recover succeeds, PostgreSQL then stops with FATAL.
+    const result = await verifyExistingBackup({ ...options(passingChecks(prepared)), target: { kind: "name", name: "no_such_restore_point" } });
+    const summary = await attachResult(result);
+
+    expect(result.verdict).toBe("fail");
+    expect(result.problems).toHaveLength(1);
+    expect(result.problems[0]).toContain(`instance start failed for backup ${prepared.backup.backupId} of server '${scenario12.serverName}', target restore point 'no_such_restore_point'`);
+    expect(result.problems[0]).toMatch(/FATAL: +recovery ended before configured recovery target was reached/);
+    expect(result.failedPhase).toBe("instance start");
+    expect(summary).toContain("Checks: not run (the verification stopped before them)");
+    expect(summary).toContain("Action: PostgreSQL could not recover the copy");
+    expect([result.phasesMs.barmanRecoverMs! > 0, result.phasesMs.transferMs! > 0, result.phasesMs.verificationMs]).toEqual([true, true, null]);
+    expect(summary).toMatch(/verification \(checks\): +not reached/);
+    expect(await workDirectoriesOnBarman(env), "temporary directory removed after the failure").toEqual([]);
+    expect(await leftoverThrowaways(), "failed instance removed").toEqual([]);
+  });
+
+  test("the CLI exits 0 on a verified backup and 1 on a failing check, printing the summary", async () => {
+    await allure.story("Command line");
+    const common = ["--barman-container", barmanContainer, "--server", scenario12.serverName, "--database", scenario12.database];
+
+    const pass = await runCli([...common, "--backup", prepared.backup.backupId, "--config", await writeConfig("pass.config.ts", passingChecks(prepared))]);
+    await allure.attachment("CLI output (pass)", pass.stdout, "text/plain");
+    await allure.parameter("CLI pass run", seconds(pass.durationMs));
+    expect(pass.code, pass.stderr).toBe(0);
+    expect(pass.stdout).toMatch(new RegExp(`^Nightly verification of Barman server '${scenario12.serverName}' \\(container ${barmanContainer}\\): PASS$`, "m"));
+    expect(pass.stdout).toContain("Checks: 4 of 4 passed");
+    expect(pass.stdout).toMatch(/barman recover: +\d+\.\d\d s/);
+    const passReport = JSON.parse(await readFile(REPORT, "utf8")) as NightlyResult & { schemaVersion: number };
+    expect([passReport.schemaVersion, passReport.verdict, passReport.backupId]).toEqual([1, "pass", prepared.backup.backupId]);
+
+    const fail = await runCli([...common, "--config", await writeConfig("fail.config.ts", [failingCheck])]);
+    await allure.attachment("CLI output (fail)", fail.stdout, "text/plain");
+    await allure.parameter("CLI fail run", seconds(fail.durationMs));
+    expect(fail.code, fail.stderr).toBe(1);
+    expect(fail.stdout).toMatch(/: FAIL$/m);
+    expect(fail.stdout).toContain(`${failingCheck.name}: expected [[1]], actual [[60004]]`);
+    expect((JSON.parse(await readFile(REPORT, "utf8")) as NightlyResult).verdict).toBe("fail");
+
+    expect(await workDirectoriesOnBarman(env)).toEqual([]);
+    expect(await leftoverThrowaways(), "the CLI removed its throwaway instances").toEqual([]);
+  });
+
+  test("Ctrl-C stops the CLI after the current step and removes what it started (exit 130)", async () => {
+    await allure.story("Interrupted run");
+    const path = await writeConfig("interrupted.config.ts", passingChecks(prepared));
+    let signalled = false;
+    const cli = await runCli(["--barman-container", barmanContainer, "--server", scenario12.serverName, "--config", path], (line, child) => {
+      // While barman recover writes into the temporary directory: the worst moment to leave.
+      if (!signalled && line.includes("barman recover: Starting local restore")) {
+        signalled = true;
+        child.kill("SIGINT");
+      }
+    });
+    await allure.attachment("CLI output (interrupted)", `${cli.stdout}\n--- stderr ---\n${cli.stderr}`, "text/plain");
+    expect(signalled, "the CLI reached barman recover").toBe(true);
+    expect(cli.code).toBe(130);
+    expect(cli.stdout).toMatch(/: FAIL$/m);
+    expect(cli.stdout).toContain("interrupted (SIGINT) before this phase");
+    expect(cli.stdout).toContain("Action: the run was interrupted");
+    expect(await workDirectoriesOnBarman(env), "temporary directory removed").toEqual([]);
+    expect(await leftoverThrowaways()).toEqual([]);
+  });
+
+  test("an unknown container or server is refused with one clear line (CLI exit 2)", async () => {
+    await allure.story("Wrong connection details");
+    const cli = await runCli([
+      "--barman-container", "pgdrill-no-such-barman",
+      "--server", scenario12.serverName,
+      "--config", await writeConfig("unknown.config.ts", [failingCheck]),
+    ]);
+    await allure.attachment("CLI stderr (unknown container)", cli.stderr, "text/plain");
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain("error: no container named 'pgdrill-no-such-barman' on this Docker engine");
+    expect(cli.stdout).toBe("");
+
+    const unknownServer = await verifyExistingBackup({ ...options([failingCheck]), server: "no-such-server" }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(unknownServer).toBeInstanceOf(NightlyInputError);
+    expect((unknownServer as Error).message).toBe(`Barman in container ${barmanContainer} has no server named 'no-such-server'; its servers: ${scenario12.serverName}`);
+    expect(await leftoverThrowaways()).toEqual([]);
+  });
+});
