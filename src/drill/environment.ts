@@ -123,8 +123,11 @@ export class DrillEnvironment {
     progress("archive_command: barman-wal-archive over SSH");
     await environment.enableArchiveCommand(options.serverName);
 
-    progress("starting WAL streaming (barman cron, replication slot)");
-    await barman.startWalStreaming(settings.budgetsMs.walStreamingReady);
+    // A user's Barman may ship WAL by archive_command only (streaming_archiver = off).
+    if ((options.barmanServerSettings?.["streaming_archiver"] ?? "on") !== "off") {
+      progress("starting WAL streaming (barman cron, replication slot)");
+      await barman.startWalStreaming(settings.budgetsMs.walStreamingReady);
+    }
     // Barman's check "WAL archive" stays FAILED until a first segment arrives (its docs: switch-wal --archive).
     const { closedSegment } = await environment.switchWal();
     await barman.waitForArchivedSegment(closedSegment, settings.budgetsMs.walArchived);
