@@ -17,6 +17,11 @@ function parseJson<T>(command: string, raw: string, schema: z.ZodType<T>): T {
   } catch {
     throw new BarmanOutputError(command, "not JSON", raw);
   }
+  // Barman adds its messages as top-level keys (_WARNING, _ERROR, _INFO: arrays of strings)
+  // beside the servers; they are not servers.
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    value = Object.fromEntries(Object.entries(value).filter(([key]) => !key.startsWith("_")));
+  }
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new BarmanOutputError(command, z.prettifyError(parsed.error), raw);
   return parsed.data;

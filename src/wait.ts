@@ -35,7 +35,8 @@ export async function pollUntil<T>(options: PollOptions<T>): Promise<T> {
       if (options.done(state)) return state;
       lastState = options.describe ? options.describe(state) : JSON.stringify(state);
     } catch (error) {
-      lastState = error instanceof BudgetExceededError ? "the last probe did not answer in time" : (error as Error).message;
+      // A probe cut short by the deadline says nothing new: keep the state seen before it.
+      lastState = error instanceof BudgetExceededError ? `${lastState} (the last probe did not answer in time)` : (error as Error).message;
     }
     if (performance.now() >= deadline) throw new BudgetExceededError(options.budget, options.budgetMs, options.what, lastState);
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));

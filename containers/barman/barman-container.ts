@@ -54,6 +54,10 @@ export function serverSection(options: Pick<BarmanServerOptions, "serverName" | 
     // Start the backup with an immediate checkpoint instead of waiting for a spread one (minutes
     // after a bulk load); it changes when the backup starts, not what it contains.
     immediate_checkpoint: "true",
+    // backup_method = rsync logs in to the primary (see DrillEnvironment.enableRsyncBackups).
+    ...(options.extraServerSettings?.["backup_method"] === "rsync"
+      ? { ssh_command: `ssh postgres@${options.primaryHost}`, backup_options: "concurrent_backup" }
+      : {}),
     ...options.extraServerSettings,
   };
   return `[${options.serverName}]\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join("\n")}\n`;

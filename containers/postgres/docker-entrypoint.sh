@@ -6,6 +6,18 @@ set -Eeuo pipefail
 
 if [ "${1:0:1}" = '-' ]; then set -- postgres "$@"; fi
 
+# Opt-in (not part of the official contract): sshd for Barman's backup_method = rsync.
+# tini becomes PID 1 first: the postmaster must not be the parent that reaps sshd's sessions
+# (it would take their exit for a crashed backend and restart the whole server).
+if [ "${PGDRILL_SSHD:-}" = 1 ] && [ "$(id -u)" = 0 ] && [ "$$" = 1 ]; then
+  exec tini -- "$BASH_SOURCE" "$@"
+fi
+if [ "${PGDRILL_SSHD:-}" = 1 ] && [ "$(id -u)" = 0 ]; then
+  ssh-keygen -A >/dev/null
+  install -d -m 0755 /run/sshd
+  /usr/sbin/sshd -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o PermitRootLogin=no
+fi
+
 if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
   # Files written by another uid (barman recover runs as the barman user) become postgres's,
   # and PostgreSQL insists on 0700 for its data directory.

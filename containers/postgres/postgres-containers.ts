@@ -101,9 +101,13 @@ export class StartedDrillPostgres extends StartedPostgreSqlContainer {
 
 /** The production database of the drill: WAL streamed to Barman through a replication slot. */
 export class PrimaryContainer extends DrillPostgresContainer {
-  /** `settings`: the user's postgresql.conf settings, passed as -c name=value. */
-  constructor(options: PostgresRoleOptions & { settings?: Record<string, string> }) {
+  /**
+   * `settings`: the user's postgresql.conf settings, passed as -c name=value.
+   * `sshd`: start sshd for Barman's backup_method = rsync (Barman runs rsync over SSH as postgres).
+   */
+  constructor(options: PostgresRoleOptions & { settings?: Record<string, string>; sshd?: boolean }) {
     super(options);
+    if (options.sshd) this.withEnvironment({ PGDRILL_SSHD: "1" });
     const userSettings = Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
     // Barman's streaming connection (pg_basebackup, pg_receivewal) needs a replication line in
     // pg_hba.conf; the official contract only adds "host all all all".

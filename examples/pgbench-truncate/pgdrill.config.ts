@@ -1,7 +1,8 @@
 // Example: a workload driven by pgbench, PostgreSQL's own benchmark tool; the disaster is a
 // TRUNCATE of the accounts. Different from the seed in kind: data and normal work come from a
 // program run on the primary, the history table has no key (compared by content all the same),
-// and the targets include --target-xid and --target-immediate.
+// Barman takes file-level backups with rsync over SSH instead of pg_basebackup, and the targets
+// include --target-xid and --target-immediate.
 import { defineDrillConfig } from "../../src/drill-config.ts";
 
 export default defineDrillConfig({
@@ -20,6 +21,7 @@ export default defineDrillConfig({
     afterDisaster: { pgbench_accounts: 0, pgbench_history: 400 },
   },
   targets: ["time", "xid-exclusive", "immediate"],
-  barman: { settings: { compression: "bzip2" } },
+  // File-level backups over SSH (rsync) instead of pg_basebackup, WAL compressed with bzip2.
+  barman: { settings: { backup_method: "rsync", compression: "bzip2" } },
   primary: { settings: { shared_buffers: "64MB" } },
 });

@@ -80,6 +80,7 @@ export class DrillEnvironment {
       startupTimeoutMs: settings.budgetsMs.containerStart,
       statementTimeoutMs: settings.budgetsMs.sqlStatement,
       settings: options.primarySettings,
+      sshd: options.barmanServerSettings?.["backup_method"] === "rsync",
     })
       .withName(`${prefix}-primary`)
       .start();
@@ -122,6 +123,10 @@ export class DrillEnvironment {
 
     progress("archive_command: barman-wal-archive over SSH");
     await environment.enableArchiveCommand(options.serverName);
+    if (options.barmanServerSettings?.["backup_method"] === "rsync") {
+      progress("backup_method = rsync: Barman's SSH access to the primary");
+      await environment.enableRsyncBackups();
+    }
 
     // A user's Barman may ship WAL by archive_command only (streaming_archiver = off).
     if ((options.barmanServerSettings?.["streaming_archiver"] ?? "on") !== "off") {
@@ -159,6 +164,37 @@ export class DrillEnvironment {
     await asPostgres(`barman-wal-archive --test barman ${serverName} DUMMY`);
     await this.primary.query(`ALTER SYSTEM SET archive_command = ${this.primary.client.escapeLiteral(`barman-wal-archive barman ${serverName} %p`)}`);
     await this.primary.query("SELECT pg_reload_conf()");
+  }
+
+  /**
+   * Barman's backup_method = rsync logs in to the primary as postgres (ssh_command) and copies
+   * PGDATA with rsync: a key pair for the barman user, its public half authorised on the primary.
+   */
+  async enableRsyncBackups(): Promise<void> {
+    const publicKey = (
+      await execIn(
+        this.barman.getId(),
+        [
+          "bash",
+          "-c",
+          [
+            "set -e",
+            "install -d -m 0700 ~/.ssh",
+            "test -f ~/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -C pgdrill-barman -f ~/.ssh/id_ed25519",
+            "printf 'Host pg-primary\n  StrictHostKeyChecking accept-new\n  BatchMode yes\n' >> ~/.ssh/config",
+            "cat ~/.ssh/id_ed25519.pub",
+          ].join("\n"),
+        ],
+        { user: "barman", where: "the Barman server" },
+      )
+    ).stdout.trim();
+    await execIn(
+      this.primary.getId(),
+      ["bash", "-c", 'install -d -m 0700 ~/.ssh && printf "%s\n" "$1" >> ~/.ssh/authorized_keys && chmod 0600 ~/.ssh/authorized_keys', "authorize", publicKey],
+      { user: "postgres", where: "the primary" },
+    );
+    // The same login Barman will use, so a broken key exchange fails here with ssh's own words.
+    await execIn(this.barman.getId(), ["ssh", "postgres@pg-primary", "true"], { user: "barman", where: "the Barman server" });
   }
 
   /**

@@ -380,3 +380,16 @@ describe("fixed bugs (regression tests)", () => {
     outputError(() => parseListBackup(LIST_BACKUP, "pg-other"));
   });
 });
+
+describe("Barman's message keys in JSON output", () => {
+  test("a top-level _WARNING beside the server is not taken for a server", () => {
+    const raw = JSON.stringify({
+      _WARNING: ["No backup strategy set for server 'pg-primary' (using default 'concurrent_backup')."],
+      "pg-primary": { ssh: { hint: "PostgreSQL server", status: "OK" }, wal_level: { hint: "", status: "FAILED" } },
+    });
+    expect(parseCheck(raw, "pg-primary")).toEqual([
+      { check: "ssh", ok: true, hint: "PostgreSQL server" },
+      { check: "wal level", ok: false, hint: "" },
+    ]);
+  });
+});
