@@ -29,8 +29,9 @@ export async function pollUntil<T>(options: PollOptions<T>): Promise<T> {
   let lastState = "not probed yet";
   for (;;) {
     try {
-      // A probe that never settles (a query on a dead connection) must not outlive the budget.
-      const remainingMs = Math.max(0, deadline - performance.now());
+      // A probe that never settles (a query on a dead connection) must not outlive the budget; one
+      // started just before the deadline still gets a short grace to answer.
+      const remainingMs = Math.max(0, deadline - performance.now()) + Math.min(1000, options.budgetMs);
       const state = await withinBudget(options.what, options.budget, remainingMs, options.probe);
       if (options.done(state)) return state;
       lastState = options.describe ? options.describe(state) : JSON.stringify(state);
