@@ -12,7 +12,6 @@ import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, hostname, totalmem } from "node:os";
 import { assertEngineAnswers, docker, reap } from "../containers/docker-resources.ts";
-import { execIn } from "../containers/exec.ts";
 import { ensureImages } from "../containers/images.ts";
 import { scenario12 } from "../fixtures/scenario-12.ts";
 import { segmentTimeline } from "../src/barman-output.ts";
@@ -58,10 +57,6 @@ async function timed<T>(phases: Record<string, number>, name: string, work: () =
   } finally {
     phases[name] = monotonicNow() - started;
   }
-}
-
-async function inBarman(env: DrillEnvironment, script: string, user = "barman"): Promise<string> {
-  return (await execIn(env.barman.getId(), ["bash", "-c", script], { user, where: "the Barman server" })).stdout.trim();
 }
 
 /** Memory of the environment's running containers, from the engine's own accounting. */
@@ -161,7 +156,7 @@ async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
     const target = { kind: "name" as const, name: goodState.restorePoint };
     const server = `/var/lib/barman/${scenario12.serverName}`;
     // Warm page cache for every run, so barman recover and the plain copy read alike.
-    await inBarman(env, `tar -cf - ${server}/base/${backup.backupId} ${server}/wals > /dev/null`);
+    await env.barman.shell(`tar -cf - ${server}/base/${backup.backupId} ${server}/wals > /dev/null`);
     const recover: ScaleResult["recover"] = [];
     let lastDirectory = "";
     let plainCopyMs = 0;
@@ -171,14 +166,14 @@ async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
       const destination = await env.barman.prepareRecoveryDirectory(directory);
       const started = monotonicNow();
       await env.barman.barman(["recover", "--jobs", String(jobs), scenario12.serverName, backup.backupId, destination, "--target-name", target.name, "--target-action", "promote"]);
-      await inBarman(env, `sync -f ${destination}`, "root");
+      await env.barman.shell(`sync -f ${destination}`, { user: "root" });
       const ms = monotonicNow() - started;
       // The physical floor: the same bytes Barman just wrote (base backup + WAL), copied with cp
       // on the same volume, flushed the same way.
       const copyStarted = monotonicNow();
-      await inBarman(env, `cp -a ${destination} /recovery/plain-copy && sync -f /recovery/plain-copy`, "root");
+      await env.barman.shell(`cp -a ${destination} /recovery/plain-copy && sync -f /recovery/plain-copy`, { user: "root" });
       const copyMs = monotonicNow() - copyStarted;
-      await inBarman(env, "rm -rf /recovery/plain-copy", "root");
+      await env.barman.shell("rm -rf /recovery/plain-copy", { user: "root" });
       plainCopyMs = copyMs;
       recover.push({ jobs, ms, plainCopyMs: copyMs, ratioToPlainCopy: ms / copyMs });
       say(`  barman recover --jobs ${jobs}: ${s(ms)}; plain copy of the same bytes ${s(copyMs)} (${(ms / copyMs).toFixed(2)}x)`);
@@ -197,9 +192,9 @@ async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
     const walReplayMs = redoDone ? Number(redoDone[2]) * 1000 : 0;
     const state = await readRecoveredState(promoted.recovered.instance);
     if (state.ordersChecksum !== goodState.ordersChecksum) throw new Error(`scale ${orders}: recovered data differs from the good state`);
-    const recoveredBytes = Number(await inBarman(env, `du -sb /recovery/${lastDirectory} | cut -f1`, "root"));
+    const recoveredBytes = Number(await env.barman.shell(`du -sb /recovery/${lastDirectory} | cut -f1`, { user: "root" }));
     const memory = await containersMemoryBytes(env.prefix);
-    const barmanDiskBytes = Number(await inBarman(env, "du -sb /var/lib/barman | cut -f1"));
+    const barmanDiskBytes = Number(await env.barman.shell("du -sb /var/lib/barman | cut -f1"));
     return {
       orders,
       loadMs,

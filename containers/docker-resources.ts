@@ -56,15 +56,15 @@ export interface ReapSummary {
 }
 
 /**
- * Removes drill resources. With `runId`, exactly that run's; without, those of every run whose
- * owning process is gone (a run killed with SIGKILL, a crashed CI job). Order matters: containers
+ * Removes drill resources. With `runId`, exactly that run's; with `all`, every run's (also one
+ * still going); otherwise those of every run whose owning process is gone (a run killed with SIGKILL, a crashed CI job). Order matters: containers
  * hold networks and volumes.
  */
-export async function reap(options: { runId?: string } = {}): Promise<ReapSummary> {
+export async function reap(options: { runId?: string; all?: boolean } = {}): Promise<ReapSummary> {
   const engine = docker();
   const filter = { label: [options.runId ? `${LABEL_RUN}=${options.runId}` : `${LABEL_OWNED}=true`] };
   const belongsToDeadRun = (labels: Record<string, string> | undefined): boolean => {
-    if (options.runId) return true;
+    if (options.runId || options.all) return true;
     if (!labels) return false;
     if (labels[LABEL_HOST] !== hostname()) return false; // another machine's engine user: not ours to judge
     const pid = Number(labels[LABEL_PID]);

@@ -1,7 +1,7 @@
 // `npm run clean:docker`: removes what drill runs left in Docker. By default only resources of
 // runs whose process is gone; with --all, every drill resource (also of a run still going);
 // with --run ID [--after-pid PID], one run's, once PID has exited (used on Ctrl-C).
-import { assertEngineAnswers, reap, LABEL_OWNED, docker } from "../containers/docker-resources.ts";
+import { assertEngineAnswers, reap } from "../containers/docker-resources.ts";
 
 await assertEngineAnswers();
 const argument = (name: string): string | undefined => {
@@ -12,25 +12,9 @@ const runId = argument("--run");
 const afterPid = Number(argument("--after-pid"));
 if (Number.isInteger(afterPid) && afterPid > 0) await processGone(afterPid, 30_000);
 const all = process.argv.includes("--all");
-const summary = runId ? await reap({ runId }) : all ? await reapEverything() : await reap();
+const summary = await reap(runId ? { runId } : { all });
 const names = [...summary.containers, ...summary.networks, ...summary.volumes];
 console.log(names.length ? `removed: ${names.join(", ")}` : "nothing to remove");
-
-async function reapEverything(): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
-  const runs = new Set<string>();
-  for (const c of await docker().listContainers({ all: true, filters: { label: [`${LABEL_OWNED}=true`] } })) runs.add(c.Labels["io.pgdrill.run"] ?? "");
-  for (const n of await docker().listNetworks({ filters: { label: [`${LABEL_OWNED}=true`] } })) runs.add(n.Labels?.["io.pgdrill.run"] ?? "");
-  const { Volumes } = await docker().listVolumes({ filters: { label: [`${LABEL_OWNED}=true`] } });
-  for (const v of Volumes ?? []) runs.add(v.Labels?.["io.pgdrill.run"] ?? "");
-  const total = { containers: [] as string[], networks: [] as string[], volumes: [] as string[] };
-  for (const runId of [...runs].filter(Boolean)) {
-    const s = await reap({ runId });
-    total.containers.push(...s.containers);
-    total.networks.push(...s.networks);
-    total.volumes.push(...s.volumes);
-  }
-  return total;
-}
 
 /** An interrupted Vitest exits within milliseconds; wait for that before removing its containers. */
 async function processGone(pid: number, budgetMs: number): Promise<void> {

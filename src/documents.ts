@@ -1,5 +1,5 @@
 // The documents the seed tutorial writes by hand, produced from what the drill measured.
-import { renderMetricsText, seconds, type RecoveryMetrics } from "./metrics.ts";
+import { seconds, type RecoveryMetrics } from "./metrics.ts";
 
 export function incidentReport(input: {
   discoveredAt: string;
@@ -28,7 +28,6 @@ export function incidentReport(input: {
   ].join("\n");
 }
 
-export { renderMetricsText };
 
 export function switchoverPlan(input: { recoveredHost: string; recoveredTimeline: number; primaryHost: string; metrics: RecoveryMetrics }): string {
   return [

@@ -1,3 +1,4 @@
+import type { TargetKindName } from "./config.ts";
 import { parsePgTimestamp } from "./pg-time.ts";
 
 // The recovery targets `barman recover` understands, as one typed value, and their CLI form.
@@ -53,5 +54,25 @@ export function describeTarget(target: RecoveryTarget): string {
       return "end of the backup (immediate)";
     case "latest":
       return "end of the archived WAL (no target)";
+  }
+}
+
+/** The target of each kind a user names (PGDRILL_TARGET_KINDS, config.targets), from what the drill read off the server. */
+export function targetForKind(kind: TargetKindName, at: { time: string; restorePoint: string; lsn: string; xid: number }): RecoveryTarget {
+  switch (kind) {
+    case "time":
+      return { kind: "time", time: at.time };
+    case "name":
+      return { kind: "name", name: at.restorePoint };
+    case "xid-exclusive":
+      return { kind: "xid", xid: at.xid, exclusive: true };
+    case "xid-inclusive":
+      return { kind: "xid", xid: at.xid, exclusive: false };
+    case "lsn":
+      return { kind: "lsn", lsn: at.lsn, exclusive: false };
+    case "immediate":
+      return { kind: "immediate" };
+    case "latest":
+      return { kind: "latest" };
   }
 }

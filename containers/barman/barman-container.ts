@@ -116,6 +116,11 @@ export class StartedBarmanServer extends AbstractStartedContainer {
     return result;
   }
 
+  /** A shell script on the Barman server (inspection and fault injection by drills and the bench); returns stdout. */
+  async shell(script: string, options: { user?: "barman" | "root" } = {}): Promise<string> {
+    return (await execIn(this.getId(), ["bash", "-c", script], { user: options.user ?? "barman", where: "the Barman server" })).stdout.trim();
+  }
+
   async version(): Promise<string> {
     return (await this.barman(["--version"])).stdout.split("\n")[0]!.trim();
   }

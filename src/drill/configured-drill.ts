@@ -7,7 +7,7 @@ import { segmentTimeline } from "../barman-output.ts";
 import type { DrillSettings, TargetKindName } from "../config.ts";
 import { resolveStep, type DrillConfig, type PrimaryContext, type WorkStep } from "../drill-config.ts";
 import { monotonicNow } from "../metrics.ts";
-import type { RecoveryTarget } from "../recovery-target.ts";
+import { targetForKind, type RecoveryTarget } from "../recovery-target.ts";
 import { archiveWalThroughDisaster, serverNow, takeBackup } from "./disaster.ts";
 import { DrillEnvironment, type DrillRun } from "./environment.ts";
 import { recoverCopy, startPromoted } from "./recovery.ts";
@@ -98,25 +98,6 @@ export interface ConfiguredDrillResult {
   targets: TargetOutcome[];
 }
 
-function targetFor(kind: TargetKindName, good: { time: string; lsn: string }, xid: number): RecoveryTarget {
-  switch (kind) {
-    case "time":
-      return { kind: "time", time: good.time };
-    case "name":
-      return { kind: "name", name: RESTORE_POINT };
-    case "xid-exclusive":
-      return { kind: "xid", xid, exclusive: true };
-    case "xid-inclusive":
-      return { kind: "xid", xid, exclusive: false };
-    case "lsn":
-      return { kind: "lsn", lsn: good.lsn, exclusive: false };
-    case "immediate":
-      return { kind: "immediate" };
-    case "latest":
-      return { kind: "latest" };
-  }
-}
-
 export async function runConfiguredDrill(options: {
   name: string;
   config: DrillConfig;
@@ -196,7 +177,7 @@ export async function runConfiguredDrill(options: {
     const snapshots = { baseline, goodState, afterDisaster };
     const targets: TargetOutcome[] = [];
     for (const kind of config.targets ?? ["time"]) {
-      const target = targetFor(kind, { time: goodTime, lsn }, disasterXid);
+      const target = targetForKind(kind, { time: goodTime, restorePoint: RESTORE_POINT, lsn, xid: disasterXid });
       const checkpoint = expectedCheckpoint(kind);
       const outcome: TargetOutcome = { kind, target, checkpoint, mismatches: [] };
       targets.push(outcome);

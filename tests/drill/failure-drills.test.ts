@@ -6,7 +6,6 @@ import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
 import { scenario12 } from "../../fixtures/scenario-12.ts";
 import { docker } from "../../containers/docker-resources.ts";
-import { execIn } from "../../containers/exec.ts";
 import { segmentTimeline } from "../../src/barman-output.ts";
 import { readSettings } from "../../src/config.ts";
 import { prepareDisaster, seedBaseline, takeBackup, type PreparedDisaster } from "../../src/drill/disaster.ts";
@@ -38,10 +37,6 @@ async function expectRedDrill(env: DrillEnvironment, prepared: PreparedDisaster,
   expect(error.message, "names the backup").toContain(prepared.backup.backupId);
   expect(await env.leftoverRecoveredInstances(), "no recovered instance left behind").toEqual([]);
   return error;
-}
-
-async function inBarman(env: DrillEnvironment, script: string): Promise<string> {
-  return (await execIn(env.barman.getId(), ["bash", "-c", script], { user: "barman", where: "the Barman server" })).stdout.trim();
 }
 
 beforeEach(async () => {
@@ -88,7 +83,7 @@ describe("Faults in the request, the archive and the backup", () => {
     const { segment } = await env.primary.one<{ segment: string }>("SELECT pg_walfile_name($1::pg_lsn) AS segment", [prepared.goodState.restorePointLsn]);
     expect(segment > prepared.backup.endWal, `segment ${segment} lies after the backup's end WAL ${prepared.backup.endWal}`).toBe(true);
     // As if a clean-up script had deleted it: the file and its line in Barman's WAL catalogue.
-    await inBarman(env, `set -e; f=$(find /var/lib/barman/${scenario12.serverName}/wals -name ${segment}); rm "$f"; sed -i "/^${segment}\\t/d" /var/lib/barman/${scenario12.serverName}/wals/xlog.db`);
+    await env.barman.shell(`set -e; f=$(find /var/lib/barman/${scenario12.serverName}/wals -name ${segment}); rm "$f"; sed -i "/^${segment}\\t/d" /var/lib/barman/${scenario12.serverName}/wals/xlog.db`);
     await allure.parameter("removed WAL segment", segment);
     const error = await expectRedDrill(env, prepared, { kind: "time", time: prepared.goodState.time }, "missing-wal");
     expect(error.phase).toBe("instance start");
@@ -99,7 +94,7 @@ describe("Faults in the request, the archive and the backup", () => {
     await allure.story("Damaged base backup");
     const { path } = await env.primary.one<{ path: string }>("SELECT pg_relation_filepath('orders') AS path");
     const file = `/var/lib/barman/${scenario12.serverName}/base/${prepared.backup.backupId}/data/${path}`;
-    await inBarman(env, `set -e; test -s ${file}; truncate -s 8192 ${file}`);
+    await env.barman.shell(`set -e; test -s ${file}; truncate -s 8192 ${file}`);
     await allure.parameter("truncated file", file);
     const error = await expectRedDrill(env, prepared, { kind: "time", time: prepared.goodState.time }, "damaged-backup");
     expect(error.phase).toBe("backup verification");
@@ -149,7 +144,7 @@ describe("The primary stopped while a backup is running", () => {
           what: "pg_basebackup copying data into Barman",
           budget: "backup",
           budgetMs: settings.budgetsMs.backup,
-          probe: async () => Number(await inBarman(env, `du -sb /var/lib/barman/${scenario12.serverName}/base/*/data 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'`)),
+          probe: async () => Number(await env.barman.shell(`du -sb /var/lib/barman/${scenario12.serverName}/base/*/data 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'`)),
           done: (bytes) => bytes > 1_048_576,
           intervalMs: 50,
         })

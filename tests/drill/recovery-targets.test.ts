@@ -9,7 +9,7 @@ import { readSettings, type TargetKindName } from "../../src/config.ts";
 import { prepareDisaster, type PreparedDisaster } from "../../src/drill/disaster.ts";
 import { DrillEnvironment } from "../../src/drill/environment.ts";
 import { readRecoveredState, recoverCopy, startPromoted, type PromotedInstance, type RecoveredCopy, type RecoveredState } from "../../src/drill/recovery.ts";
-import { describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
+import { describeTarget, targetForKind, type RecoveryTarget } from "../../src/recovery-target.ts";
 
 const settings = readSettings();
 const run = inject("drillRun");
@@ -20,7 +20,6 @@ interface TargetCase {
   kind: TargetKindName;
   story: string;
   directory: string;
-  target: (p: PreparedDisaster) => RecoveryTarget;
   orders: number;
   normalOrders: number;
   ordersChecksum: (p: PreparedDisaster) => string;
@@ -40,7 +39,6 @@ const allCases: TargetCase[] = [
     story: "--target-time at the good state",
     kind: "time",
     directory: "target-time",
-    target: (p) => ({ kind: "time", time: p.goodState.time }),
     orders: expected.goodState.orders,
     normalOrders: expected.normalOrders,
     ordersChecksum: (p) => p.goodState.ordersChecksum,
@@ -51,7 +49,6 @@ const allCases: TargetCase[] = [
     story: "--target-name before_disaster",
     kind: "name",
     directory: "target-name",
-    target: (p) => ({ kind: "name", name: p.goodState.restorePoint }),
     orders: expected.goodState.orders,
     normalOrders: expected.normalOrders,
     ordersChecksum: (p) => p.goodState.ordersChecksum,
@@ -62,7 +59,6 @@ const allCases: TargetCase[] = [
     story: "--target-xid of the DELETE with --exclusive",
     kind: "xid-exclusive",
     directory: "target-xid-exclusive",
-    target: (p) => ({ kind: "xid", xid: p.disaster.xid, exclusive: true }),
     orders: expected.goodState.orders,
     normalOrders: expected.normalOrders,
     ordersChecksum: (p) => p.goodState.ordersChecksum,
@@ -73,7 +69,6 @@ const allCases: TargetCase[] = [
     story: "--target-xid of the DELETE, inclusive (the DELETE replayed)",
     kind: "xid-inclusive",
     directory: "target-xid-inclusive",
-    target: (p) => ({ kind: "xid", xid: p.disaster.xid, exclusive: false }),
     orders: 0,
     normalOrders: 0,
     ordersChecksum: () => EMPTY_TABLE_CHECKSUM,
@@ -84,7 +79,6 @@ const allCases: TargetCase[] = [
     story: "--target-lsn of the restore point",
     kind: "lsn",
     directory: "target-lsn",
-    target: (p) => ({ kind: "lsn", lsn: p.goodState.restorePointLsn, exclusive: false }),
     orders: expected.goodState.orders,
     normalOrders: expected.normalOrders,
     ordersChecksum: (p) => p.goodState.ordersChecksum,
@@ -95,7 +89,6 @@ const allCases: TargetCase[] = [
     story: "--target-immediate (consistent at the end of the backup)",
     kind: "immediate",
     directory: "target-immediate",
-    target: () => ({ kind: "immediate" }),
     orders: expected.baseline.orders,
     normalOrders: 0,
     ordersChecksum: (p) => p.baselineOrdersChecksum,
@@ -106,7 +99,6 @@ const allCases: TargetCase[] = [
     story: "no target: replay to the end of the WAL (the disaster replayed)",
     kind: "latest",
     directory: "no-target",
-    target: () => ({ kind: "latest" }),
     orders: 0,
     normalOrders: 0,
     ordersChecksum: () => EMPTY_TABLE_CHECKSUM,
@@ -117,6 +109,9 @@ const allCases: TargetCase[] = [
 
 // PGDRILL_TARGET_KINDS chooses a subset (validated in src/config.ts).
 const cases = allCases.filter((c) => settings.targetKinds.includes(c.kind));
+
+const targetOf = (c: TargetCase, p: PreparedDisaster): RecoveryTarget =>
+  targetForKind(c.kind, { time: p.goodState.time, restorePoint: p.goodState.restorePoint, lsn: p.goodState.restorePointLsn, xid: p.disaster.xid });
 
 type Outcome = { copy?: RecoveredCopy; promoted?: PromotedInstance; state?: RecoveredState; error?: Error };
 let env: DrillEnvironment | undefined;
@@ -134,7 +129,7 @@ describe("Every recovery target on the Scenario 12 disaster", () => {
       const outcome: Outcome = {};
       outcomes.set(c.directory, outcome);
       try {
-        outcome.copy = await recoverCopy(e, { backupId: p.backup.backupId, target: c.target(p), directory: c.directory });
+        outcome.copy = await recoverCopy(e, { backupId: p.backup.backupId, target: targetOf(c, p), directory: c.directory });
       } catch (error) {
         outcome.error = error as Error;
       }
@@ -145,7 +140,7 @@ describe("Every recovery target on the Scenario 12 disaster", () => {
         const outcome = outcomes.get(c.directory)!;
         if (outcome.error) return;
         try {
-          outcome.promoted = await startPromoted(e, { backupId: p.backup.backupId, target: c.target(p), directory: c.directory });
+          outcome.promoted = await startPromoted(e, { backupId: p.backup.backupId, target: targetOf(c, p), directory: c.directory });
           outcome.state = await readRecoveredState(outcome.promoted.recovered.instance);
         } catch (error) {
           outcome.error = error as Error;
@@ -170,7 +165,7 @@ describe("Every recovery target on the Scenario 12 disaster", () => {
       const p = prepared!;
       const outcome = outcomes.get(c.directory)!;
       await allure.parameter("backup id", p.backup.backupId);
-      await allure.parameter("recovery target", describeTarget(c.target(p)));
+      await allure.parameter("recovery target", describeTarget(targetOf(c, p)));
       if (outcome.copy) await allure.attachment("barman recover output", outcome.copy.recoverOutput, "text/plain");
       if (outcome.promoted) await allure.attachment("recovery log lines", outcome.promoted.log.recoveryLines.join("\n"), "text/plain");
       if (outcome.error) throw outcome.error;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject } from "vites
 import { scenario12 } from "../../fixtures/scenario-12.ts";
 import { describeFailedChecks, compareSegmentPosition, segmentTimeline, type BackupDetails } from "../../src/barman-output.ts";
 import { readSettings } from "../../src/config.ts";
-import { incidentReport, lessonsLearned, renderMetricsText, switchoverPlan } from "../../src/documents.ts";
+import { incidentReport, lessonsLearned, switchoverPlan } from "../../src/documents.ts";
 import { DrillEnvironment, type StartedRecoveredInstance } from "../../src/drill/environment.ts";
 import {
   archiveWalThroughDisaster,
@@ -24,7 +24,7 @@ import {
 } from "../../src/drill/disaster.ts";
 import { readRecoveredState, recoverCopy, startPromoted } from "../../src/drill/recovery.ts";
 import { orderedScenario } from "../../src/drill/ordered-steps.ts";
-import { computeRpo, monotonicNow, recoveryDuration, type RecoveryMetrics, type RecoveryPhases } from "../../src/metrics.ts";
+import { computeRpo, monotonicNow, recoveryDuration, renderMetricsText, type RecoveryMetrics, type RecoveryPhases } from "../../src/metrics.ts";
 import { parsePgTimestamp } from "../../src/pg-time.ts";
 import { evaluateObjectives } from "../../src/objectives.ts";
 import { addReportEnvironment } from "../../src/report-metadata.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { assertTimeHasOffset, barmanTargetArgs, describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
+import { assertTimeHasOffset, barmanTargetArgs, describeTarget, targetForKind, type RecoveryTarget } from "../../src/recovery-target.ts";
 
 describe("barmanTargetArgs", () => {
   test.each<[RecoveryTarget, string[]]>([
@@ -65,5 +65,20 @@ describe("fixed bugs (regression tests)", () => {
   // then refuse recovery_target_time at startup, after the whole `barman recover` copy.
   test("assertTimeHasOffset rejects a date that does not exist (2026-02-30)", () => {
     expect(() => assertTimeHasOffset("2026-02-30 08:00:00+00")).toThrow();
+  });
+});
+
+describe("targetForKind", () => {
+  const at = { time: "2026-11-25 08:29:31.371652+00", restorePoint: "before_disaster", lsn: "0/404AF70", xid: 767 };
+  test.each([
+    ["time", { kind: "time", time: at.time }],
+    ["name", { kind: "name", name: "before_disaster" }],
+    ["xid-exclusive", { kind: "xid", xid: 767, exclusive: true }],
+    ["xid-inclusive", { kind: "xid", xid: 767, exclusive: false }],
+    ["lsn", { kind: "lsn", lsn: "0/404AF70", exclusive: false }],
+    ["immediate", { kind: "immediate" }],
+    ["latest", { kind: "latest" }],
+  ] as const)("%s", (kind, target) => {
+    expect(targetForKind(kind, at)).toEqual(target);
   });
 });
