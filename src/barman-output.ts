@@ -176,3 +176,21 @@ export function compareSegmentPosition(a: string, b: string): number {
   if (!isWalSegmentName(a) || !isWalSegmentName(b)) throw new Error(`not WAL segment names: '${a}', '${b}'`);
   return a.slice(8).localeCompare(b.slice(8));
 }
+
+/**
+ * Every segment name from `from` through `through` on one timeline, in order. With the default
+ * 16 MiB segments a "log file" (the middle 8 hex digits) holds 256 segments.
+ */
+export function walSegmentRange(from: string, through: string, segmentsPerLogFile = 256): string[] {
+  if (segmentTimeline(from) !== segmentTimeline(through)) {
+    throw new Error(`WAL segments ${from} and ${through} are on different timelines: name a range on one timeline`);
+  }
+  const position = (name: string): number => parseInt(name.slice(8, 16), 16) * segmentsPerLogFile + parseInt(name.slice(16), 16);
+  const first = position(from);
+  const last = position(through);
+  if (last < first) throw new Error(`WAL segment ${through} comes before ${from}`);
+  const hex = (n: number): string => n.toString(16).toUpperCase().padStart(8, "0");
+  const names: string[] = [];
+  for (let p = first; p <= last; p++) names.push(`${from.slice(0, 8)}${hex(Math.floor(p / segmentsPerLogFile))}${hex(p % segmentsPerLogFile)}`);
+  return names;
+}

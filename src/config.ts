@@ -69,8 +69,8 @@ export interface DrillSettings {
   keepResources: boolean;
   /** Use this image as the Debian base instead of building one with mmdebstrap. */
   baseImage: string | undefined;
-  /** Recovery targets the targets drill runs (all by default). */
-  targetKinds: TargetKindName[];
+  /** PGDRILL_TARGET_KINDS: overrides a configuration's targets; undefined when unset. */
+  targetKinds: TargetKindName[] | undefined;
   /** RTO and RPO objectives the drill is judged against (src/objectives.ts). */
   objectives: RecoveryObjectives;
   /** Trend against earlier runs (src/rto-history.ts). */
@@ -150,7 +150,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrillSetting
     budgetsMs,
     keepResources: check("PGDRILL_KEEP", booleanFlag, env["PGDRILL_KEEP"], false),
     baseImage: check("PGDRILL_BASE_IMAGE", imageReference.optional(), env["PGDRILL_BASE_IMAGE"] || undefined, undefined),
-    targetKinds: check("PGDRILL_TARGET_KINDS", targetKindList, env["PGDRILL_TARGET_KINDS"], [...TARGET_KINDS]),
+    targetKinds: check<TargetKindName[] | undefined>("PGDRILL_TARGET_KINDS", targetKindList, env["PGDRILL_TARGET_KINDS"], undefined),
     objectives,
     trend: {
       window: check(

@@ -2,32 +2,39 @@
 import { seconds, type RecoveryMetrics } from "./metrics.ts";
 
 export function incidentReport(input: {
+  drill: string;
   discoveredAt: string;
   goodStateTime: string;
   disasterTime: string;
   disasterXid: number;
-  rowsLost: number;
-  table: string;
+  /** Tables whose content the disaster changed. */
+  tablesChanged: string[];
+  /** Rows each table lost (a dropped table loses all). */
+  rowsLostByTable: Record<string, number>;
   restorePoint: string;
 }): string {
+  const lost = Object.entries(input.rowsLostByTable);
+  const impact = lost.length
+    ? lost.map(([table, rows]) => `${rows.toLocaleString("en-US")} rows of ${table}`).join(", ")
+    : `content of ${input.tablesChanged.join(", ") || "no configured table"} changed`;
   return [
     "=================================================",
     "         PRODUCTION INCIDENT REPORT",
     "=================================================",
     "",
-    `Incident:        Accidental mass deletion of the ${input.table} table`,
+    `Incident:        ${input.drill}`,
     `Discovery time:  ${input.discoveredAt} (server clock)`,
-    `Impact:          ${input.rowsLost.toLocaleString("en-US")} rows of ${input.table} deleted (transaction ${input.disasterXid})`,
+    `Impact:          ${impact} (transaction ${input.disasterXid})`,
+    `Tables changed:  ${input.tablesChanged.join(", ") || "none"}`,
     "",
     "Timeline:",
     `- Good state: ${input.goodStateTime} (restore point '${input.restorePoint}' created)`,
-    `- Disaster:   ${input.disasterTime} (DELETE committed)`,
+    `- Disaster:   ${input.disasterTime} (committed)`,
     "",
     `Recovery strategy: point-in-time recovery to ${input.goodStateTime}`,
     "=================================================",
   ].join("\n");
 }
-
 
 export function switchoverPlan(input: { recoveredHost: string; recoveredTimeline: number; primaryHost: string; metrics: RecoveryMetrics }): string {
   return [
@@ -51,7 +58,7 @@ export function switchoverPlan(input: { recoveredHost: string; recoveredTimeline
   ].join("\n");
 }
 
-export function lessonsLearned(input: { metrics: RecoveryMetrics; walSegmentsArchived: string; failedStep?: string }): string {
+export function lessonsLearned(input: { metrics: RecoveryMetrics; walSegmentsArchived: string }): string {
   const m = input.metrics;
   return [
     "=================================================",
@@ -60,7 +67,7 @@ export function lessonsLearned(input: { metrics: RecoveryMetrics; walSegmentsArc
     "",
     "What this drill proved:",
     `- Barman held the base backup ${m.backupId} and every WAL segment up to ${input.walSegmentsArchived}.`,
-    `- PITR to ${m.target.kind} ${m.target.value} recovered the good state: ${m.rpo.rowsLostBeforeDisaster} rows lost before the disaster.`,
+    `- PITR to ${m.target.kind} ${m.target.value} recovered ${m.drill}: ${m.rpo.rowsLostBeforeDisaster} rows lost before the disaster.`,
     `- Recovery took ${seconds(m.recoveryMs)} (barman recover ${seconds(m.phasesMs.barmanRecoverMs)}, start until promoted ${seconds(m.phasesMs.instanceStartUntilPromotedMs)}, verification ${seconds(m.phasesMs.verificationMs)}).`,
     `- ${seconds(m.totalFromDisasterMs)} from the disaster to a verified instance, with no person in the loop.`,
     "",

@@ -33,10 +33,11 @@ export interface DrillConfig {
   name: string;
   /** Database the drill creates on the primary and verifies (default "app"). */
   database?: string;
-  seed: WorkStep[];
-  normalWork: WorkStep[];
-  disaster: DisasterStep[];
-  verify: {
+  /** The drill's steps; a configuration for the nightly verification alone may leave them out. */
+  seed?: WorkStep[];
+  normalWork?: WorkStep[];
+  disaster?: DisasterStep[];
+  verify?: {
     /** Tables (schema-qualified or not) compared by row count and content checksum. */
     tables: string[];
     queries?: VerificationQuery[];
@@ -47,8 +48,12 @@ export interface DrillConfig {
     goodState?: Record<string, number | null>;
     afterDisaster?: Record<string, number | null>;
   };
-  /** Recovery targets to drill (default: time). */
+  /** Recovery targets to drill, in order (default: time); the first is judged against the objectives. */
   targets?: TargetKindName[];
+  recover?: {
+    /** `barman recover --jobs` (default: barman.settings.parallel_jobs, else 1). */
+    jobs?: number;
+  };
   barman?: {
     /** Barman's name for the server (default "pg-primary"). */
     serverName?: string;
@@ -81,17 +86,19 @@ const configSchema = z
   .object({
     name: z.string().min(1),
     database: z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "must be a lower-case database name" }).optional(),
-    seed: z.array(workStep).min(1, { message: "give at least one step that creates and fills the schema" }),
-    normalWork: z.array(workStep).min(1, { message: "give at least one step of normal work after the backup" }),
-    disaster: z.array(sqlOrFile).min(1, { message: "give the disaster's SQL" }),
+    seed: z.array(workStep).min(1, { message: "give at least one step that creates and fills the schema" }).optional(),
+    normalWork: z.array(workStep).min(1, { message: "give at least one step of normal work after the backup" }).optional(),
+    disaster: z.array(sqlOrFile).min(1, { message: "give the disaster's SQL" }).optional(),
     verify: z
       .object({
         tables: z.array(z.string().regex(identifier, { message: "must be a table name such as orders or app.orders" })).min(1, { message: "name at least one table to compare" }),
         queries: z.array(query).optional(),
       })
-      .strict(),
+      .strict()
+      .optional(),
     expect: z.object({ baseline: counts.optional(), goodState: counts.optional(), afterDisaster: counts.optional() }).strict().optional(),
     targets: z.array(z.enum(TARGET_KINDS, { message: `allowed: ${TARGET_KINDS.join(", ")}` })).min(1).optional(),
+    recover: z.object({ jobs: z.number().int({ message: "must be a whole number of jobs" }).min(1).max(64).optional() }).strict().optional(),
     barman: z.object({ serverName: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { message: "must be a Barman server name (lower case, digits, - and _)" }).optional(), settings: settingsMap.optional() }).strict().optional(),
     primary: z.object({ settings: settingsMap.optional() }).strict().optional(),
     objectives: z
@@ -104,7 +111,18 @@ const configSchema = z
       .optional(),
     nightly: z.object({ checks: z.array(query.required()).min(1) }).strict().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    // A drill needs all four of its parts; a nightly-only configuration needs its checks.
+    const parts = (["seed", "normalWork", "disaster", "verify"] as const).filter((field) => config[field] !== undefined);
+    if (parts.length === 0 && !config.nightly) {
+      context.addIssue({ code: "custom", path: [], message: "give the drill's seed, normalWork, disaster and verify, or nightly.checks for the nightly verification" });
+    } else if (parts.length > 0) {
+      for (const field of (["seed", "normalWork", "disaster", "verify"] as const).filter((f) => config[f] === undefined)) {
+        context.addIssue({ code: "custom", path: [field], message: `a drill needs it beside ${parts.join(", ")}` });
+      }
+    }
+  });
 
 export class DrillConfigError extends Error {
   constructor(readonly source: string, readonly problems: string[]) {
@@ -155,7 +173,7 @@ export async function loadDrillConfig(options: { env?: NodeJS.ProcessEnv; cwd?: 
   if (module.default === undefined) throw new DrillConfigError(path, ["has no default export (export default defineDrillConfig({ ... }))"]);
   const config = validateDrillConfig(module.default, path);
   for (const [where, steps] of [["seed", config.seed], ["normalWork", config.normalWork], ["disaster", config.disaster]] as const) {
-    steps.forEach((step, i) => {
+    (steps ?? []).forEach((step, i) => {
       if (typeof step === "object" && !existsSync(resolve(dirname(path), step.file))) {
         throw new DrillConfigError(path, [`config.${where}[${i}].file: ${step.file} does not exist next to the config`]);
       }

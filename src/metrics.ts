@@ -16,8 +16,10 @@ export interface RecoveryPhases {
 }
 
 export interface RpoFigures {
-  /** Orders at the good state (read on the primary) minus orders recovered: rows lost before the disaster. */
+  /** Rows the tables held at the good state (read on the primary) that the recovered instance lacks. */
   rowsLostBeforeDisaster: number;
+  /** The same, per table (only tables that lost rows). */
+  rowsLostByTable: Record<string, number>;
   /** Server time between the recovery target and the disaster's commit. */
   secondsBetweenTargetAndDisaster: number;
 }
@@ -26,6 +28,8 @@ export interface RpoFigures {
 export interface RecoveryMetrics {
   schemaVersion: 1;
   runId: string;
+  /** The configuration's name. */
+  drill: string;
   server: string;
   backupId: string;
   backupSizeBytes: number;
@@ -53,9 +57,10 @@ export function recoveryDuration(phases: RecoveryPhases): number {
   return phases.barmanRecoverMs + phases.instanceStartUntilPromotedMs + phases.verificationMs;
 }
 
-export function computeRpo(input: { goodStateRows: number; recoveredRows: number; targetTime: Date; disasterTime: Date }): RpoFigures {
+export function computeRpo(input: { rowsLostByTable: Record<string, number>; targetTime: Date; disasterTime: Date }): RpoFigures {
   return {
-    rowsLostBeforeDisaster: input.goodStateRows - input.recoveredRows,
+    rowsLostBeforeDisaster: Object.values(input.rowsLostByTable).reduce((a, b) => a + b, 0),
+    rowsLostByTable: input.rowsLostByTable,
     secondsBetweenTargetAndDisaster: (input.disasterTime.getTime() - input.targetTime.getTime()) / 1000,
   };
 }
@@ -68,6 +73,8 @@ export function renderMetricsText(m: RecoveryMetrics): string {
     "=================================================",
     "         POINT-IN-TIME RECOVERY METRICS",
     "=================================================",
+    "",
+    `Drill: ${m.drill}`,
     "",
     "Disaster details (server clock):",
     `  ${pad("Good state time:")}${m.goodStateTime}`,

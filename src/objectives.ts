@@ -20,7 +20,7 @@ export function evaluateObjectives(metrics: Pick<RecoveryMetrics, "phasesMs" | "
     const ms = metrics.phasesMs[field];
     const budgetS = objectives[objective];
     if (ms - budgetS * 1000 > 1e-6) {
-      violations.push({ objective, message: `RTO phase '${name}' took ${seconds(ms)}, over its budget of ${budgetS} s (${OBJECTIVE_ENV[objective]})` });
+      violations.push({ objective, message: `RTO phase '${name}' took ${seconds(ms)}, over its budget of ${budgetS} s (objectives.${objective} in the configuration, or ${OBJECTIVE_ENV[objective]})` });
     }
   }
   if (metrics.totalFromDisasterMs - objectives.rtoTotalS * 1000 > 1e-6) {
@@ -32,19 +32,19 @@ export function evaluateObjectives(metrics: Pick<RecoveryMetrics, "phasesMs" | "
     const [largest, largestMs] = parts.reduce((a, b) => (b[1] > a[1] ? b : a));
     violations.push({
       objective: "rtoTotalS",
-      message: `RTO total ${seconds(metrics.totalFromDisasterMs)} from the disaster is over its budget of ${objectives.rtoTotalS} s (${OBJECTIVE_ENV.rtoTotalS}); the largest phase is ${largest} with ${seconds(largestMs)}`,
+      message: `RTO total ${seconds(metrics.totalFromDisasterMs)} from the disaster is over its budget of ${objectives.rtoTotalS} s (objectives.rtoTotalS in the configuration, or ${OBJECTIVE_ENV.rtoTotalS}); the largest phase is ${largest} with ${seconds(largestMs)}`,
     });
   }
   if (metrics.rpo.rowsLostBeforeDisaster > objectives.rpoRows) {
     violations.push({
       objective: "rpoRows",
-      message: `RPO: ${metrics.rpo.rowsLostBeforeDisaster} rows written before the disaster were not recovered, budget ${objectives.rpoRows} (${OBJECTIVE_ENV.rpoRows})`,
+      message: `RPO: ${metrics.rpo.rowsLostBeforeDisaster} rows written before the disaster were not recovered, budget ${objectives.rpoRows} (objectives.rpoRows in the configuration, or ${OBJECTIVE_ENV.rpoRows})`,
     });
   }
   if (metrics.rpo.secondsBetweenTargetAndDisaster > objectives.rpoSeconds) {
     violations.push({
       objective: "rpoSeconds",
-      message: `RPO: the recovery target is ${metrics.rpo.secondsBetweenTargetAndDisaster.toFixed(3)} s before the disaster, over the budget of ${objectives.rpoSeconds} s (${OBJECTIVE_ENV.rpoSeconds})`,
+      message: `RPO: the recovery target is ${metrics.rpo.secondsBetweenTargetAndDisaster.toFixed(3)} s before the disaster, over the budget of ${objectives.rpoSeconds} s (objectives.rpoSeconds in the configuration, or ${OBJECTIVE_ENV.rpoSeconds})`,
     });
   }
   return violations;

@@ -1,11 +1,11 @@
-// The two PostgreSQL roles of a drill, on @testcontainers/postgresql's PostgreSqlContainer with our
-// locally built image (which honours the official image's POSTGRES_* contract).
+// The drill's primary, on @testcontainers/postgresql's PostgreSqlContainer with our locally built
+// image (which honours the official image's POSTGRES_* contract). The recovered instances are in
+// recovered-instance.ts. Both speak SQL through the one SqlSession interface (sql-session.ts).
 import { PostgreSqlContainer, StartedPostgreSqlContainer } from "@testcontainers/postgresql";
 import { Wait, type StopOptions, type StoppedTestContainer } from "testcontainers";
 import pg from "pg";
 import { containerLogs } from "../docker-resources.ts";
-
-export const POSTGRES_PORT = 5432;
+import { PgClientSession, type SqlSession } from "./sql-session.ts";
 
 export interface PostgresRoleOptions {
   image: string;
@@ -18,7 +18,14 @@ export interface PostgresRoleOptions {
   statementTimeoutMs: number;
 }
 
-/** Shared set-up of both roles: credentials, network, labels, loopback-only port, pg_isready. */
+/** Host ports are bound to 127.0.0.1 only: a drill's databases are never reachable from the network. */
+export function bindPortsToLoopback(hostConfig: { PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }>> }): void {
+  const bindings = hostConfig.PortBindings ?? {};
+  for (const port of Object.keys(bindings)) bindings[port] = [{ HostIp: "127.0.0.1", HostPort: "0" }];
+  hostConfig.PortBindings = bindings;
+}
+
+/** Credentials, network, labels, loopback-only port, pg_isready (the primary is its only kind today). */
 abstract class DrillPostgresContainer extends PostgreSqlContainer {
   protected constructor(protected readonly options: PostgresRoleOptions) {
     super(options.image);
@@ -39,53 +46,42 @@ abstract class DrillPostgresContainer extends PostgreSqlContainer {
       });
   }
 
-  /** Host ports are bound to 127.0.0.1 only: a drill's databases are never reachable from the network. */
   protected override async beforeContainerCreated(): Promise<void> {
-    const bindings = this.hostConfig.PortBindings ?? {};
-    for (const port of Object.keys(bindings)) bindings[port] = [{ HostIp: "127.0.0.1", HostPort: "0" }];
-    this.hostConfig.PortBindings = bindings;
+    bindPortsToLoopback(this.hostConfig);
   }
 }
 
-/** The first line of SQL that is not a comment, to name a failed statement. */
-const firstStatementLine = (sql: string): string =>
-  sql.split("\n").find((line) => line.trim() && !line.trim().startsWith("--"))?.trim() ?? sql.trim();
-
-/** A started PostgreSQL role with one open connection for the drill's SQL. */
-export class StartedDrillPostgres extends StartedPostgreSqlContainer {
+/** The started primary, with one open connection for the drill's SQL. */
+export class StartedDrillPostgres extends StartedPostgreSqlContainer implements SqlSession {
   private constructor(
     started: StartedPostgreSqlContainer,
-    readonly client: pg.Client,
-    readonly role: string,
+    readonly session: PgClientSession,
   ) {
     super(started, started.getDatabase(), started.getUsername(), started.getPassword());
   }
 
   static async connect(started: StartedPostgreSqlContainer, role: string, statementTimeoutMs: number): Promise<StartedDrillPostgres> {
-    const client = new pg.Client({
-      connectionString: started.getConnectionUri(),
-      statement_timeout: statementTimeoutMs,
-      query_timeout: statementTimeoutMs + 5_000,
-      application_name: "pgdrill",
-    });
-    await client.connect();
-    // An error on an idle connection (e.g. the server stopped on purpose) must not crash the run.
-    client.on("error", () => undefined);
-    return new StartedDrillPostgres(started, client, role);
+    return new StartedDrillPostgres(started, await PgClientSession.connect(started.getConnectionUri(), role, statementTimeoutMs));
   }
 
-  async query<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
-    try {
-      return (await this.client.query<R>(text, params)).rows;
-    } catch (error) {
-      throw new Error(`SQL on the ${this.role} failed: ${(error as Error).message}\n  statement: ${firstStatementLine(text)}`);
-    }
+  get role(): string {
+    return this.session.role;
   }
 
-  async one<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R> {
-    const rows = await this.query<R>(text, params);
-    if (rows.length !== 1) throw new Error(`expected one row from the ${this.role}, got ${rows.length}: ${text}`);
-    return rows[0]!;
+  get client(): pg.Client {
+    return this.session.client;
+  }
+
+  query<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]> {
+    return this.session.query<R>(text, params);
+  }
+
+  one<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<R> {
+    return this.session.one<R>(text, params);
+  }
+
+  rows(sql: string): Promise<unknown[][]> {
+    return this.session.rows(sql);
   }
 
   /** The server log so far (stdout and stderr of the container). */
@@ -94,8 +90,9 @@ export class StartedDrillPostgres extends StartedPostgreSqlContainer {
   }
 
   override async stop(options: Partial<StopOptions> = {}): Promise<StoppedTestContainer> {
-    await this.client.end().catch(() => undefined);
-    return super.stop({ remove: true, removeVolumes: true, timeout: 5_000, ...options });
+    await this.session.end();
+    // A drill's containers are throwaways: killed, not shut down politely (nothing waits on them).
+    return super.stop({ remove: true, removeVolumes: true, timeout: 0, ...options });
   }
 }
 
@@ -124,42 +121,5 @@ export class PrimaryContainer extends DrillPostgresContainer {
 
   override async start(): Promise<StartedDrillPostgres> {
     return StartedDrillPostgres.connect(await super.start(), "primary", this.options.statementTimeoutMs);
-  }
-}
-
-/**
- * An instance started from the data directory `barman recover` wrote into a volume. Started means
- * promoted: PostgreSQL 15 logs "ready to accept connections" (without "read-only") only once the
- * recovery target is reached and the instance has left recovery.
- */
-export class RecoveredInstanceContainer extends DrillPostgresContainer {
-  constructor(options: PostgresRoleOptions & { volume: string; dataDirectory: string }) {
-    super(options);
-    this.withBindMounts([{ source: options.volume, target: "/var/lib/postgresql/recovery" }])
-      // The recovered data directory carries the primary's archive_command: a throwaway copy must
-      // never archive its new timeline into the production Barman server.
-      .withCommand(["postgres", "-c", "archive_mode=off"])
-      .withEnvironment({ PGDATA: `/var/lib/postgresql/recovery/${options.dataDirectory}` })
-      .withWaitStrategy(
-        Wait.forAll([Wait.forLogMessage(/database system is ready to accept connections$/), Wait.forHealthCheck()]),
-      )
-      .withLogConsumer((stream) => stream.on("data", (chunk: Buffer | string) => (this.log += chunk.toString())));
-  }
-
-  /** Everything the instance logged, kept here because Testcontainers removes a container that fails to start. */
-  private log = "";
-
-  override async start(): Promise<StartedDrillPostgres> {
-    let started: StartedPostgreSqlContainer;
-    try {
-      started = await super.start();
-    } catch (error) {
-      const fatal = this.log.split("\n").filter((line) => /\b(FATAL|PANIC):/.test(line));
-      const tail = this.log.trim().split("\n").slice(-8).join("\n");
-      throw new Error(
-        `the recovered instance did not promote (${(error as Error).message}); PostgreSQL said:\n${fatal.length ? fatal.join("\n") : tail}`,
-      );
-    }
-    return StartedDrillPostgres.connect(started, "recovered instance", this.options.statementTimeoutMs);
   }
 }

@@ -7,17 +7,14 @@
 // every command). Transport: `docker exec` into a containerised Barman server (SSH is not
 // implemented).
 import { randomBytes } from "node:crypto";
-import { Transform, type TransformCallback } from "node:stream";
-import { GenericContainer, Wait, type StartedTestContainer } from "testcontainers";
-import { z } from "zod";
+import { BarmanClient, DockerExecTransport, type CommandStream } from "../../containers/barman/barman-client.ts";
 import { docker } from "../../containers/docker-resources.ts";
-import { execIn, type ExecResult } from "../../containers/exec.ts";
-import { parseListBackup, parseShowBackup, recoverSucceeded, type BackupDetails } from "../barman-output.ts";
+import type { ExecResult } from "../../containers/exec.ts";
+import { ISOLATED_PGDATA_NAME, RecoveredInstanceContainer, RecoveredInstanceStartError, type StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
+import { recoverSucceeded, type BackupDetails } from "../barman-output.ts";
 import type { DrillSettings } from "../config.ts";
 import { monotonicNow, seconds } from "../metrics.ts";
-import { readRecoveryLog } from "../recovery-log.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../recovery-target.ts";
-import { BudgetExceededError, pollUntil, withinBudget } from "../wait.ts";
 
 /** Label on the throwaway instance, so a test or a person can find (and reap) exactly these. */
 export const LABEL_ROLE = "io.pgdrill.role";
@@ -26,10 +23,8 @@ export const THROWAWAY_ROLE = "nightly-verification";
 /** Where `barman recover` writes by default: a fresh directory per verification, removed afterwards. */
 export const DEFAULT_WORK_PARENT = "/var/tmp";
 const WORK_PREFIX = "pgdrill-verify-";
-/** The data directory inside the work directory, and inside the throwaway container. */
-const PGDATA_NAME = "pgdata";
-const INSTANCE_HOME = "/var/lib/postgresql";
-const HBA_FILE = "/etc/pgdrill/verify_hba.conf";
+/** The data directory inside the work directory: the tar archive's top-level directory, as the isolated instance expects it. */
+const PGDATA_NAME = ISOLATED_PGDATA_NAME;
 
 export interface NightlyCheck {
   name: string;
@@ -127,60 +122,10 @@ export interface NightlyResult {
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** A Barman server reached with `docker exec`: every command bounded by `timeout` on the server itself. */
-class BarmanOverDockerExec {
-  readonly transcript: NightlyResult["barmanCommands"] = [];
-
-  constructor(
-    readonly containerId: string,
-    readonly containerName: string,
-    private readonly budgetMs: number,
-  ) {}
-
-  get where(): string {
-    return `the Barman server (container ${this.containerName})`;
-  }
-
-  /**
-   * Runs argv as the barman user. `timeout` runs on the server, so a command that overruns the
-   * budget ends there too instead of writing on after we gave up (a client-side timer cannot kill a
-   * docker exec). Exit 124/137 is that timeout.
-   */
-  async run(argv: string[], what: string, options: { onLine?: (line: string) => void; user?: string } = {}): Promise<ExecResult> {
-    const limitS = Math.max(1, Math.ceil(this.budgetMs / 1000));
-    const result = await execIn(this.containerId, ["timeout", "--kill-after=10", String(limitS), ...argv], {
-      user: options.user ?? "barman",
-      where: this.where,
-      allowFailure: true,
-      onLine: options.onLine,
-    });
-    // The transcript names the command without the timeout wrapper: that is what a person reads.
-    this.transcript.push({ command: argv.join(" "), exitCode: result.exitCode, durationMs: Math.round(result.durationMs) });
-    if (result.exitCode === 124 || result.exitCode === 137) {
-      throw new BudgetExceededError("recover", this.budgetMs, what, `\`${argv.join(" ")}\` was stopped on ${this.where}`);
-    }
-    return result;
-  }
-
-  barman(args: string[], what: string, onLine?: (line: string) => void): Promise<ExecResult> {
-    return this.run(["barman", ...args], what, { onLine });
-  }
-}
-
 const words = (result: ExecResult): string => (result.stdout + result.stderr).trim();
 
-/** `barman -f json` prints {"_ERROR": ["Unknown server 'x'"]} on a failed lookup. */
-function barmanJsonErrors(raw: string): string[] {
-  try {
-    const parsed = z.object({ _ERROR: z.array(z.string()) }).loose().safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data._ERROR : [];
-  } catch {
-    return [];
-  }
-}
-
 /** The container by name or id; a missing container or one that runs no Barman is bad input. */
-async function connectBarman(nameOrId: string, budgetMs: number): Promise<{ barman: BarmanOverDockerExec; running: boolean; status: string }> {
+async function connectBarman(nameOrId: string, server: string, budgetMs: number): Promise<{ barman: BarmanClient; containerName: string; running: boolean; status: string }> {
   if (!SAFE_NAME.test(nameOrId)) throw new NightlyInputError(`'${nameOrId}' is not a Docker container name or id`);
   const info = await docker()
     .getContainer(nameOrId)
@@ -189,31 +134,32 @@ async function connectBarman(nameOrId: string, budgetMs: number): Promise<{ barm
       if (error.statusCode === 404) throw new NightlyInputError(`no container named '${nameOrId}' on this Docker engine (docker ps -a lists the names)`);
       throw error;
     });
-  const barman = new BarmanOverDockerExec(info.Id, info.Name.replace(/^\//, ""), budgetMs);
-  return { barman, running: info.State.Running && !info.State.Paused, status: info.State.Status };
+  const containerName = info.Name.replace(/^\//, "");
+  const barman = new BarmanClient(new DockerExecTransport(info.Id, containerName, { commandBudgetMs: budgetMs }), server);
+  return { barman, containerName, running: info.State.Running && !info.State.Paused, status: info.State.Status };
 }
 
-async function assertServerKnown(barman: BarmanOverDockerExec, server: string): Promise<void> {
-  const result = await barman.barman(["-f", "json", "list-servers"], "barman list-servers");
-  if (result.exitCode === 126 || result.exitCode === 127) {
-    throw new NightlyInputError(`container ${barman.containerName} does not look like a Barman server (no barman user or command): ${words(result)}`);
-  }
+async function assertServerKnown(barman: BarmanClient, containerName: string): Promise<void> {
   let servers: string[];
   try {
-    servers = Object.keys(z.record(z.string(), z.unknown()).parse(JSON.parse(result.stdout)));
-  } catch {
-    throw new NightlyInputError(`\`barman -f json list-servers\` on ${barman.where} did not answer with JSON (exit ${result.exitCode}): ${words(result)}`);
+    servers = await barman.listServers();
+  } catch (error) {
+    const last = barman.transcript.at(-1);
+    if (last && (last.exitCode === 126 || last.exitCode === 127)) {
+      throw new NightlyInputError(`container ${containerName} does not look like a Barman server (no barman user or command): ${words(last)}`);
+    }
+    throw new NightlyInputError((error as Error).message);
   }
-  if (!servers.includes(server)) {
-    throw new NightlyInputError(`Barman in container ${barman.containerName} has no server named '${server}'; its servers: ${servers.join(", ") || "(none)"}`);
+  if (!servers.includes(barman.serverName)) {
+    throw new NightlyInputError(`Barman in container ${containerName} has no server named '${barman.serverName}'; its servers: ${servers.join(", ") || "(none)"}`);
   }
 }
 
 /** Barman backup ids are timestamps (YYYYMMDDTHHMMSS): the newest DONE one sorts last. */
-async function selectBackup(barman: BarmanOverDockerExec, server: string, wanted: string): Promise<BackupDetails | string> {
-  const list = await barman.barman(["-f", "json", "list-backup", server], "barman list-backup");
-  if (list.exitCode !== 0) return `\`barman list-backup ${server}\` failed (exit ${list.exitCode}): ${words(list)}`;
-  const backups = parseListBackup(list.stdout, server);
+async function selectBackup(barman: BarmanClient, wanted: string): Promise<BackupDetails | string> {
+  const server = barman.serverName;
+  const backups = await barman.listBackups().catch((error: Error) => error);
+  if (backups instanceof Error) return `\`barman list-backup ${server}\` failed: ${backups.message}`;
   let backupId: string;
   if (wanted === "latest") {
     const done = backups.filter((b) => b.status === "DONE").map((b) => b.backupId).sort();
@@ -231,138 +177,15 @@ async function selectBackup(barman: BarmanOverDockerExec, server: string, wanted
     if (entry.status !== "DONE") return `backup ${wanted} of server '${server}' is ${entry.status}, not DONE: it cannot be recovered`;
     backupId = wanted;
   }
-  const shown = await barman.barman(["-f", "json", "show-backup", server, backupId], "barman show-backup");
-  if (shown.exitCode !== 0) return `\`barman show-backup ${server} ${backupId}\` failed (exit ${shown.exitCode}): ${barmanJsonErrors(shown.stdout).join("; ") || words(shown)}`;
+  const backup = await barman.showBackup(backupId).catch((error: Error) => error);
+  if (backup instanceof Error) return backup.message;
   // barman recover puts tablespaces at their original paths (outside our temporary directory, so
   // neither the tar nor the clean-up would cover them) unless relocated: refuse rather than write there.
-  const tablespaces = z.record(z.string(), z.object({ tablespaces: z.array(z.object({ name: z.string() }).loose()).nullish() }).loose()).safeParse(JSON.parse(shown.stdout));
-  const names = tablespaces.success ? (tablespaces.data[server]?.tablespaces ?? []).map((t) => t.name) : [];
+  const names = await barman.backupTablespaces(backupId);
   if (names.length > 0) {
     throw new NightlyInputError(`backup ${backupId} of server '${server}' has tablespaces (${names.join(", ")}); this verification does not relocate tablespaces yet and would let barman recover write to their original paths on the Barman server`);
   }
-  return parseShowBackup(shown.stdout, server);
-}
-
-/**
- * Splits Docker's multiplexed exec output (8-byte frame headers) into stdout, passed on with
- * back-pressure so a large backup streams through without being held in memory, and stderr, kept
- * for the error message. (dockerode's demuxStream ignores back-pressure and never ends its outputs.)
- */
-class ExecStdout extends Transform {
-  private pending: Buffer = Buffer.alloc(0);
-  stderr = "";
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (this.pending.length >= 8) {
-      const size = this.pending.readUInt32BE(4);
-      if (this.pending.length < 8 + size) break;
-      const payload = this.pending.subarray(8, 8 + size);
-      if (this.pending[0] === 2) this.stderr = (this.stderr + payload.toString("utf8")).slice(-4000);
-      else this.push(payload);
-      this.pending = this.pending.subarray(8 + size);
-    }
-    callback();
-  }
-}
-
-interface TarStream {
-  archive: ExecStdout;
-  /** Waits for tar to exit; throws with tar's words when it failed. */
-  finished(): Promise<void>;
-  /** Stops reading (when the consumer failed), so tar ends on a broken pipe. */
-  abort(): void;
-}
-
-async function streamDirectory(barman: BarmanOverDockerExec, workDirectory: string, budgetMs: number): Promise<TarStream> {
-  // The archive holds one top-level directory, pgdata/, so it can be unpacked where PGDATA's parent already exists.
-  const argv = ["tar", "-C", workDirectory, "-cf", "-", PGDATA_NAME];
-  const limitS = String(Math.max(1, Math.ceil(budgetMs / 1000)));
-  const exec = await docker()
-    .getContainer(barman.containerId)
-    .exec({ Cmd: ["timeout", "--kill-after=10", limitS, ...argv], User: "barman", AttachStdout: true, AttachStderr: true });
-  const started = monotonicNow();
-  const socket = await exec.start({ hijack: true, stdin: false });
-  const archive = new ExecStdout();
-  socket.pipe(archive);
-  socket.on("error", (error: Error) => archive.destroy(error));
-  return {
-    archive,
-    abort: () => socket.destroy(),
-    async finished() {
-      const state = await pollUntil({
-        what: `\`${argv.join(" ")}\` on ${barman.where} finished`,
-        budget: "recover",
-        budgetMs,
-        probe: () => exec.inspect(),
-        done: (s) => !s.Running,
-        describe: () => "tar still running",
-        intervalMs: 50,
-      });
-      barman.transcript.push({ command: argv.join(" "), exitCode: state.ExitCode ?? -1, durationMs: Math.round(monotonicNow() - started) });
-      if (state.ExitCode !== 0) {
-        throw new Error(`\`${argv.join(" ")}\` failed on ${barman.where} (exit ${state.ExitCode}): ${archive.stderr.trim() || "(no output)"}`);
-      }
-    },
-  };
-}
-
-/**
- * The throwaway instance. No network at all (network mode "none", no published port,
- * listen_addresses empty): we do not know production's passwords and the copy must not be
- * reachable, so the only way in is `docker exec` and the local socket, where our own hba file
- * trusts every role. `containerCreated` runs after the archive is unpacked and before the start:
- * the exact boundary between the transfer and the instance start.
- */
-class ThrowawayInstanceContainer extends GenericContainer {
-  log = "";
-
-  constructor(
-    image: string,
-    options: { archive: ExecStdout; labels: Record<string, string>; startupTimeoutMs: number },
-    private readonly onCreated: () => Promise<void>,
-  ) {
-    super(image);
-    this.withNetworkMode("none")
-      .withLabels(options.labels)
-      .withEnvironment({ PGDATA: `${INSTANCE_HOME}/${PGDATA_NAME}` })
-      .withCopyContentToContainer([
-        { target: HBA_FILE, content: "# pgdrill nightly verification: local socket only, no network\nlocal all all trust\n", mode: 0o644 },
-        // A server whose configuration lives outside PGDATA (Debian's /etc/postgresql layout) has a
-        // backup without postgresql.conf; this empty one is unpacked first, so the backup's own
-        // file, when there is one, replaces it.
-        { target: `${INSTANCE_HOME}/${PGDATA_NAME}/postgresql.conf`, content: "# empty: the backup carried no postgresql.conf\n", mode: 0o600 },
-      ])
-      .withCopyArchivesToContainer([{ tar: options.archive, target: INSTANCE_HOME }])
-      .withCommand([
-        "postgres",
-        // Never archive the copy's new timeline into the production Barman server.
-        "-c", "archive_mode=off",
-        "-c", "listen_addresses=",
-        "-c", `hba_file=${HBA_FILE}`,
-        "-c", "unix_socket_directories=/var/run/postgresql",
-        // Production settings that would stop a copy from starting here or hide its log from us.
-        "-c", "ssl=off",
-        "-c", "logging_collector=off",
-        "-c", "log_destination=stderr",
-      ])
-      // Promoted means "ready to accept connections" without "read-only" (cf. RecoveredInstanceContainer).
-      .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections$/))
-      .withStartupTimeout(options.startupTimeoutMs)
-      .withLogConsumer((stream) => stream.on("data", (chunk: Buffer | string) => (this.log += chunk.toString())));
-  }
-
-  protected override async containerCreated(): Promise<void> {
-    await this.onCreated();
-  }
-}
-
-/** psql's output as JSON: each row the array of its values in column order. */
-export function checkQuery(sql: string): string {
-  const body = sql.trim().replace(/;\s*$/, "");
-  // json_each on a json (not jsonb) row keeps every column in order, also duplicate names such as
-  // two count(*), which an object would collapse; json_agg keeps the query's row order.
-  return `SELECT coalesce(json_agg((SELECT json_agg(e.value ORDER BY e.n) FROM json_each(to_json(q)) WITH ORDINALITY AS e(key, value, n))), '[]') FROM (${body}\n) q`;
+  return backup;
 }
 
 const emptyPhases = (): NightlyPhasesMs => ({ verifyBackupMs: null, barmanRecoverMs: null, transferMs: null, instanceStartUntilPromotedMs: null, verificationMs: null });
@@ -379,7 +202,13 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   if (options.checks.length === 0) throw new NightlyInputError("no checks given: a verification without checks proves nothing");
   barmanTargetArgs(target); // a target time without a UTC offset is refused here, before anything runs
 
-  const { barman, running, status } = await connectBarman(options.barmanContainer, budgetsMs.recover);
+  const { barman, containerName, running, status } = await connectBarman(options.barmanContainer, server, budgetsMs.recover);
+  /** Commands that are not `barman` (mktemp, rm, test): through the same transport, kept in the same transcript. */
+  const onServer = async (argv: string[]): Promise<ExecResult> => {
+    const result = await barman.transport.run(argv);
+    barman.transcript.push(result);
+    return result;
+  };
   const phasesMs = emptyPhases();
   const problems: string[] = [];
   const checks: NightlyCheckResult[] = [];
@@ -405,9 +234,9 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   };
 
   const run = async (): Promise<void> => {
-    if (!running) return fail("backup selection", `the Barman container ${barman.containerName} is not running (state: ${status})`);
-    await assertServerKnown(barman, server);
-    const selected = await selectBackup(barman, server, options.backup);
+    if (!running) return fail("backup selection", `the Barman container ${containerName} is not running (state: ${status})`);
+    await assertServerKnown(barman, containerName);
+    const selected = await selectBackup(barman, options.backup);
     if (typeof selected === "string") return fail("backup selection", selected);
     backup = selected;
     progress(`backup ${backup.backupId} of ${server}: ended ${backup.endTime.toISOString()}, ${(backup.sizeBytes / 1048576).toFixed(1)} MiB`);
@@ -416,23 +245,21 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     current = "backup verification";
     if (interrupted(current)) return;
     const t = monotonicNow();
-    const verified = await barman.barman(["verify-backup", server, backup.backupId], "barman verify-backup");
+    const verified = await barman.verifyBackup(backup.backupId).catch((error: Error) => error);
     phasesMs.verifyBackupMs = monotonicNow() - t;
-    if (verified.exitCode !== 0 || /\b(ERROR|error):/.test(words(verified))) {
-      return fail("backup verification", `barman verify-backup says (exit ${verified.exitCode}):\n${words(verified)}`);
-    }
-    progress(`barman verify-backup: ${words(verified).split("\n").at(-1) ?? "ok"}`);
+    if (verified instanceof Error) return fail("backup verification", verified.message);
+    progress(`barman verify-backup: ${verified.split("\n").at(-1) ?? "ok"}`);
 
     // (c) A fresh directory of our own (mktemp: never an existing one), removed in every case below.
     current = "barman recover";
     if (interrupted(current)) return;
-    const made = await barman.run(["mktemp", "-d", `${workParent}/${WORK_PREFIX}${options.runId}-XXXXXX`], "temporary directory");
+    const made = await onServer(["mktemp", "-d", `${workParent}/${WORK_PREFIX}${options.runId}-XXXXXX`]);
     if (made.exitCode !== 0) return fail("barman recover", `could not create a temporary directory in ${workParent}: ${words(made)}`);
     workDirectory = made.stdout.trim();
     try {
       await recoverAndCheck(workDirectory);
     } finally {
-      await removeWorkDirectory(barman, workDirectory).catch((error: Error) =>
+      await removeWorkDirectory(onServer, workDirectory).catch((error: Error) =>
         fail("clean-up", `${workDirectory} is still on ${barman.where}, remove it by hand (${error.message})`),
       );
     }
@@ -440,15 +267,11 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
 
   const recoverAndCheck = async (workDirectory: string): Promise<void> => {
     const destination = `${workDirectory}/${PGDATA_NAME}`;
-    const args = ["recover", server, backup!.backupId, destination, ...barmanTargetArgs(target)];
-    if (target.kind !== "latest") args.push("--target-action", "promote");
-    progress(`barman ${args.join(" ")}`);
+    progress(`barman recover ${server} ${backup!.backupId} ${destination} ${barmanTargetArgs(target).join(" ")}`);
     let t = monotonicNow();
-    const recovered = await barman.barman(args, "barman recover", (line) => progress(`  barman recover: ${line}`));
+    const recovered = await barman.recover({ backupId: backup!.backupId, destination, target, onLine: (line) => progress(`  barman recover: ${line}`) }).catch((error: Error) => error);
     phasesMs.barmanRecoverMs = monotonicNow() - t;
-    if (recovered.exitCode !== 0 || !recoverSucceeded(words(recovered))) {
-      return fail("barman recover", `barman recover says (exit ${recovered.exitCode}):\n${words(recovered)}`);
-    }
+    if (recovered instanceof Error) return fail("barman recover", recovered.message);
 
     // (d) tar on the Barman server, unpacked by Docker into the throwaway container before it starts.
     if (interrupted("transfer")) return;
@@ -456,50 +279,59 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     progress(`streaming ${destination} into throwaway container ${name}`);
     current = "transfer";
     t = monotonicNow();
-    const tar = await streamDirectory(barman, workDirectory, budgetsMs.recover);
+    // The archive holds one top-level directory, pgdata/, unpacked where the instance's PGDATA's parent is.
+    const tarArgv = ["tar", "-C", workDirectory, "-cf", "-", PGDATA_NAME];
+    const tar: CommandStream = await barman.transport.stream(tarArgv);
     let transferred = false;
-    const container = new ThrowawayInstanceContainer(
-      options.image,
-      { archive: tar.archive, labels: { ...options.labels, [LABEL_ROLE]: THROWAWAY_ROLE }, startupTimeoutMs: budgetsMs.recoveredInstancePromoted },
-      async () => {
-        await tar.finished();
-        phasesMs.transferMs = monotonicNow() - t;
-        transferred = true;
-        current = "instance start";
-        t = monotonicNow();
+    const container = new RecoveredInstanceContainer({
+      image: options.image,
+      labels: { ...options.labels, [LABEL_ROLE]: THROWAWAY_ROLE },
+      source: {
+        kind: "archive",
+        archive: tar.stdout,
+        afterCopy: async () => {
+          await tar.finished();
+          barman.transcript.push({ command: tarArgv.join(" "), exitCode: 0, stdout: "", stderr: "", durationMs: monotonicNow() - t });
+          phasesMs.transferMs = monotonicNow() - t;
+          transferred = true;
+          current = "instance start";
+          t = monotonicNow();
+        },
       },
-    ).withName(name);
-    let instance: StartedTestContainer | undefined;
+      access: { kind: "isolated", database: options.database, user: dbUser },
+      startupTimeoutMs: budgetsMs.recoveredInstancePromoted,
+      statementTimeoutMs: budgetsMs.sqlStatement,
+    }).withName(name);
+    let instance: StartedRecoveredInstance | undefined;
     try {
       try {
         instance = await container.start();
       } catch (error) {
         tar.abort();
         if (!transferred) return fail("transfer", `${destination} could not be copied into the throwaway instance: ${(error as Error).message}`);
-        const log = readRecoveryLog(container.log);
-        const said = log.fatalLines.length ? log.fatalLines.join("\n") : container.log.trim().split("\n").slice(-8).join("\n");
-        return fail("instance start", `the recovered instance did not promote (${(error as Error).message}); PostgreSQL said:\n${said}`);
+        return fail("instance start", error instanceof RecoveredInstanceStartError ? error.message : `the recovered instance did not start: ${(error as Error).message}`);
       }
-      const inRecovery = await psql(instance.getId(), "template1", dbUser, "SELECT pg_is_in_recovery()", budgetsMs.sqlStatement);
+      const status = await instance.one<{ in_recovery: boolean }>("SELECT pg_is_in_recovery() AS in_recovery").catch((error: Error) => error);
       phasesMs.instanceStartUntilPromotedMs = monotonicNow() - t;
-      const log = readRecoveryLog(container.log);
-      if (inRecovery.exitCode !== 0 || inRecovery.stdout.trim() !== "f" || log.fatalLines.length > 0) {
-        return fail("instance start", `the recovered instance ${inRecovery.stdout.trim() === "f" ? "promoted but logged" : "is not a promoted primary"}: ${[...log.fatalLines, words(inRecovery)].join("\n")}`);
+      const log = instance.recoveryLog();
+      if (status instanceof Error || status.in_recovery || log.fatalLines.length > 0) {
+        const said = status instanceof Error ? status.message : status.in_recovery ? "still in recovery" : "";
+        return fail("instance start", `the recovered instance ${!(status instanceof Error) && !status.in_recovery ? "promoted but logged" : "is not a promoted primary"}: ${[...log.fatalLines, said].filter(Boolean).join("\n")}`);
       }
       progress(`instance promoted in ${seconds(phasesMs.instanceStartUntilPromotedMs)}`);
 
-      // (f) The user's checks, one psql each, as JSON.
+      // (f) The user's checks, each as JSON rows.
       current = "verification";
       if (interrupted(current)) return;
       t = monotonicNow();
-      for (const check of options.checks) checks.push(await runCheck(instance.getId(), check));
+      for (const check of options.checks) checks.push(await runCheck(instance, check));
       phasesMs.verificationMs = monotonicNow() - t;
       for (const c of checks.filter((c) => !c.ok)) {
         fail("verification", c.error ? `check '${c.name}' could not run: ${c.error}` : `check '${c.name}' returned ${JSON.stringify(c.actual)}, expected ${JSON.stringify(c.expected)}`);
       }
     } finally {
       // (g) Gone whatever happened: also a container that was created but never started.
-      await instance?.stop({ remove: true, removeVolumes: true, timeout: 2_000 }).catch(() => undefined);
+      await instance?.stop().catch(() => undefined);
       await docker()
         .getContainer(name)
         .remove({ force: true, v: true })
@@ -509,17 +341,11 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     }
   };
 
-  const runCheck = async (containerId: string, check: NightlyCheck): Promise<NightlyCheckResult> => {
+  const runCheck = async (instance: StartedRecoveredInstance, check: NightlyCheck): Promise<NightlyCheckResult> => {
     const t = monotonicNow();
-    const result = await psql(containerId, options.database, dbUser, checkQuery(check.sql), budgetsMs.sqlStatement);
+    const actual = await instance.rows(check.sql).catch((error: Error) => error);
     const durationMs = monotonicNow() - t;
-    if (result.exitCode !== 0) return { name: check.name, ok: false, expected: check.expected, actual: null, error: words(result), durationMs };
-    let actual: unknown[][];
-    try {
-      actual = JSON.parse(result.stdout) as unknown[][];
-    } catch {
-      return { name: check.name, ok: false, expected: check.expected, actual: null, error: `psql printed something that is not JSON: ${result.stdout.slice(0, 500)}`, durationMs };
-    }
+    if (actual instanceof Error) return { name: check.name, ok: false, expected: check.expected, actual: null, error: actual.message, durationMs };
     const ok = JSON.stringify(actual) === JSON.stringify(check.expected);
     progress(`check '${check.name}': ${ok ? "ok" : `got ${JSON.stringify(actual)}, expected ${JSON.stringify(check.expected)}`}`);
     return { name: check.name, ok, expected: check.expected, actual, durationMs };
@@ -534,7 +360,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   }
   return {
     verdict: problems.length === 0 ? "pass" : "fail",
-    barmanContainer: barman.containerName,
+    barmanContainer: containerName,
     server,
     backupId: backup?.backupId,
     backupEndTime: backup?.endTime.toISOString(),
@@ -547,27 +373,15 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     problems,
     failedPhase,
     interrupted: wasInterrupted,
-    barmanCommands: barman.transcript,
+    barmanCommands: barman.transcript.map((r) => ({ command: r.command, exitCode: r.exitCode, durationMs: Math.round(r.durationMs) })),
   };
 }
 
-/** psql on the throwaway instance's socket; statement_timeout from the sqlStatement budget. */
-async function psql(containerId: string, database: string, user: string, sql: string, budgetMs: number): Promise<ExecResult> {
-  return withinBudget(`psql on the throwaway instance: ${sql.slice(0, 80)}`, "sqlStatement", budgetMs + 5_000, () =>
-    execIn(containerId, ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database, "-U", user, "-c", sql], {
-      user: "postgres",
-      where: "the throwaway instance",
-      env: { PGOPTIONS: `-c statement_timeout=${budgetMs}` },
-      allowFailure: true,
-    }),
-  );
-}
-
 /** Only ever a directory we made with mktemp: the pattern guards against removing anything else. */
-async function removeWorkDirectory(barman: BarmanOverDockerExec, directory: string): Promise<void> {
+async function removeWorkDirectory(onServer: (argv: string[]) => Promise<ExecResult>, directory: string): Promise<void> {
   if (!new RegExp(`^/[A-Za-z0-9_./-]*/${WORK_PREFIX}[A-Za-z0-9_-]+$`).test(directory)) throw new Error(`refusing to remove '${directory}': not a verification directory`);
-  const removed = await barman.run(["rm", "-rf", "--", directory], "removing the temporary directory");
-  const left = await barman.run(["test", "-e", directory], "checking the temporary directory is gone");
+  const removed = await onServer(["rm", "-rf", "--", directory]);
+  const left = await onServer(["test", "-e", directory]);
   if (removed.exitCode !== 0 || left.exitCode === 0) throw new Error(`rm -rf exit ${removed.exitCode}: ${words(removed) || "directory still there"}`);
 }
 
@@ -576,11 +390,12 @@ async function removeWorkDirectory(barman: BarmanOverDockerExec, directory: stri
  * server. A `barman recover` still running there ends at its `timeout`.
  */
 export async function removeLeftoverWorkDirectories(barmanContainer: string, runId: string, workParent = DEFAULT_WORK_PARENT): Promise<string[]> {
-  const { barman, running } = await connectBarman(barmanContainer, 60_000);
+  const { barman, running } = await connectBarman(barmanContainer, "-", 60_000);
   if (!running) return [];
-  const found = await barman.run(["find", workParent, "-maxdepth", "1", "-name", `${WORK_PREFIX}${runId}-*`], "finding leftover directories");
+  const onServer = (argv: string[]): Promise<ExecResult> => barman.transport.run(argv);
+  const found = await onServer(["find", workParent, "-maxdepth", "1", "-name", `${WORK_PREFIX}${runId}-*`]);
   const directories = found.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
-  for (const directory of directories) await removeWorkDirectory(barman, directory);
+  for (const directory of directories) await removeWorkDirectory(onServer, directory);
   return directories;
 }
 

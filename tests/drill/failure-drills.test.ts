@@ -4,29 +4,25 @@
 // recovered instance is left behind.
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
-import { scenario12 } from "../../fixtures/scenario-12.ts";
 import { docker } from "../../containers/docker-resources.ts";
-import { segmentTimeline } from "../../src/barman-output.ts";
-import { readSettings } from "../../src/config.ts";
-import { prepareDisaster, seedBaseline, takeBackup, type PreparedDisaster } from "../../src/drill/disaster.ts";
-import { DrillEnvironment } from "../../src/drill/environment.ts";
-import { RecoveryFailedError, runRecoveryDrill } from "../../src/drill/recovery.ts";
+import { readSettings, type TargetKindName } from "../../src/config.ts";
+import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
+import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
+import { backUp, prepareTopology, RecoveryFailedError, resolvePlan, seed, type DrillFacts, type DrillPlan } from "../../src/engine/phases.ts";
+import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import type { RecoveryTarget } from "../../src/recovery-target.ts";
 import { pollUntil } from "../../src/wait.ts";
 
-const settings = readSettings();
 const run = inject("drillRun");
 const say = (line: string): void => console.log(`[faults ${run.runId}] ${line}`);
+const loaded = await loadDrillConfig({ path: "fixtures/scenario-12.config.ts" });
+const settings = applyConfigToSettings(readSettings(), loaded.config);
+const basePlan = await resolvePlan(loaded);
+const barmanHome = `/var/lib/barman/${basePlan.serverName}`;
 
-/** Runs the recovery drill expecting it to fail; returns the error after recording it as evidence. */
-async function expectRedDrill(env: DrillEnvironment, prepared: PreparedDisaster, target: RecoveryTarget, directory: string): Promise<RecoveryFailedError> {
-  const outcome = await runRecoveryDrill(env, {
-    backupId: prepared.backup.backupId,
-    target,
-    directory,
-    expected: { counts: prepared.goodState.counts, ordersChecksum: prepared.goodState.ordersChecksum },
-    primaryTimeline: segmentTimeline(prepared.closedSegment),
-  }).then(
+/** Runs the gated recovery expecting it to fail; returns the error after recording it as evidence. */
+async function expectRedDrill(env: DrillEnvironment, prepared: DrillFacts, fault: { kind: TargetKindName; target?: RecoveryTarget }, directory: string): Promise<RecoveryFailedError> {
+  const outcome = await runGatedRecovery(env, basePlan, prepared, { ...fault, directory }).then(
     () => undefined,
     (error: unknown) => error,
   );
@@ -47,11 +43,11 @@ beforeEach(async () => {
 
 describe("Faults in the request, the archive and the backup", () => {
   let env: DrillEnvironment;
-  let prepared: PreparedDisaster;
+  let prepared: DrillFacts;
 
   beforeAll(async () => {
-    env = await DrillEnvironment.start({ name: "faults", run, settings, serverName: scenario12.serverName, database: scenario12.database, progress: say });
-    prepared = await prepareDisaster(env, say);
+    env = await prepareTopology(basePlan, { name: "faults", run, settings, progress: say });
+    prepared = await prepareDisaster(env, basePlan, say);
   });
 
   afterAll(async () => {
@@ -63,7 +59,7 @@ describe("Faults in the request, the archive and the backup", () => {
     await allure.story("Target time before the backup's end");
     const end = prepared.backup.endTime;
     const tooEarly = new Date(end.getTime() - 60_000).toISOString().replace("T", " ").replace("Z", "+00:00");
-    const error = await expectRedDrill(env, prepared, { kind: "time", time: tooEarly }, "too-early");
+    const error = await expectRedDrill(env, prepared, { kind: "time", target: { kind: "time", time: tooEarly } }, "too-early");
     expect(error.phase).toBe("barman recover");
     expect(error.message).toMatch(/is before the backup end time/);
     expect(error.message, "names the requested time").toContain(tooEarly.slice(0, 19));
@@ -72,31 +68,32 @@ describe("Faults in the request, the archive and the backup", () => {
 
   test("a restore point that does not exist: recovery never reaches it", async () => {
     await allure.story("Unknown restore point");
-    const error = await expectRedDrill(env, prepared, { kind: "name", name: "no_such_restore_point" }, "no-such-name");
+    const error = await expectRedDrill(env, prepared, { kind: "name", target: { kind: "name", name: "no_such_restore_point" } }, "no-such-name");
     expect(error.phase).toBe("instance start");
     expect(error.message).toContain("restore point 'no_such_restore_point'");
     expect(error.message).toMatch(/FATAL: +recovery ended before configured recovery target was reached/);
   });
 
-  test("a WAL segment between the backup and the target is missing from Barman's archive", async () => {
+  test("a WAL segment between the backup and the target is missing from Barman's archive: red before any recovery, naming it", async () => {
     await allure.story("Missing WAL segment");
     const { segment } = await env.primary.one<{ segment: string }>("SELECT pg_walfile_name($1::pg_lsn) AS segment", [prepared.goodState.restorePointLsn]);
     expect(segment > prepared.backup.endWal, `segment ${segment} lies after the backup's end WAL ${prepared.backup.endWal}`).toBe(true);
     // As if a clean-up script had deleted it: the file and its line in Barman's WAL catalogue.
-    await env.barman.shell(`set -e; f=$(find /var/lib/barman/${scenario12.serverName}/wals -name ${segment}); rm "$f"; sed -i "/^${segment}\\t/d" /var/lib/barman/${scenario12.serverName}/wals/xlog.db`);
+    await env.barman.shell(`set -e; f=$(find ${barmanHome}/wals -name ${segment}); rm "$f"; sed -i "/^${segment}\\t/d" ${barmanHome}/wals/xlog.db`);
     await allure.parameter("removed WAL segment", segment);
-    const error = await expectRedDrill(env, prepared, { kind: "time", time: prepared.goodState.time }, "missing-wal");
-    expect(error.phase).toBe("instance start");
-    expect(error.message).toMatch(/FATAL: +recovery ended before configured recovery target was reached/);
+    const error = await expectRedDrill(env, prepared, { kind: "time" }, "missing-wal");
+    expect(error.phase, "caught by the WAL check, before barman recover").toBe("WAL verification");
+    expect(error.message, "names the missing segment").toContain(segment);
+    expect(error.message).toMatch(/missing from Barman's archive/);
   });
 
   test("a damaged base backup: a data file truncated is caught before any recovery", async () => {
     await allure.story("Damaged base backup");
     const { path } = await env.primary.one<{ path: string }>("SELECT pg_relation_filepath('orders') AS path");
-    const file = `/var/lib/barman/${scenario12.serverName}/base/${prepared.backup.backupId}/data/${path}`;
+    const file = `${barmanHome}/base/${prepared.backup.backupId}/data/${path}`;
     await env.barman.shell(`set -e; test -s ${file}; truncate -s 8192 ${file}`);
     await allure.parameter("truncated file", file);
-    const error = await expectRedDrill(env, prepared, { kind: "time", time: prepared.goodState.time }, "damaged-backup");
+    const error = await expectRedDrill(env, prepared, { kind: "time" }, "damaged-backup");
     expect(error.phase).toBe("backup verification");
     expect(error.message).toMatch(/pg_verifybackup/);
     expect(error.message, "names the damaged file").toContain(path);
@@ -104,10 +101,10 @@ describe("Faults in the request, the archive and the backup", () => {
 
   test("the Barman server stopped in the middle of the drill", async () => {
     await allure.story("Barman server down");
-    await env.barman.stop({ remove: false, timeout: 0 });
-    const error = await expectRedDrill(env, prepared, { kind: "time", time: prepared.goodState.time }, "barman-down");
+    await env.barmanServer.stop({ remove: false, timeout: 0 });
+    const error = await expectRedDrill(env, prepared, { kind: "time" }, "barman-down");
     expect(error.phase).toBe("backup verification");
-    expect(error.message).toMatch(/the Barman server is not running/);
+    expect(error.message).toMatch(/the Barman server \(container [^)]+\) is not running/);
   });
 });
 
@@ -116,16 +113,9 @@ describe("The primary stopped while a backup is running", () => {
 
   beforeAll(async () => {
     // A bandwidth limit (pg_basebackup --max-rate) keeps the copy running long enough to be cut.
-    env = await DrillEnvironment.start({
-      name: "backup-cut",
-      run,
-      settings,
-      serverName: scenario12.serverName,
-      database: scenario12.database,
-      progress: say,
-      barmanServerSettings: { bandwidth_limit: "4096" },
-    });
-    await seedBaseline(env.primary);
+    const plan: DrillPlan = { ...basePlan, barmanSettings: { ...basePlan.barmanSettings, bandwidth_limit: "4096" } };
+    env = await prepareTopology(plan, { name: "backup-cut", run, settings, progress: say });
+    await seed(env, plan);
   });
 
   afterAll(async () => {
@@ -136,7 +126,7 @@ describe("The primary stopped while a backup is running", () => {
     await allure.story("Primary down during the backup");
     let killed: Promise<void> | undefined;
     let copiedBeforeKill = 0;
-    const outcome = await takeBackup(env, (line) => {
+    const outcome = await backUp(env, (line) => {
       say(`barman backup: ${line}`);
       if (!killed && line.includes("Starting backup copy via pg_basebackup")) {
         // Kill once data is really flowing: more than 1 MiB of the copy on Barman's disk.
@@ -144,7 +134,7 @@ describe("The primary stopped while a backup is running", () => {
           what: "pg_basebackup copying data into Barman",
           budget: "backup",
           budgetMs: settings.budgetsMs.backup,
-          probe: async () => Number(await env.barman.shell(`du -sb /var/lib/barman/${scenario12.serverName}/base/*/data 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'`)),
+          probe: async () => Number(await env.barman.shell(`du -sb ${barmanHome}/base/*/data 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'`)),
           done: (bytes) => bytes > 1_048_576,
           intervalMs: 50,
         })

@@ -10,7 +10,7 @@ import { assertEngineAnswers, manualCleanupCommands, reap } from "../../containe
 import { ensureImages } from "../../containers/images.ts";
 import { readSettings } from "../../src/config.ts";
 import { writeReportMetadata } from "../../src/report-metadata.ts";
-import type { DrillRun } from "../../src/drill/environment.ts";
+import type { DrillRun } from "../../src/engine/topology.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -3,12 +3,14 @@
 // recover` writes into and recovered instances start from. Dedicated barman / streaming_barman
 // roles with random scram-sha-256 passwords; host ports on 127.0.0.1 only.
 import { randomBytes } from "node:crypto";
-import { BarmanContainer, type StartedBarmanServer } from "../../containers/barman/barman-container.ts";
+import type { BarmanClient } from "../../containers/barman/barman-client.ts";
+import { BarmanContainer, RECOVERY_MOUNT, type StartedBarmanServer } from "../../containers/barman/barman-container.ts";
 import { docker, runLabels } from "../../containers/docker-resources.ts";
-import type { DrillImages } from "../../containers/images.ts";
-import { PrimaryContainer, RecoveredInstanceContainer, type StartedDrillPostgres } from "../../containers/postgres/postgres-containers.ts";
-import type { DrillSettings } from "../config.ts";
 import { execIn } from "../../containers/exec.ts";
+import type { DrillImages } from "../../containers/images.ts";
+import { PrimaryContainer, type StartedDrillPostgres } from "../../containers/postgres/postgres-containers.ts";
+import { RecoveredInstanceContainer, type StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
+import type { DrillSettings } from "../config.ts";
 
 export interface DrillRun {
   runId: string;
@@ -19,14 +21,11 @@ export interface DrillRun {
 
 const secret = (): string => randomBytes(18).toString("base64url");
 
-export interface StartedRecoveredInstance {
-  instance: StartedDrillPostgres;
-  directory: string;
-  alias: string;
-}
-
 export class DrillEnvironment {
+  /** Recovered instances by the name of their directory in the recovery volume. */
   readonly recovered = new Map<string, StartedRecoveredInstance>();
+  /** The one Barman client of this environment. */
+  readonly barman: BarmanClient;
 
   private constructor(
     /** Name prefix of this environment's containers, network and volume. */
@@ -37,9 +36,11 @@ export class DrillEnvironment {
     readonly recoveryVolume: string,
     readonly superuser: { user: string; password: string; database: string },
     readonly primary: StartedDrillPostgres,
-    readonly barman: StartedBarmanServer,
+    readonly barmanServer: StartedBarmanServer,
     private readonly labels: Record<string, string>,
-  ) {}
+  ) {
+    this.barman = barmanServer.client;
+  }
 
   /** The secrets of this run, for masking in anything written to a report. */
   readonly secrets: string[] = [];
@@ -70,8 +71,9 @@ export class DrillEnvironment {
     const barmanPassword = secret();
     const streamingPassword = secret();
 
-    progress("starting the primary (PostgreSQL 15)");
-    const primary = await new PrimaryContainer({
+    // The primary and the Barman server start together: neither needs the other to come up.
+    progress("starting the primary and the Barman server");
+    const primaryStarting = new PrimaryContainer({
       image: run.images.postgres,
       network,
       alias: "pg-primary",
@@ -84,6 +86,29 @@ export class DrillEnvironment {
     })
       .withName(`${prefix}-primary`)
       .start();
+    const barmanStarting = new BarmanContainer({
+      image: run.images.barman,
+      network,
+      labels,
+      serverName: options.serverName,
+      primaryHost: "pg-primary",
+      database: options.database,
+      barmanPassword,
+      streamingPassword,
+      recoveryVolume,
+      startupTimeoutMs: settings.budgetsMs.containerStart,
+      extraServerSettings: options.barmanServerSettings,
+    })
+      .withName(`${prefix}-barman`)
+      .start();
+    const [primaryStarted, barmanStarted] = await Promise.allSettled([primaryStarting, barmanStarting]);
+    if (primaryStarted.status === "rejected" || barmanStarted.status === "rejected") {
+      // The one that did start is removed by the run's reaper (labels); say what failed.
+      const failed = [primaryStarted, barmanStarted].flatMap((r, i) => (r.status === "rejected" ? [`${i === 0 ? "primary" : "Barman server"}: ${(r.reason as Error).message}`] : []));
+      throw new Error(`the drill's containers did not start:\n${failed.join("\n")}`);
+    }
+    const primary = primaryStarted.value;
+    const barman = barmanStarted.value;
 
     // Least privilege, as in Barman's "Preliminary steps" for PostgreSQL 15: no superuser for Barman.
     progress("creating the barman and streaming_barman roles");
@@ -101,23 +126,6 @@ export class DrillEnvironment {
     }
     await primary.query(`CREATE ROLE streaming_barman LOGIN REPLICATION PASSWORD ${literal(streamingPassword)}`);
 
-    progress("starting the Barman server (Barman 3.4)");
-    const barman = await new BarmanContainer({
-      image: run.images.barman,
-      network,
-      labels,
-      serverName: options.serverName,
-      primaryHost: "pg-primary",
-      database: options.database,
-      barmanPassword,
-      streamingPassword,
-      recoveryVolume,
-      startupTimeoutMs: settings.budgetsMs.containerStart,
-      extraServerSettings: options.barmanServerSettings,
-    })
-      .withName(`${prefix}-barman`)
-      .start();
-
     const environment = new DrillEnvironment(prefix, run, settings, network, recoveryVolume, superuser, primary, barman, labels);
     environment.secrets.push(superuser.password, barmanPassword, streamingPassword);
 
@@ -131,11 +139,11 @@ export class DrillEnvironment {
     // A user's Barman may ship WAL by archive_command only (streaming_archiver = off).
     if ((options.barmanServerSettings?.["streaming_archiver"] ?? "on") !== "off") {
       progress("starting WAL streaming (barman cron, replication slot)");
-      await barman.startWalStreaming(settings.budgetsMs.walStreamingReady);
+      await environment.barman.startWalStreaming(settings.budgetsMs.walStreamingReady);
     }
     // Barman's check "WAL archive" stays FAILED until a first segment arrives (its docs: switch-wal --archive).
     const { closedSegment } = await environment.switchWal();
-    await barman.waitForArchivedSegment(closedSegment, settings.budgetsMs.walArchived);
+    await environment.barman.waitForArchivedSegment(closedSegment, settings.budgetsMs.walArchived);
     progress(`WAL streaming works: segment ${closedSegment} archived`);
     return environment;
   }
@@ -159,7 +167,7 @@ export class DrillEnvironment {
         "cat ~/.ssh/id_ed25519.pub",
       ].join("\n"),
     );
-    await this.barman.authorizeSshKey(publicKey);
+    await this.barmanServer.authorizeSshKey(publicKey);
     // barman-wal-archive --test: SSH and `barman put-wal --test` on the other side, no WAL sent.
     await asPostgres(`barman-wal-archive --test barman ${serverName} DUMMY`);
     await this.primary.query(`ALTER SYSTEM SET archive_command = ${this.primary.client.escapeLiteral(`barman-wal-archive barman ${serverName} %p`)}`);
@@ -173,7 +181,7 @@ export class DrillEnvironment {
   async enableRsyncBackups(): Promise<void> {
     const publicKey = (
       await execIn(
-        this.barman.getId(),
+        this.barmanServer.getId(),
         [
           "bash",
           "-c",
@@ -194,7 +202,7 @@ export class DrillEnvironment {
       { user: "postgres", where: "the primary" },
     );
     // The same login Barman will use, so a broken key exchange fails here with ssh's own words.
-    await execIn(this.barman.getId(), ["ssh", "postgres@pg-primary", "true"], { user: "barman", where: "the Barman server" });
+    await execIn(this.barmanServer.getId(), ["ssh", "postgres@pg-primary", "true"], { user: "barman", where: "the Barman server" });
   }
 
   /**
@@ -203,38 +211,50 @@ export class DrillEnvironment {
    * pg_receivewal opens the next one, which needs new WAL; an idle primary writes none for up to
    * 15 s (the next running-xacts record). The commit is that WAL, at once.
    */
-  async switchWal(): Promise<{ closedSegment: string; switchLsn: string }> {
-    const { segment, lsn } = await this.primary.one<{ segment: string; lsn: string }>(
-      "SELECT pg_walfile_name(pg_switch_wal()) AS segment, pg_current_wal_lsn()::text AS lsn",
-    );
+  async switchWal(): Promise<{ closedSegment: string }> {
+    const { segment } = await this.primary.one<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS segment");
     await this.primary.query("SELECT txid_current()");
-    return { closedSegment: segment, switchLsn: lsn };
+    return { closedSegment: segment };
+  }
+
+  /** A directory in the recovery volume, owned by barman, for one recovered instance. */
+  async prepareRecoveryDirectory(name: string): Promise<string> {
+    const path = `${RECOVERY_MOUNT}/${name}`;
+    await this.barman.shell(`install -d -o barman -g barman -m 0700 ${path}`, { user: "root" });
+    return path;
+  }
+
+  async removeRecoveryDirectory(name: string): Promise<void> {
+    await this.barman.shell(`rm -rf ${RECOVERY_MOUNT}/${name}`, { user: "root" });
+  }
+
+  async recoveryDirectoryExists(name: string): Promise<boolean> {
+    return (await this.barman.shell(`test -e ${RECOVERY_MOUNT}/${name} && echo yes || true`, { user: "root" })) === "yes";
+  }
+
+  async readRecoveredFile(name: string, file: string): Promise<string> {
+    return this.barman.shell(`cat ${RECOVERY_MOUNT}/${name}/${file}`, { user: "root" });
   }
 
   async startRecoveredInstance(directory: string): Promise<StartedRecoveredInstance> {
-    const alias = `pg-recovered-${directory}`;
     const instance = await new RecoveredInstanceContainer({
       image: this.run.images.postgres,
-      network: this.network,
-      alias,
       labels: this.labels,
-      superuser: this.superuser,
+      source: { kind: "volume", volume: this.recoveryVolume, directory },
+      access: { kind: "network", network: this.network, alias: `pg-recovered-${directory}`, superuser: this.superuser },
       startupTimeoutMs: this.settings.budgetsMs.recoveredInstancePromoted,
       statementTimeoutMs: this.settings.budgetsMs.sqlStatement,
-      volume: this.recoveryVolume,
-      dataDirectory: directory,
     })
       .withName(`${this.prefix}-recovered-${directory}`)
       .start();
-    const started = { instance, directory, alias };
-    this.recovered.set(directory, started);
-    return started;
+    this.recovered.set(directory, instance);
+    return instance;
   }
 
   async stopRecoveredInstance(directory: string): Promise<void> {
     const started = this.recovered.get(directory);
     if (!started) return;
-    await started.instance.stop();
+    await started.stop();
     this.recovered.delete(directory);
   }
 
@@ -260,11 +280,17 @@ export class DrillEnvironment {
     return this.secrets.reduce((t, s) => t.replaceAll(s, "******"), text);
   }
 
-  /** Stops what this environment started; resources left by a crash are reaped by label. */
+  /**
+   * Removes what this environment started, all containers at once and killed (throwaways: a polite
+   * shutdown would only wait for the primary's archive_command to give up on a stopped Barman).
+   * Resources left by a crash are reaped by label.
+   */
   async stop(): Promise<void> {
-    for (const directory of [...this.recovered.keys()]) await this.stopRecoveredInstance(directory).catch(() => undefined);
-    await this.barman.stop().catch(() => undefined);
-    await this.primary.stop().catch(() => undefined);
+    await Promise.all([
+      ...[...this.recovered.keys()].map((directory) => this.stopRecoveredInstance(directory).catch(() => undefined)),
+      this.barmanServer.stop().catch(() => undefined),
+      this.primary.stop().catch(() => undefined),
+    ]);
     await docker().getVolume(this.recoveryVolume).remove({ force: true }).catch(() => undefined);
     await docker().getNetwork(this.network).remove().catch(() => undefined);
   }

@@ -4,8 +4,6 @@ import { test } from "vitest";
 
 export interface OrderedScenario {
   step(name: string, body: () => Promise<void>): void;
-  /** Name of the first step that failed, if any. */
-  readonly failedStep: string | undefined;
 }
 
 export function orderedScenario(options: {
@@ -28,9 +26,6 @@ export function orderedScenario(options: {
           throw error;
         }
       });
-    },
-    get failedStep() {
-      return failedStep;
     },
   };
 }

@@ -1,0 +1,322 @@
+// The one Barman client: every `barman` command the suite runs, on a transport that reaches the
+// Barman server (today `docker exec`, into a drill's container or into an existing server). Output
+// is parsed by src/barman-output.ts; every command and its output is kept in a transcript, the
+// evidence of what was done on the server.
+import { Transform, type TransformCallback } from "node:stream";
+import { z } from "zod";
+import { docker } from "../docker-resources.ts";
+import { CommandFailedError, execIn, type ExecResult } from "../exec.ts";
+import {
+  archivedSegmentPath,
+  parseBackupId,
+  parseCheck,
+  parseListBackup,
+  parseShowBackup,
+  parseWalsDirectory,
+  recoverSucceeded,
+  walSegmentRange,
+  type BackupDetails,
+  type BackupListEntry,
+  type CheckLine,
+} from "../../src/barman-output.ts";
+import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
+import { BudgetExceededError, pollUntil } from "../../src/wait.ts";
+
+export type LineSink = (line: string) => void;
+
+/** A command's stdout as a stream (a recovered data directory as tar), and how it ended. */
+export interface CommandStream {
+  stdout: NodeJS.ReadableStream & Transform;
+  /** Waits for the command to exit; throws with its words when it failed. */
+  finished(): Promise<void>;
+  /** Stops reading, so the command ends on a broken pipe. */
+  abort(): void;
+}
+
+/** How commands reach the Barman server. Runs never throw on a non-zero exit: the client decides. */
+export interface BarmanTransport {
+  /** Names the server in messages, e.g. "the Barman server (container pgdrill-x-barman)". */
+  readonly where: string;
+  run(argv: string[], options?: { user?: "barman" | "root"; onLine?: LineSink }): Promise<ExecResult>;
+  stream(argv: string[], options?: { user?: "barman" | "root" }): Promise<CommandStream>;
+}
+
+/**
+ * `docker exec` into the container that runs Barman. With `commandBudgetMs`, every command runs
+ * under `timeout` on the server itself, so a command that overruns ends there too instead of
+ * writing on after we gave up (a client-side timer cannot kill a docker exec); exit 124/137 is that.
+ */
+export class DockerExecTransport implements BarmanTransport {
+  constructor(
+    readonly containerId: string,
+    readonly containerName: string,
+    private readonly options: { commandBudgetMs?: number } = {},
+  ) {}
+
+  get where(): string {
+    return `the Barman server (container ${this.containerName})`;
+  }
+
+  private bounded(argv: string[]): string[] {
+    const budgetMs = this.options.commandBudgetMs;
+    return budgetMs === undefined ? argv : ["timeout", "--kill-after=10", String(Math.max(1, Math.ceil(budgetMs / 1000))), ...argv];
+  }
+
+  async run(argv: string[], options: { user?: "barman" | "root"; onLine?: LineSink } = {}): Promise<ExecResult> {
+    const result = await execIn(this.containerId, this.bounded(argv), { user: options.user ?? "barman", where: this.where, allowFailure: true, onLine: options.onLine });
+    // The transcript names the command without the timeout wrapper: that is what a person reads.
+    const named = { ...result, command: argv.join(" ") };
+    if (this.options.commandBudgetMs !== undefined && (result.exitCode === 124 || result.exitCode === 137)) {
+      throw new BudgetExceededError("recover", this.options.commandBudgetMs, `\`${named.command}\``, `stopped on ${this.where}`);
+    }
+    return named;
+  }
+
+  async stream(argv: string[], options: { user?: "barman" | "root" } = {}): Promise<CommandStream> {
+    const exec = await docker()
+      .getContainer(this.containerId)
+      .exec({ Cmd: this.bounded(argv), User: options.user ?? "barman", AttachStdout: true, AttachStderr: true });
+    const socket = await exec.start({ hijack: true, stdin: false });
+    const stdout = new ExecStdout();
+    socket.pipe(stdout);
+    socket.on("error", (error: Error) => stdout.destroy(error));
+    const where = this.where;
+    return {
+      stdout,
+      abort: () => socket.destroy(),
+      async finished() {
+        const state = await pollUntil({
+          what: `\`${argv.join(" ")}\` on ${where} finished`,
+          budget: "recover",
+          budgetMs: 60_000,
+          probe: () => exec.inspect(),
+          done: (s) => !s.Running,
+          describe: () => "still running",
+          intervalMs: 50,
+        });
+        if (state.ExitCode !== 0) throw new Error(`\`${argv.join(" ")}\` failed on ${where} (exit ${state.ExitCode}): ${stdout.stderr.trim() || "(no output)"}`);
+      },
+    };
+  }
+}
+
+/**
+ * Splits Docker's multiplexed exec output (8-byte frame headers) into stdout, passed on with
+ * back-pressure so a large backup streams through without being held in memory, and stderr, kept
+ * for the error message. (dockerode's demuxStream ignores back-pressure and never ends its outputs.)
+ */
+class ExecStdout extends Transform {
+  private pending: Buffer = Buffer.alloc(0);
+  stderr = "";
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (this.pending.length >= 8) {
+      const size = this.pending.readUInt32BE(4);
+      if (this.pending.length < 8 + size) break;
+      const payload = this.pending.subarray(8, 8 + size);
+      if (this.pending[0] === 2) this.stderr = (this.stderr + payload.toString("utf8")).slice(-4000);
+      else this.push(payload);
+      this.pending = this.pending.subarray(8 + size);
+    }
+    callback();
+  }
+}
+
+const words = (result: ExecResult): string => (result.stdout + result.stderr).trim();
+
+/** `barman -f json` prints {"_ERROR": ["Unknown server 'x'"]} on a failed lookup. */
+export function barmanJsonErrors(raw: string): string[] {
+  try {
+    const parsed = z.object({ _ERROR: z.array(z.string()) }).loose().safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data._ERROR : [];
+  } catch {
+    return [];
+  }
+}
+
+/** What the WAL check before a recovery found: every segment from the backup's start to the target. */
+export interface WalCoverage {
+  from: string;
+  through: string;
+  segmentsChecked: number;
+  /** Segments absent from Barman's archive, empty or unreadable there. */
+  missing: string[];
+}
+
+export class BarmanClient {
+  /** Every barman command run, with its output: evidence for the report when something fails. */
+  readonly transcript: ExecResult[] = [];
+  private walsDirectory: string | undefined;
+
+  constructor(
+    readonly transport: BarmanTransport,
+    readonly serverName: string,
+  ) {}
+
+  get where(): string {
+    return this.transport.where;
+  }
+
+  /** `barman ARGS` as the barman user; throws with Barman's own words on a non-zero exit unless allowFailure. */
+  async command(args: string[], options: { onLine?: LineSink; allowFailure?: boolean } = {}): Promise<ExecResult> {
+    const result = await this.transport.run(["barman", ...args], { onLine: options.onLine });
+    this.transcript.push(result);
+    if (result.exitCode !== 0 && !options.allowFailure) throw new CommandFailedError(this.where, result);
+    return result;
+  }
+
+  /** A shell script on the Barman server (inspection, clean-up, fault injection); returns stdout. */
+  async shell(script: string, options: { user?: "barman" | "root"; allowFailure?: boolean } = {}): Promise<string> {
+    const result = await this.transport.run(["bash", "-c", script], { user: options.user });
+    if (result.exitCode !== 0 && !options.allowFailure) throw new CommandFailedError(this.where, result);
+    return result.stdout.trim();
+  }
+
+  async version(): Promise<string> {
+    return (await this.command(["--version"])).stdout.split("\n")[0]!.trim();
+  }
+
+  async listServers(): Promise<string[]> {
+    const result = await this.command(["-f", "json", "list-servers"], { allowFailure: true });
+    try {
+      return Object.keys(z.record(z.string(), z.unknown()).parse(JSON.parse(result.stdout))).filter((k) => !k.startsWith("_"));
+    } catch {
+      throw new Error(`\`barman -f json list-servers\` on ${this.where} did not answer with JSON (exit ${result.exitCode}): ${words(result)}`);
+    }
+  }
+
+  async check(): Promise<CheckLine[]> {
+    // `barman check` exits 1 when a check fails; the lines are what we want either way.
+    const result = await this.command(["-f", "json", "check", this.serverName], { allowFailure: true });
+    return parseCheck(result.stdout, this.serverName);
+  }
+
+  /**
+   * `barman cron` starts receive-wal (pg_receivewal on the slot, created by create_slot = auto);
+   * then wait until Barman reports the slot and the streaming process as OK.
+   */
+  async startWalStreaming(budgetMs: number): Promise<void> {
+    await this.command(["cron"]);
+    await pollUntil({
+      what: `Barman WAL streaming from ${this.serverName} (receive-wal running, replication slot active)`,
+      budget: "walStreamingReady",
+      budgetMs,
+      probe: () => this.check(),
+      done: (lines) => ["receive wal running", "replication slot", "postgresql streaming"].every((c) => lines.find((l) => l.check === c)?.ok),
+      describe: (lines) =>
+        lines
+          .filter((l) => !l.ok)
+          .map((l) => `${l.check}: FAILED ${l.hint}`)
+          .join("; "),
+      intervalMs: 200,
+    });
+  }
+
+  private async walsDir(): Promise<string> {
+    this.walsDirectory ??= parseWalsDirectory((await this.command(["-f", "json", "show-server", this.serverName])).stdout, this.serverName);
+    return this.walsDirectory;
+  }
+
+  /**
+   * Waits until `segment` is in Barman's WAL archive. archive-wal moves completed segments from
+   * the streaming and incoming directories into the archive; each probe runs it, then looks for the file.
+   */
+  async waitForArchivedSegment(segment: string, budgetMs: number): Promise<void> {
+    const path = archivedSegmentPath(await this.walsDir(), segment);
+    await pollUntil({
+      what: `WAL segment ${segment} archived by Barman (${path})`,
+      budget: "walArchived",
+      budgetMs,
+      probe: async () => (await this.transport.run(["bash", "-c", `barman archive-wal ${this.serverName} >/dev/null && test -f ${path}`])).exitCode === 0,
+      done: (archived) => archived,
+      describe: () => "not in the archive yet",
+    }).catch(async (error: Error) => {
+      // Say why, in Barman's words: its log holds the archiver's errors (e.g. a missing compressor).
+      const log = await this.barmanLog().catch(() => "");
+      const errors = log
+        .split("\n")
+        .filter((line) => /ERROR|Exception|err'/.test(line))
+        .slice(-5);
+      throw new Error(`${error.message}${errors.length ? `\nBarman's log:\n${errors.join("\n")}` : ""}`);
+    });
+  }
+
+  /**
+   * Every WAL segment from `from` through `through` (one timeline) present, non-empty and readable
+   * in Barman's archive: what a recovery to a target after `through` will ask for.
+   */
+  async walCoverage(from: string, through: string): Promise<WalCoverage> {
+    const wals = await this.walsDir();
+    const segments = walSegmentRange(from, through);
+    const script = `for s in ${segments.join(" ")}; do f="${wals}/\${s:0:16}/$s"; [ -r "$f" ] && [ -s "$f" ] || echo "$s"; done`;
+    const missing = (await this.shell(script)).split("\n").filter(Boolean);
+    return { from, through, segmentsChecked: segments.length, missing };
+  }
+
+  /** `barman backup --wait`: returns once the backup and the WAL it needs are in Barman. */
+  async backup(options: { budgetMs: number; onLine?: LineSink }): Promise<{ backupId: string; output: string }> {
+    const waitS = Math.max(1, Math.floor(options.budgetMs / 1000));
+    const result = await this.command(["backup", "--wait", "--wait-timeout", String(waitS), this.serverName], { onLine: options.onLine });
+    const output = result.stdout + result.stderr;
+    return { backupId: parseBackupId(output), output };
+  }
+
+  async listBackups(): Promise<BackupListEntry[]> {
+    return parseListBackup((await this.command(["-f", "json", "list-backup", this.serverName])).stdout, this.serverName);
+  }
+
+  /** `barman show-backup`; Barman's own words (e.g. an unknown server) when it fails. */
+  async showBackup(backupId: string): Promise<BackupDetails> {
+    const result = await this.command(["-f", "json", "show-backup", this.serverName, backupId], { allowFailure: true });
+    if (result.exitCode !== 0) {
+      throw new Error(`\`barman show-backup ${this.serverName} ${backupId}\` failed (exit ${result.exitCode}): ${barmanJsonErrors(result.stdout).join("; ") || words(result)}`);
+    }
+    return parseShowBackup(result.stdout, this.serverName);
+  }
+
+  /** Names of the backup's tablespaces (show-backup JSON); a recovery writes them outside its directory. */
+  async backupTablespaces(backupId: string): Promise<string[]> {
+    const shown = await this.command(["-f", "json", "show-backup", this.serverName, backupId]);
+    const parsed = z
+      .record(z.string(), z.object({ tablespaces: z.array(z.object({ name: z.string() }).loose()).nullish() }).loose())
+      .safeParse(JSON.parse(shown.stdout));
+    return parsed.success ? (parsed.data[this.serverName]?.tablespaces ?? []).map((t) => t.name) : [];
+  }
+
+  /**
+   * `barman verify-backup`: pg_verifybackup checks every file of the backup against its manifest.
+   * Returns Barman's words; throws with them when the backup is damaged.
+   */
+  async verifyBackup(backupId: string): Promise<string> {
+    const result = await this.command(["verify-backup", this.serverName, backupId], { allowFailure: true });
+    const said = words(result);
+    if (result.exitCode !== 0 || /\b(ERROR|error):/.test(said)) {
+      throw new Error(`barman verify-backup found backup ${backupId} of ${this.serverName} damaged (exit ${result.exitCode}):\n${said}`);
+    }
+    return said;
+  }
+
+  /** `barman recover` into `destination` on the Barman server, with the target and `--target-action promote`. */
+  async recover(options: { backupId: string; destination: string; target: RecoveryTarget; jobs?: number; onLine?: LineSink }): Promise<string> {
+    const args = ["recover", this.serverName, options.backupId, options.destination, ...barmanTargetArgs(options.target)];
+    if (options.target.kind !== "latest") args.push("--target-action", "promote");
+    if (options.jobs !== undefined && options.jobs > 1) args.push("--jobs", String(options.jobs));
+    const result = await this.command(args, { onLine: options.onLine, allowFailure: true });
+    const output = words(result);
+    if (result.exitCode !== 0 || !recoverSucceeded(output)) {
+      throw new Error(`barman recover of backup ${options.backupId} to ${describeTarget(options.target)} failed (exit ${result.exitCode}):\n${output}`);
+    }
+    return output;
+  }
+
+  /** Barman's own log file, for the report when a step fails. */
+  async barmanLog(): Promise<string> {
+    return (await this.transport.run(["tail", "-n", "200", "/var/log/barman/barman.log"])).stdout;
+  }
+
+  /** The transcript as a person reads it. */
+  renderTranscript(): string {
+    return this.transcript.map((r) => `$ ${r.command}  (exit ${r.exitCode}, ${r.durationMs.toFixed(0)} ms)\n${r.stdout}${r.stderr}`).join("\n");
+  }
+}

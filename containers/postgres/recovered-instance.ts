@@ -1,0 +1,155 @@
+// The recovered instance: PostgreSQL started from the data directory `barman recover` wrote.
+// Started means promoted: PostgreSQL logs "ready to accept connections" (without "read-only") only
+// once the recovery target is reached and the instance has left recovery. Two variants:
+//  - on the drill's network, from the recovery volume, reached with the primary's credentials;
+//  - isolated (the nightly verification): no network at all, the data directory streamed in as a
+//    tar archive before the start, SQL through psql on the local socket only.
+import type { Readable } from "node:stream";
+import { AbstractStartedContainer, GenericContainer, Wait, type StartedTestContainer, type StopOptions, type StoppedTestContainer } from "testcontainers";
+import { readRecoveryLog, type RecoveryLogFacts } from "../../src/recovery-log.ts";
+import { bindPortsToLoopback } from "./postgres-containers.ts";
+import { PgClientSession, PsqlSession, type SqlSession } from "./sql-session.ts";
+
+const POSTGRES_PORT = 5432;
+const INSTANCE_HOME = "/var/lib/postgresql";
+/** The isolated variant's data directory: the tar archive holds one top-level directory of this name. */
+export const ISOLATED_PGDATA_NAME = "pgdata";
+const ISOLATED_HBA_FILE = "/etc/pgdrill/verify_hba.conf";
+
+export type RecoveredInstanceSource =
+  | { kind: "volume"; volume: string; directory: string }
+  /** `afterCopy` runs once the archive is unpacked and before the start: the end of the transfer. */
+  | { kind: "archive"; archive: Readable; afterCopy: () => Promise<void> };
+
+export type RecoveredInstanceAccess =
+  | { kind: "network"; network: string; alias: string; superuser: { user: string; password: string; database: string } }
+  | { kind: "isolated"; database: string; user: string };
+
+export interface RecoveredInstanceOptions {
+  image: string;
+  labels: Record<string, string>;
+  source: RecoveredInstanceSource;
+  access: RecoveredInstanceAccess;
+  startupTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+export class RecoveredInstanceStartError extends Error {
+  constructor(
+    override readonly cause: Error,
+    readonly log: RecoveryLogFacts,
+    readonly tail: string,
+  ) {
+    super(`the recovered instance did not promote (${cause.message}); PostgreSQL said:\n${log.fatalLines.length ? log.fatalLines.join("\n") : tail}`);
+    this.name = "RecoveredInstanceStartError";
+  }
+}
+
+export class RecoveredInstanceContainer extends GenericContainer {
+  /** Everything the instance logged, kept here because Testcontainers removes a container that fails to start. */
+  private log = "";
+
+  constructor(private readonly options: RecoveredInstanceOptions) {
+    super(options.image);
+    // Never archive the copy's new timeline into the production Barman server: the recovered
+    // data directory carries the primary's archive_command.
+    const command = ["postgres", "-c", "archive_mode=off"];
+    if (options.source.kind === "volume") {
+      this.withBindMounts([{ source: options.source.volume, target: `${INSTANCE_HOME}/recovery` }]).withEnvironment({ PGDATA: `${INSTANCE_HOME}/recovery/${options.source.directory}` });
+    } else {
+      this.withEnvironment({ PGDATA: `${INSTANCE_HOME}/${ISOLATED_PGDATA_NAME}` }).withCopyContentToContainer([
+        // A server whose configuration lives outside PGDATA (Debian's /etc/postgresql layout) has a
+        // backup without postgresql.conf; this empty one is unpacked first, so the backup's own
+        // file, when there is one, replaces it.
+        { target: `${INSTANCE_HOME}/${ISOLATED_PGDATA_NAME}/postgresql.conf`, content: "# empty: the backup carried no postgresql.conf\n", mode: 0o600 },
+      ]);
+      this.withCopyArchivesToContainer([{ tar: options.source.archive, target: INSTANCE_HOME }]);
+    }
+    if (options.access.kind === "network") {
+      this.withNetworkMode(options.access.network).withNetworkAliases(options.access.alias).withExposedPorts(POSTGRES_PORT);
+    } else {
+      // No network at all: we do not know production's passwords and the copy must not be
+      // reachable, so the only way in is the local socket, where our own hba file trusts every role.
+      this.withNetworkMode("none").withCopyContentToContainer([
+        { target: ISOLATED_HBA_FILE, content: "# pgdrill nightly verification: local socket only, no network\nlocal all all trust\n", mode: 0o644 },
+      ]);
+      command.push(
+        ...["-c", "listen_addresses=", "-c", `hba_file=${ISOLATED_HBA_FILE}`, "-c", "unix_socket_directories=/var/run/postgresql"],
+        // Production settings that would stop a copy from starting here or hide its log from us.
+        ...["-c", "ssl=off", "-c", "logging_collector=off", "-c", "log_destination=stderr"],
+      );
+    }
+    this.withLabels(options.labels)
+      .withCommand(command)
+      .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections$/))
+      .withStartupTimeout(options.startupTimeoutMs)
+      .withLogConsumer((stream) => stream.on("data", (chunk: Buffer | string) => (this.log += chunk.toString())));
+  }
+
+  protected override async beforeContainerCreated(): Promise<void> {
+    bindPortsToLoopback(this.hostConfig);
+  }
+
+  protected override async containerCreated(): Promise<void> {
+    if (this.options.source.kind === "archive") await this.options.source.afterCopy();
+  }
+
+  override async start(): Promise<StartedRecoveredInstance> {
+    let started: StartedTestContainer;
+    try {
+      started = await super.start();
+    } catch (error) {
+      throw new RecoveredInstanceStartError(error as Error, readRecoveryLog(this.log), this.log.trim().split("\n").slice(-8).join("\n"));
+    }
+    const { access, statementTimeoutMs } = this.options;
+    let session: SqlSession;
+    if (access.kind === "network") {
+      const uri = `postgresql://${encodeURIComponent(access.superuser.user)}:${encodeURIComponent(access.superuser.password)}@${started.getHost()}:${started.getMappedPort(POSTGRES_PORT)}/${access.superuser.database}`;
+      session = await PgClientSession.connect(uri, "recovered instance", statementTimeoutMs);
+    } else {
+      session = new PsqlSession(started.getId(), "recovered instance", { database: access.database, user: access.user, statementTimeoutMs });
+    }
+    return new StartedRecoveredInstance(started, session, () => this.log);
+  }
+}
+
+export class StartedRecoveredInstance extends AbstractStartedContainer implements SqlSession {
+  constructor(
+    started: StartedTestContainer,
+    readonly session: SqlSession,
+    private readonly logSoFar: () => string,
+  ) {
+    super(started);
+  }
+
+  get role(): string {
+    return this.session.role;
+  }
+
+  query<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]> {
+    return this.session.query<R>(text, params);
+  }
+
+  one<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<R> {
+    return this.session.one<R>(text, params);
+  }
+
+  rows(sql: string): Promise<unknown[][]> {
+    return this.session.rows(sql);
+  }
+
+  /** Everything the instance logged since it was created. */
+  serverLog(): string {
+    return this.logSoFar();
+  }
+
+  recoveryLog(): RecoveryLogFacts {
+    return readRecoveryLog(this.logSoFar());
+  }
+
+  override async stop(options: Partial<StopOptions> = {}): Promise<StoppedTestContainer> {
+    if (this.session instanceof PgClientSession) await this.session.end();
+    // A throwaway: killed, not shut down politely.
+    return super.stop({ remove: true, removeVolumes: true, timeout: 0, ...options });
+  }
+}

@@ -1,0 +1,118 @@
+// The drill's verdict on its main recovery: RTO phase by phase, RPO from what the recovered instance
+// lacks, the objectives judged, the trend against earlier runs, the chart, and the documents the
+// seed writes by hand. Pure: `judgeRecovery` computes, `recordJudgement` writes the files; the
+// caller attaches what it wants to its report.
+import { mkdir, writeFile } from "node:fs/promises";
+import type { BackupDetails } from "../barman-output.ts";
+import type { DrillSettings } from "../config.ts";
+import { incidentReport } from "../documents.ts";
+import { computeRpo, recoveryDuration, renderMetricsText, type RecoveryMetrics, type RecoveryPhases } from "../metrics.ts";
+import { evaluateObjectives } from "../objectives.ts";
+import { parsePgTimestamp } from "../pg-time.ts";
+import type { RecoveryTarget } from "../recovery-target.ts";
+import { appendRtoHistory, renderRtoChart, rtoTrend, type RtoHistoryEntry, type TrendVerdict } from "../rto-history.ts";
+import type { Disaster, DrillPlan, GoodState } from "./phases.ts";
+import { changedTables, rowsLost, type TableSnapshot } from "./row-digest.ts";
+
+export const RECOVERY_METRICS_PATH = "reports/recovery-metrics.json";
+
+/** The target's own value (a time, a name, an xid, an LSN), as recovery-metrics.json records it. */
+function targetValue(target: RecoveryTarget): string {
+  switch (target.kind) {
+    case "time":
+      return target.time;
+    case "name":
+      return target.name;
+    case "xid":
+      return String(target.xid);
+    case "lsn":
+      return target.lsn;
+    default:
+      return target.kind;
+  }
+}
+
+export interface Judgement {
+  metrics: RecoveryMetrics;
+  metricsText: string;
+  trend: TrendVerdict;
+  historyEntry: RtoHistoryEntry;
+  /** Stacked bars of the phases of earlier runs and this one. */
+  chartSvg: string;
+}
+
+export function judgeRecovery(input: {
+  runId: string;
+  plan: Pick<DrillPlan, "name" | "serverName">;
+  settings: Pick<DrillSettings, "objectives" | "trend">;
+  versions: { postgres: string; barman: string };
+  backup: BackupDetails;
+  target: RecoveryTarget;
+  goodState: GoodState;
+  disaster: Disaster;
+  recovered: TableSnapshot;
+  phases: RecoveryPhases;
+  /** Monotonic clock when the recovered data was verified: the end of the RTO. */
+  verifiedAt: number;
+  history: RtoHistoryEntry[];
+  now?: Date;
+}): Judgement {
+  const { goodState, disaster, phases, settings } = input;
+  const measured = {
+    schemaVersion: 1 as const,
+    runId: input.runId,
+    drill: input.plan.name,
+    server: input.plan.serverName,
+    backupId: input.backup.backupId,
+    backupSizeBytes: input.backup.sizeBytes,
+    target: { kind: input.target.kind, value: targetValue(input.target) },
+    goodStateTime: goodState.time,
+    disasterTime: disaster.time,
+    versions: input.versions,
+    phasesMs: phases,
+    recoveryMs: recoveryDuration(phases),
+    totalFromDisasterMs: input.verifiedAt - disaster.committedAt,
+    rpo: computeRpo({ rowsLostByTable: rowsLost(goodState.snapshot, input.recovered), targetTime: parsePgTimestamp(goodState.time), disasterTime: parsePgTimestamp(disaster.time) }),
+    objectives: settings.objectives,
+  };
+  const violations = evaluateObjectives(measured, settings.objectives).map((v) => v.message);
+  const metrics: RecoveryMetrics = { ...measured, violations, verdict: violations.length ? "fail" : "pass" };
+  const historyEntry: RtoHistoryEntry = {
+    runId: input.runId,
+    at: (input.now ?? new Date()).toISOString(),
+    barmanRecoverMs: phases.barmanRecoverMs,
+    instanceStartUntilPromotedMs: phases.instanceStartUntilPromotedMs,
+    verificationMs: phases.verificationMs,
+    recoveryMs: metrics.recoveryMs,
+    totalFromDisasterMs: metrics.totalFromDisasterMs,
+  };
+  return {
+    metrics,
+    metricsText: renderMetricsText(metrics),
+    trend: rtoTrend(metrics, input.history, settings.trend),
+    historyEntry,
+    chartSvg: renderRtoChart([...input.history, historyEntry]),
+  };
+}
+
+/** reports/recovery-metrics.json (secrets masked by `mask`) and one more line of RTO history. */
+export async function recordJudgement(judgement: Judgement, mask: (text: string) => string = (t) => t): Promise<void> {
+  await mkdir("reports", { recursive: true });
+  await writeFile(RECOVERY_METRICS_PATH, mask(JSON.stringify(judgement.metrics, null, 2)));
+  await appendRtoHistory(judgement.historyEntry);
+}
+
+/** The seed's incident report, from what the disaster did to the configured tables. */
+export function incidentReportFor(input: { plan: Pick<DrillPlan, "name">; goodState: GoodState; disaster: Disaster; discoveredAt: string }): string {
+  const lost = rowsLost(input.goodState.snapshot, input.disaster.snapshot);
+  return incidentReport({
+    drill: input.plan.name,
+    discoveredAt: input.discoveredAt,
+    goodStateTime: input.goodState.time,
+    disasterTime: input.disaster.time,
+    disasterXid: input.disaster.xid,
+    tablesChanged: changedTables(input.goodState.snapshot, input.disaster.snapshot),
+    rowsLostByTable: lost,
+    restorePoint: input.goodState.restorePoint,
+  });
+}
