@@ -37,10 +37,16 @@ abstract class DrillPostgresContainer extends PostgreSqlContainer {
       .withNetworkAliases(options.alias)
       .withLabels(options.labels)
       .withStartupTimeout(options.startupTimeoutMs)
-      // pg_isready needs no password; keeping it out of the health check keeps it out of `docker inspect`.
+      // A throwaway cluster: initdb need not fsync what a crash would lose anyway.
+      .withEnvironment({ POSTGRES_INITDB_ARGS: "--no-sync" })
+      // Ready once the final server (not the entrypoint's temporary one, which logs the same line
+      // first) accepts connections: the exact event, no health-check polling interval to wait out.
+      .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+      // Set so that PostgreSqlContainer adds none of its own (it would carry the password into
+      // `docker inspect`); pg_isready needs no password. For people looking at `docker ps`.
       .withHealthCheck({
         test: ["CMD-SHELL", `pg_isready --host localhost --username ${user} --dbname ${database}`],
-        interval: 250,
+        interval: 1000,
         timeout: 1000,
         retries: 10_000,
       });

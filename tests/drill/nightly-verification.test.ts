@@ -10,12 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
-import { scenario12 } from "../../fixtures/scenario-12.ts";
 import { docker, runLabels } from "../../containers/docker-resources.ts";
 import { execIn } from "../../containers/exec.ts";
 import { readSettings } from "../../src/config.ts";
-import { prepareDisaster, type PreparedDisaster } from "../../src/drill/disaster.ts";
-import { DrillEnvironment } from "../../src/drill/environment.ts";
+import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
+import { prepareDisaster } from "../../src/engine/gate.ts";
+import { prepareTopology, resolvePlan, type DrillFacts } from "../../src/engine/phases.ts";
+import { rowDigestSql } from "../../src/engine/row-digest.ts";
+import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { seconds } from "../../src/metrics.ts";
 import {
   LABEL_ROLE,
@@ -28,18 +30,21 @@ import {
   type VerifyExistingOptions,
 } from "../../src/nightly/verify-existing.ts";
 
-const settings = readSettings();
 const run = inject("drillRun");
+const loaded = await loadDrillConfig({ path: "fixtures/scenario-12.config.ts" });
+const settings = applyConfigToSettings(readSettings(), loaded.config);
+const plan = await resolvePlan(loaded);
+const expectedRows = loaded.config.expect!;
 const say = (line: string): void => console.log(`[nightly ${run.runId}] ${line}`);
 const CLI = fileURLToPath(new URL("../../scripts/verify-existing.ts", import.meta.url));
 const REPORT = fileURLToPath(new URL("../../reports/nightly-verification.json", import.meta.url));
 
 /** Checks that hold for the backup taken right after the baseline (recovered to its end). */
-const passingChecks = (prepared: PreparedDisaster): NightlyCheck[] => [
-  { name: "orders at the backup", sql: "SELECT count(*) FROM orders", expected: [[scenario12.expected.baseline.orders]] },
-  { name: "users at the backup", sql: "SELECT count(*) FROM users", expected: [[scenario12.expected.baseline.users]] },
-  // Same digest as src/drill/disaster.ts tableChecksum: every row, not only the count.
-  { name: "orders content", sql: "SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t.id), '')) FROM orders t", expected: [[prepared.baselineOrdersChecksum]] },
+const passingChecks = (prepared: DrillFacts): NightlyCheck[] => [
+  { name: "orders at the backup", sql: "SELECT count(*) FROM orders", expected: [[expectedRows.baseline!["orders"]]] },
+  { name: "users at the backup", sql: "SELECT count(*) FROM users", expected: [[expectedRows.baseline!["users"]]] },
+  // The one row digest of the suite: every row, not only the count.
+  { name: "orders content", sql: rowDigestSql("orders"), expected: [[prepared.baseline["orders"]!.rows, prepared.baseline["orders"]!.checksum]] },
   // Evidence of isolation, read on the throwaway instance itself.
   { name: "socket only, not archiving", sql: "SELECT current_setting('listen_addresses'), current_setting('archive_mode')", expected: [["", "off"]] },
 ];
@@ -56,7 +61,7 @@ async function leftoverThrowaways(): Promise<string[]> {
 }
 
 async function workDirectoriesOnBarman(env: DrillEnvironment): Promise<string[]> {
-  const r = await execIn(env.barman.getId(), ["find", "/var/tmp", "-maxdepth", "1", "-name", "pgdrill-verify-*"], { user: "root", where: "the Barman server" });
+  const r = await execIn(env.barmanServer.getId(), ["find", "/var/tmp", "-maxdepth", "1", "-name", "pgdrill-verify-*"], { user: "root", where: "the Barman server" });
   return r.stdout.split("\n").filter(Boolean);
 }
 
@@ -107,7 +112,7 @@ beforeEach(async () => {
 
 describe("Nightly verification of an existing Barman server (docker exec transport)", () => {
   let env: DrillEnvironment;
-  let prepared: PreparedDisaster;
+  let prepared: DrillFacts;
   let barmanContainer: string;
   let configDir: string;
   let options: (checks: NightlyCheck[]) => VerifyExistingOptions;
@@ -115,23 +120,16 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
   beforeAll(async () => {
     // "The existing server": a primary that logs every connection, so the test can show that the
     // verification never opened one, and a Barman server with a backup taken after the baseline.
-    env = await DrillEnvironment.start({
-      name: "nightly-existing",
-      run,
-      settings,
-      serverName: scenario12.serverName,
-      database: scenario12.database,
-      progress: say,
-      primarySettings: { log_connections: "on" },
-    });
-    prepared = await prepareDisaster(env, say);
+    const loggingPlan = { ...plan, primarySettings: { ...plan.primarySettings, log_connections: "on" } };
+    env = await prepareTopology(loggingPlan, { name: "nightly-existing", run, settings, progress: say });
+    prepared = await prepareDisaster(env, loggingPlan, say);
     barmanContainer = `${env.prefix}-barman`;
     options = (checks) => ({
       barmanContainer,
-      server: scenario12.serverName,
+      server: plan.serverName,
       backup: "latest",
       checks,
-      database: scenario12.database,
+      database: plan.database,
       image: run.images.postgres,
       runId: run.runId,
       labels: runLabels(run.runId, run.ownerPid),
@@ -146,16 +144,12 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     if (env && !settings.keepResources) await env.stop();
   });
 
-  /** A config file as a user writes it: the drill's required parts are placeholders here. */
+  /** A config file as a user writes it for the nightly verification alone: no drill steps. */
   async function writeConfig(file: string, checks: NightlyCheck[]): Promise<string> {
     const path = join(configDir, file);
     const config = {
       name: "nightly verification",
-      database: scenario12.database,
-      seed: ["SELECT 1"],
-      normalWork: ["SELECT 1"],
-      disaster: ["SELECT 1"],
-      verify: { tables: ["orders"] },
+      database: plan.database,
       nightly: { checks },
     };
     await writeFile(path, `export default ${JSON.stringify(config, null, 2)};\n`);
@@ -176,7 +170,6 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     expect(result.backupId, "latest DONE backup").toBe(prepared.backup.backupId);
     expect(result.checks.map((c) => c.ok)).toEqual([true, true, true, true]);
     for (const [phase, ms] of Object.entries(result.phasesMs)) expect(ms, `${phase} measured`).toBeGreaterThan(0);
-    expect(result.totalMs).toBeGreaterThan(Object.values(result.phasesMs).reduce<number>((s, ms) => s + (ms ?? 0), 0));
 
     expect(result.workDirectory).toMatch(new RegExp(`^/var/tmp/pgdrill-verify-${run.runId}-`));
     expect(await workDirectoriesOnBarman(env), "temporary directory removed from the Barman server").toEqual([]);
@@ -193,7 +186,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     const connections = await primaryConnectionsSince(env, logOffset);
     await allure.attachment("primary connections during the verification", connections.join("\n") || "(none)", "text/plain");
     expect(connections.filter((l) => !/user=(streaming_)?barman\b/.test(l)), "connections to the primary").toEqual([]);
-    expect((await env.primary.one<{ n: number }>("SELECT count(*)::int AS n FROM orders")).n).toBe(scenario12.expected.afterDisaster.orders);
+    expect((await env.primary.one<{ n: number }>("SELECT count(*)::int AS n FROM orders")).n).toBe(expectedRows.afterDisaster!["orders"]);
   });
 
   test("a check that does not hold turns the verdict red, with expected and actual in the summary", async () => {
@@ -204,11 +197,11 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     expect(result.verdict).toBe("fail");
     expect(result.checks.map((c) => [c.name, c.ok, c.actual])).toEqual([
       ["users at the backup", true, [[1000]]],
-      [failingCheck.name, false, [[scenario12.expected.baseline.orders]]],
+      [failingCheck.name, false, [[expectedRows.baseline!["orders"]]]],
     ]);
     expect([result.failedPhase, result.interrupted]).toEqual(["verification", false]);
     expect(result.problems).toHaveLength(1);
-    expect(result.problems[0]).toContain(`verification failed for backup ${prepared.backup.backupId} of server '${scenario12.serverName}'`);
+    expect(result.problems[0]).toContain(`verification failed for backup ${prepared.backup.backupId} of server '${plan.serverName}'`);
     expect(summary).toMatch(/: FAIL$/m);
     expect(summary).toContain(`${failingCheck.name}: expected [[1]], actual [[60004]]`);
     expect(summary).toContain("Checks: 1 of 2 passed");
@@ -226,7 +219,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
 
     expect(result.verdict).toBe("fail");
     expect(result.problems).toHaveLength(1);
-    expect(result.problems[0]).toContain(`instance start failed for backup ${prepared.backup.backupId} of server '${scenario12.serverName}', target restore point 'no_such_restore_point'`);
+    expect(result.problems[0]).toContain(`instance start failed for backup ${prepared.backup.backupId} of server '${plan.serverName}', target restore point 'no_such_restore_point'`);
     expect(result.problems[0]).toMatch(/FATAL: +recovery ended before configured recovery target was reached/);
     expect(result.failedPhase).toBe("instance start");
     expect(summary).toContain("Checks: not run (the verification stopped before them)");
@@ -239,13 +232,13 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
 
   test("the CLI exits 0 on a verified backup and 1 on a failing check, printing the summary", async () => {
     await allure.story("Command line");
-    const common = ["--barman-container", barmanContainer, "--server", scenario12.serverName, "--database", scenario12.database];
+    const common = ["--barman-container", barmanContainer, "--server", plan.serverName, "--database", plan.database];
 
     const pass = await runCli([...common, "--backup", prepared.backup.backupId, "--config", await writeConfig("pass.config.ts", passingChecks(prepared))]);
     await allure.attachment("CLI output (pass)", pass.stdout, "text/plain");
     await allure.parameter("CLI pass run", seconds(pass.durationMs));
     expect(pass.code, pass.stderr).toBe(0);
-    expect(pass.stdout).toMatch(new RegExp(`^Nightly verification of Barman server '${scenario12.serverName}' \\(container ${barmanContainer}\\): PASS$`, "m"));
+    expect(pass.stdout).toMatch(new RegExp(`^Nightly verification of Barman server '${plan.serverName}' \\(container ${barmanContainer}\\): PASS$`, "m"));
     expect(pass.stdout).toContain("Checks: 4 of 4 passed");
     expect(pass.stdout).toMatch(/barman recover: +\d+\.\d\d s/);
     const passReport = JSON.parse(await readFile(REPORT, "utf8")) as NightlyResult & { schemaVersion: number };
@@ -267,7 +260,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     await allure.story("Interrupted run");
     const path = await writeConfig("interrupted.config.ts", passingChecks(prepared));
     let signalled = false;
-    const cli = await runCli(["--barman-container", barmanContainer, "--server", scenario12.serverName, "--config", path], (line, child) => {
+    const cli = await runCli(["--barman-container", barmanContainer, "--server", plan.serverName, "--config", path], (line, child) => {
       // While barman recover writes into the temporary directory: the worst moment to leave.
       if (!signalled && line.includes("barman recover: Starting local restore")) {
         signalled = true;
@@ -288,7 +281,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     await allure.story("Wrong connection details");
     const cli = await runCli([
       "--barman-container", "pgdrill-no-such-barman",
-      "--server", scenario12.serverName,
+      "--server", plan.serverName,
       "--config", await writeConfig("unknown.config.ts", [failingCheck]),
     ]);
     await allure.attachment("CLI stderr (unknown container)", cli.stderr, "text/plain");
@@ -301,7 +294,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
       (error: unknown) => error,
     );
     expect(unknownServer).toBeInstanceOf(NightlyInputError);
-    expect((unknownServer as Error).message).toBe(`Barman in container ${barmanContainer} has no server named 'no-such-server'; its servers: ${scenario12.serverName}`);
+    expect((unknownServer as Error).message).toBe(`Barman in container ${barmanContainer} has no server named 'no-such-server'; its servers: ${plan.serverName}`);
     expect(await leftoverThrowaways()).toEqual([]);
   });
 });

@@ -101,7 +101,8 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
   const config = loaded.config;
   const settings = applyConfigToSettings(readSettings(), config);
   const run = inject("drillRun");
-  const say = (line: string): void => console.log(`[${options.name} ${run.runId}] ${line}`);
+  const suiteStarted = performance.now();
+  const say = (line: string): void => console.log(`[${options.name} ${run.runId} +${((performance.now() - suiteStarted) / 1000).toFixed(1)}s] ${line}`);
   const state: Partial<DrillState> = {};
 
   /** A value an earlier step must have produced; the ordered scenario skips steps after a failure. */
