@@ -4,31 +4,42 @@
 //
 //   BENCH_RUNS=3                 drill repetitions (median reported)
 //   BENCH_SCALES=60004,1000000   orders rows for the recovery-at-scale part (10000000 works, ~1 GB)
-//   BENCH_JOBS=1,2               `barman recover --jobs` values to try at each scale
+//   BENCH_JOBS=1,2               recover.jobs of the scale configuration (`barman recover --jobs`), one run each
 process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
 process.env["TESTCONTAINERS_HOST_OVERRIDE"] ??= "127.0.0.1";
 
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, hostname, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
 import { assertEngineAnswers, docker, reap } from "../containers/docker-resources.ts";
 import { ensureImages } from "../containers/images.ts";
-import { scenario12 } from "../fixtures/scenario-12.ts";
+import { failedChecks } from "../src/asserts/check.ts";
+import { recoveredStateChecks } from "../src/asserts/drill-asserts.ts";
 import { segmentTimeline } from "../src/barman-output.ts";
 import { readSettings } from "../src/config.ts";
+import { applyConfigToSettings, loadDrillConfig, validateDrillConfig, type DrillConfig } from "../src/drill-config.ts";
 import {
   archiveWalThroughDisaster,
+  backUp,
   causeDisaster,
+  doNormalWork,
   markGoodState,
-  normalOperations,
-  seedBaseline,
-  takeBackup,
-} from "../src/drill/disaster.ts";
-import { DrillEnvironment, type DrillRun } from "../src/drill/environment.ts";
-import { readRecoveredState, recoverCopy, startPromoted } from "../src/drill/recovery.ts";
+  prepareTopology,
+  readRecoveredState,
+  recoverToTarget,
+  resolvePlan,
+  seed,
+  startUntilPromoted,
+  targetOf,
+  type DrillPlan,
+} from "../src/engine/phases.ts";
+import type { DrillRun } from "../src/engine/topology.ts";
 import { monotonicNow } from "../src/metrics.ts";
 
-const settings = readSettings();
+const SCENARIO_12 = "fixtures/scenario-12.config.ts";
+const scenario12 = await loadDrillConfig({ path: SCENARIO_12 });
+const settings = applyConfigToSettings(readSettings(), scenario12.config);
 const numbers = (name: string, fallback: number[]): number[] => {
   const raw = process.env[name];
   if (!raw) return fallback;
@@ -70,30 +81,40 @@ async function containersMemoryBytes(prefix: string): Promise<number> {
   return total;
 }
 
-// --- 1. The Scenario 12 drill, phase by phase ------------------------------------------------------
+/** A drill that fails to recover the right data has no speed worth printing. */
+function assertRecovered(plan: DrillPlan, what: string, input: Parameters<typeof recoveredStateChecks>[0]): void {
+  const wrong = failedChecks(recoveredStateChecks(input));
+  if (wrong.length > 0) throw new Error(`${what} (${plan.name}): the recovered instance does not hold its target's state:\n${wrong.join("\n")}`);
+}
+
+// --- 1. The Scenario 12 drill, phase by phase, on the engine ------------------------------------
 async function drillOnce(run: DrillRun, index: number): Promise<Record<string, number>> {
+  const plan = await resolvePlan(scenario12);
+  const kind = plan.targets[0]!;
   const phases: Record<string, number> = {};
   const wall = monotonicNow();
-  const env = await timed(phases, "containers up", () =>
-    DrillEnvironment.start({ name: `bench-drill-${index}`, run, settings, serverName: scenario12.serverName, database: scenario12.database, progress: () => {} }),
-  );
+  const env = await timed(phases, "containers up", () => prepareTopology(plan, { name: `bench-drill-${index}`, run, settings, progress: () => {} }));
   try {
-    await timed(phases, "seeding", () => seedBaseline(env.primary));
-    const { backup } = await timed(phases, "backup", () => takeBackup(env));
-    const goodState = await timed(phases, "normal work + restore point + disaster", async () => {
-      await normalOperations(env.primary);
-      const good = await markGoodState(env.primary);
-      await causeDisaster(env.primary);
-      return good;
+    const { baseline } = await timed(phases, "seeding", () => seed(env, plan));
+    const { backup } = await timed(phases, "backup", () => backUp(env));
+    const { goodState, disaster } = await timed(phases, "normal work + restore point + disaster", async () => {
+      await doNormalWork(env, plan);
+      const good = await markGoodState(env, plan);
+      return { goodState: good, disaster: await causeDisaster(env, plan) };
     });
-    const closed = await timed(phases, "WAL archived", () => archiveWalThroughDisaster(env));
-    const target = { kind: "time" as const, time: goodState.time };
-    await timed(phases, "barman recover", () => recoverCopy(env, { backupId: backup.backupId, target, directory: "pitr" }));
-    const promoted = await timed(phases, "start until promoted", () => startPromoted(env, { backupId: backup.backupId, target, directory: "pitr" }));
-    const state = await timed(phases, "verification", () => readRecoveredState(promoted.recovered.instance));
-    if (state.ordersChecksum !== goodState.ordersChecksum || state.timeline <= segmentTimeline(closed)) {
-      throw new Error(`bench drill ${index}: the recovered instance does not hold the good state`);
-    }
+    const { closedSegment } = await timed(phases, "WAL archived", () => archiveWalThroughDisaster(env));
+    const target = targetOf(kind, { goodState, disaster });
+    await timed(phases, "barman recover", () => recoverToTarget(env, { backupId: backup.backupId, target, directory: "pitr", jobs: plan.recoverJobs }));
+    const promoted = await timed(phases, "start until promoted", () => startUntilPromoted(env, { backupId: backup.backupId, target, directory: "pitr" }));
+    const state = await timed(phases, "verification", () => readRecoveredState(promoted.instance, plan));
+    assertRecovered(plan, `bench drill ${index}`, {
+      kind,
+      plan,
+      checkpoints: { baseline, goodState: goodState.snapshot, afterDisaster: disaster.snapshot },
+      goodStateQueries: goodState.queries,
+      state,
+      primaryTimeline: segmentTimeline(closedSegment),
+    });
   } finally {
     await timed(phases, "cleanup", () => env.stop());
   }
@@ -101,7 +122,7 @@ async function drillOnce(run: DrillRun, index: number): Promise<Record<string, n
   return phases;
 }
 
-// --- 2. Recovery at scale ---------------------------------------------------------------------------
+// --- 2. Recovery at scale -----------------------------------------------------------------------------
 interface ScaleResult {
   orders: number;
   loadMs: number;
@@ -121,57 +142,72 @@ interface ScaleResult {
   barmanDiskBytes: number;
 }
 
+/**
+ * Scenario 12's schema, users and disaster with `orders` rows shaped like the fixture's, and 10% of
+ * them touched after the backup so the recovery replays WAL. Barman 3.4 copies WAL for a
+ * --target-time only up to the first segment archived after that time; the large DELETE spans
+ * several segments, its commit would be missing and recovery would stop short (the drill reports
+ * exactly that). The restore point has no such limit: the target is `name`.
+ */
+function scaleConfig(orders: number, jobs: number): DrillConfig {
+  const fixture = (name: string): { file: string } => ({ file: fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url)) });
+  return validateDrillConfig(
+    {
+      name: `Scenario 12 at ${orders.toLocaleString("en-US")} orders`,
+      database: "shop",
+      seed: [
+        fixture("01-schema.sql"),
+        fixture("02-baseline-users.sql"),
+        `INSERT INTO orders (user_id, product, amount, order_date)
+         SELECT 1 + (i * 7919) % 1000, 'PRODUCT_' || (1 + (i * 104729) % 250), round((50 + (i * 7727) % 45000 / 100.0)::numeric, 2),
+                timestamptz '2025-06-01 00:00:00+00' + i * interval '7 seconds'
+         FROM generate_series(1::bigint, ${orders}::bigint) AS i`,
+        "CHECKPOINT",
+      ],
+      normalWork: ["UPDATE orders SET amount = amount + 1 WHERE id % 10 = 0"],
+      disaster: [fixture("04-disaster.sql")],
+      verify: { tables: ["users", "orders"] },
+      expect: { baseline: { users: 1000, orders }, afterDisaster: { orders: 0 } },
+      targets: ["name"],
+      recover: { jobs },
+    },
+    `bench scale ${orders}`,
+  );
+}
+
 async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
-  const env = await DrillEnvironment.start({ name: `bench-${orders}`, run, settings, serverName: scenario12.serverName, database: scenario12.database, progress: () => {} });
+  const plans = await Promise.all(JOBS.map((jobs) => resolvePlan({ config: scaleConfig(orders, jobs), path: fileURLToPath(import.meta.url) })));
+  const plan = plans[0]!;
+  const kind = plan.targets[0]!;
+  const env = await prepareTopology(plan, { name: `bench-${orders}`, run, settings, progress: () => {} });
   try {
-    const loadStarted = monotonicNow();
-    await env.primary.query(scenario12.sql.schema);
-    // The baseline's users, then `orders` rows shaped like the fixture's.
-    await env.primary.query(scenario12.sql.baseline.split("INSERT INTO orders")[0]!);
-    await env.primary.query(
-      `INSERT INTO orders (user_id, product, amount, order_date)
-       SELECT 1 + (i * 7919) % 1000, 'PRODUCT_' || (1 + (i * 104729) % 250), round((50 + (i * 7727) % 45000 / 100.0)::numeric, 2),
-              timestamptz '2025-06-01 00:00:00+00' + i * interval '7 seconds'
-       FROM generate_series(1::bigint, $1::bigint) AS i`,
-      [orders],
-    );
-    await env.primary.query("CHECKPOINT");
-    const loadMs = monotonicNow() - loadStarted;
-    say(`  ${orders.toLocaleString("en-US")} orders loaded in ${s(loadMs)}`);
-
-    const backupStarted = monotonicNow();
-    const { backup } = await takeBackup(env);
-    const backupMs = monotonicNow() - backupStarted;
+    const seeded = await seed(env, plan);
+    say(`  ${orders.toLocaleString("en-US")} orders loaded in ${s(seeded.durationMs)}`);
+    const { backup, durationMs: backupMs } = await backUp(env);
     say(`  backup ${backup.backupId}: ${(backup.sizeBytes / 1048576).toFixed(0)} MiB in ${s(backupMs)}`);
-
-    // WAL to replay: touch 10% of the rows after the backup, then the good state and the disaster.
-    await env.primary.query("UPDATE orders SET amount = amount + 1 WHERE id % 10 = 0");
-    const goodState = await markGoodState(env.primary);
-    await causeDisaster(env.primary);
-    await archiveWalThroughDisaster(env);
-
-    // Barman 3.4 copies WAL for a --target-time only up to the first segment archived after that
-    // time; the 1M-row DELETE spans several segments, its commit would be missing and recovery
-    // would stop short (the drill reports exactly that). The restore point has no such limit.
-    const target = { kind: "name" as const, name: goodState.restorePoint };
-    const server = `/var/lib/barman/${scenario12.serverName}`;
+    await doNormalWork(env, plan);
+    const goodState = await markGoodState(env, plan);
+    const disaster = await causeDisaster(env, plan);
+    const { closedSegment } = await archiveWalThroughDisaster(env);
+    const target = targetOf(kind, { goodState, disaster });
+    const server = `/var/lib/barman/${plan.serverName}`;
     // Warm page cache for every run, so barman recover and the plain copy read alike.
     await env.barman.shell(`tar -cf - ${server}/base/${backup.backupId} ${server}/wals > /dev/null`);
     const recover: ScaleResult["recover"] = [];
     let lastDirectory = "";
     let plainCopyMs = 0;
-    for (const jobs of JOBS) {
+    for (const jobsPlan of plans) {
+      const jobs = jobsPlan.recoverJobs;
       const directory = `recover-jobs-${jobs}`;
-      if (lastDirectory) await env.barman.removeRecoveryDirectory(lastDirectory);
-      const destination = await env.barman.prepareRecoveryDirectory(directory);
+      if (lastDirectory) await env.removeRecoveryDirectory(lastDirectory);
       const started = monotonicNow();
-      await env.barman.barman(["recover", "--jobs", String(jobs), scenario12.serverName, backup.backupId, destination, "--target-name", target.name, "--target-action", "promote"]);
-      await env.barman.shell(`sync -f ${destination}`, { user: "root" });
+      const copy = await recoverToTarget(env, { backupId: backup.backupId, target, directory, jobs });
+      await env.barman.shell(`sync -f /recovery/${directory}`, { user: "root" });
       const ms = monotonicNow() - started;
       // The physical floor: the same bytes Barman just wrote (base backup + WAL), copied with cp
-      // on the same volume, flushed the same way.
+      // on the same volume, flushed the same way. (recoverToTarget also reads two small files.)
       const copyStarted = monotonicNow();
-      await env.barman.shell(`cp -a ${destination} /recovery/plain-copy && sync -f /recovery/plain-copy`, { user: "root" });
+      await env.barman.shell(`cp -a /recovery/${copy.directory} /recovery/plain-copy && sync -f /recovery/plain-copy`, { user: "root" });
       const copyMs = monotonicNow() - copyStarted;
       await env.barman.shell("rm -rf /recovery/plain-copy", { user: "root" });
       plainCopyMs = copyMs;
@@ -180,24 +216,31 @@ async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
       lastDirectory = directory;
     }
 
-    const promoted = await startPromoted(env, { backupId: backup.backupId, target, directory: lastDirectory });
-    const log = (await promoted.recovered.instance.serverLog()).split("\n");
-    const redoStart = /redo starts at ([0-9A-F]+\/[0-9A-F]+)/.exec(log.join("\n"))?.[1];
-    const redoDone = /redo done at ([0-9A-F]+\/[0-9A-F]+) .*elapsed: ([\d.]+) s/.exec(log.join("\n"));
+    const promoted = await startUntilPromoted(env, { backupId: backup.backupId, target, directory: lastDirectory });
+    const log = promoted.instance.serverLog();
+    const redoStart = /redo starts at ([0-9A-F]+\/[0-9A-F]+)/.exec(log)?.[1];
+    const redoDone = /redo done at ([0-9A-F]+\/[0-9A-F]+) .*elapsed: ([\d.]+) s/.exec(log);
     const lsnBytes = (lsn: string): number => {
       const [hi, lo] = lsn.split("/").map((h) => parseInt(h, 16));
       return hi! * 2 ** 32 + lo!;
     };
     const walReplayBytes = redoStart && redoDone ? lsnBytes(redoDone[1]!) - lsnBytes(redoStart) : 0;
     const walReplayMs = redoDone ? Number(redoDone[2]) * 1000 : 0;
-    const state = await readRecoveredState(promoted.recovered.instance);
-    if (state.ordersChecksum !== goodState.ordersChecksum) throw new Error(`scale ${orders}: recovered data differs from the good state`);
+    const state = await readRecoveredState(promoted.instance, plan);
+    assertRecovered(plan, `scale ${orders}`, {
+      kind,
+      plan,
+      checkpoints: { baseline: seeded.baseline, goodState: goodState.snapshot, afterDisaster: disaster.snapshot },
+      goodStateQueries: goodState.queries,
+      state,
+      primaryTimeline: segmentTimeline(closedSegment),
+    });
     const recoveredBytes = Number(await env.barman.shell(`du -sb /recovery/${lastDirectory} | cut -f1`, { user: "root" }));
     const memory = await containersMemoryBytes(env.prefix);
     const barmanDiskBytes = Number(await env.barman.shell("du -sb /var/lib/barman | cut -f1"));
     return {
       orders,
-      loadMs,
+      loadMs: seeded.durationMs,
       backupMs,
       backupBytes: backup.sizeBytes,
       recoveredBytes,
@@ -206,8 +249,8 @@ async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
       walReplayBytes,
       walReplayMs,
       walReplayMbPerS: walReplayMs > 0 ? walReplayBytes / 1048576 / (walReplayMs / 1000) : 0,
-      startUntilPromotedMs: promoted.startUntilPromotedMs,
-      verificationMs: state.verificationMs,
+      startUntilPromotedMs: promoted.durationMs,
+      verificationMs: state.durationMs,
       containersMemoryBytes: memory,
       barmanDiskBytes,
     };

@@ -70,8 +70,14 @@ export async function execIn(containerId: string, argv: string[], options: ExecO
     stdout: lineSplitter((l) => options.onLine?.(l, "stdout")),
     stderr: lineSplitter((l) => options.onLine?.(l, "stderr")),
   };
-  out.on("data", (c: Buffer) => (chunks.stdout.push(c), splitters.stdout.push(c)));
-  err.on("data", (c: Buffer) => (chunks.stderr.push(c), splitters.stderr.push(c)));
+  out.on("data", (c: Buffer) => {
+    chunks.stdout.push(c);
+    splitters.stdout.push(c);
+  });
+  err.on("data", (c: Buffer) => {
+    chunks.stderr.push(c);
+    splitters.stderr.push(c);
+  });
   docker().modem.demuxStream(stream, out, err);
   await new Promise<void>((resolve, reject) => {
     stream.on("end", resolve);

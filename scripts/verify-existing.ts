@@ -73,7 +73,7 @@ const argsSchema = z
     database: z.string().regex(/^[^=\s/:][^=]*$/, { message: "must be a database name (no '=', no URI)" }).optional(),
     "db-user": z.string().regex(/^[^=\s][^=]*$/, { message: "must be a role name" }).optional(),
     config: z.string().min(1).optional(),
-    "barman-work-dir": z.string().regex(/^\/[A-Za-z0-9_.\/-]*$/, { message: "must be an absolute path" }).refine((p) => !p.includes(".."), { message: "must not contain .." }).optional(),
+    "barman-work-dir": z.string().regex(/^\/[A-Za-z0-9_./-]*$/, { message: "must be an absolute path" }).refine((p) => !p.includes(".."), { message: "must not contain .." }).optional(),
     report: z.string().min(1).optional(),
     help: z.boolean().optional(),
   })
@@ -141,8 +141,8 @@ if (args.help) await finish(0, HELP);
 
 // loadDrillConfig names PGDRILL_CONFIG for a missing file; here the path came from --config.
 if (args.config && !existsSync(resolve(args.config))) await refuse([`--config ${args.config}: no such file`]);
-let loaded;
-let settings;
+let loaded: Awaited<ReturnType<typeof loadDrillConfig>> | undefined;
+let settings: ReturnType<typeof readSettings> | undefined;
 try {
   loaded = await loadDrillConfig({ path: args.config });
   settings = applyConfigToSettings(readSettings(), loaded.config);

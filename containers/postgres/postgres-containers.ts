@@ -3,7 +3,7 @@
 // recovered-instance.ts. Both speak SQL through the one SqlSession interface (sql-session.ts).
 import { PostgreSqlContainer, StartedPostgreSqlContainer } from "@testcontainers/postgresql";
 import { Wait, type StopOptions, type StoppedTestContainer } from "testcontainers";
-import pg from "pg";
+import type pg from "pg";
 import { containerLogs } from "../docker-resources.ts";
 import { PgClientSession, type SqlSession } from "./sql-session.ts";
 

@@ -11,7 +11,7 @@ import { BarmanClient, DockerExecTransport, type CommandStream } from "../../con
 import { docker } from "../../containers/docker-resources.ts";
 import type { ExecResult } from "../../containers/exec.ts";
 import { ISOLATED_PGDATA_NAME, RecoveredInstanceContainer, RecoveredInstanceStartError, type StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
-import { recoverSucceeded, type BackupDetails } from "../barman-output.ts";
+import type { BackupDetails } from "../barman-output.ts";
 import type { DrillSettings } from "../config.ts";
 import { monotonicNow, seconds } from "../metrics.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../recovery-target.ts";
@@ -198,7 +198,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   const { progress, server, budgetsMs } = options;
   if (!/^[A-Za-z0-9_-]+$/.test(options.runId)) throw new NightlyInputError(`run id '${options.runId}' may only hold letters, digits, - and _`);
   if (!SAFE_NAME.test(server)) throw new NightlyInputError(`'${server}' is not a Barman server name`);
-  if (!/^\/[A-Za-z0-9_.\/-]*$/.test(workParent) || workParent.includes("..")) throw new NightlyInputError(`work directory parent '${workParent}' must be an absolute path without ..`);
+  if (!/^\/[A-Za-z0-9_./-]*$/.test(workParent) || workParent.includes("..")) throw new NightlyInputError(`work directory parent '${workParent}' must be an absolute path without ..`);
   if (options.checks.length === 0) throw new NightlyInputError("no checks given: a verification without checks proves nothing");
   barmanTargetArgs(target); // a target time without a UTC offset is refused here, before anything runs
 

@@ -27,7 +27,7 @@ test("Ctrl-C during the drill removes every container, network and volume of the
   await allure.feature("Nothing left behind");
   await allure.story("Interrupted with Ctrl-C");
   // --reporter=default: the child must not write into this run's JUnit and Allure results.
-  const child = spawn(process.execPath, [VITEST, "run", "--project", "drill", "tests/drill/scenario-12-pitr.test.ts", "--reporter=default"], {
+  const child = spawn(process.execPath, [VITEST, "run", "--project", "drill", "tests/drill/drill.test.ts", "--reporter=default"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -52,12 +52,12 @@ describe("budgetEnvName", () => {
 });
 
 describe("readSettings: defaults", () => {
-  test("an empty environment gives the default budgets in ms, keep off, no base image, every target kind, default objectives and trend", () => {
+  test("an empty environment gives the default budgets in ms, keep off, no base image, no target-kind override, default objectives and trend", () => {
     expect(readSettings({})).toEqual({
       budgetsMs: DEFAULT_BUDGETS_MS,
       keepResources: false,
       baseImage: undefined,
-      targetKinds: ["time", "name", "xid-exclusive", "xid-inclusive", "lsn", "immediate", "latest"],
+      targetKinds: undefined,
       objectives: DEFAULT_OBJECTIVES,
       trend: { window: 10, allowedShare: 0.5, failOnRegression: false },
     });
@@ -237,8 +237,20 @@ describe("fixed bugs (regression tests)", () => {
 });
 
 describe("PGDRILL_TARGET_KINDS", () => {
-  test("defaults to every target kind", () => {
-    expect(readSettings({}).targetKinds).toEqual(["time", "name", "xid-exclusive", "xid-inclusive", "lsn", "immediate", "latest"]);
+  test("unset: no override, so the configuration's targets apply", () => {
+    expect(readSettings({}).targetKinds).toBeUndefined();
+  });
+
+  test("every kind can be named explicitly", () => {
+    expect(readSettings({ PGDRILL_TARGET_KINDS: "time,name,xid-exclusive,xid-inclusive,lsn,immediate,latest" }).targetKinds).toEqual([
+      "time",
+      "name",
+      "xid-exclusive",
+      "xid-inclusive",
+      "lsn",
+      "immediate",
+      "latest",
+    ]);
   });
 
   test("a comma-separated subset, spaces allowed", () => {

@@ -21,31 +21,31 @@ describe("recoveryDuration", () => {
 });
 
 describe("computeRpo", () => {
-  test("rows lost and seconds between target and disaster", () => {
+  test("rows lost summed over the tables and seconds between target and disaster", () => {
     expect(
       computeRpo({
-        goodStateRows: 10_000,
-        recoveredRows: 9_990,
+        rowsLostByTable: { orders: 7, users: 3 },
         targetTime: new Date(Date.UTC(2026, 10, 25, 8, 29, 31, 371)),
         disasterTime: new Date(Date.UTC(2026, 10, 25, 8, 29, 31, 444)),
       }),
-    ).toEqual({ rowsLostBeforeDisaster: 10, secondsBetweenTargetAndDisaster: 0.073 });
+    ).toEqual({ rowsLostBeforeDisaster: 10, rowsLostByTable: { orders: 7, users: 3 }, secondsBetweenTargetAndDisaster: 0.073 });
   });
 
   test("a perfect recovery loses no rows", () => {
     const rpo = computeRpo({
-      goodStateRows: 10_000,
-      recoveredRows: 10_000,
+      rowsLostByTable: {},
       targetTime: new Date("2026-11-25T08:36:25.933Z"),
       disasterTime: new Date("2026-11-25T08:36:26.026Z"),
     });
-    expect(rpo).toEqual({ rowsLostBeforeDisaster: 0, secondsBetweenTargetAndDisaster: 0.093 });
+    expect(rpo).toEqual({ rowsLostBeforeDisaster: 0, rowsLostByTable: {}, secondsBetweenTargetAndDisaster: 0.093 });
   });
 
-  test("a target after the disaster gives negative seconds, more rows recovered gives negative loss", () => {
-    expect(
-      computeRpo({ goodStateRows: 5, recoveredRows: 7, targetTime: new Date(60_000), disasterTime: new Date(0) }),
-    ).toEqual({ rowsLostBeforeDisaster: -2, secondsBetweenTargetAndDisaster: -60 });
+  test("a target after the disaster gives negative seconds", () => {
+    expect(computeRpo({ rowsLostByTable: {}, targetTime: new Date(60_000), disasterTime: new Date(0) })).toEqual({
+      rowsLostBeforeDisaster: 0,
+      rowsLostByTable: {},
+      secondsBetweenTargetAndDisaster: -60,
+    });
   });
 });
 
@@ -73,6 +73,7 @@ describe("renderMetricsText", () => {
   const lines = text.split("\n");
 
   test("carries every measured figure, formatted", () => {
+    expect(lines).toContain("Drill: Scenario 12: accidental DELETE of all orders");
     expect(lines).toContain("  Good state time:                  2026-11-25 08:36:25.933281+00");
     expect(lines).toContain("  Disaster time:                    2026-11-25 08:36:26.026415+00");
     expect(lines).toContain("  Server / backup:                  pg-primary / 20261125T083624 (35.7 MiB)");
@@ -103,7 +104,7 @@ describe("renderMetricsText", () => {
     const other = renderMetricsText({
       ...REAL_METRICS,
       backupSizeBytes: 1048576 * 512,
-      rpo: { rowsLostBeforeDisaster: 42, secondsBetweenTargetAndDisaster: 12.3456 },
+      rpo: { rowsLostBeforeDisaster: 42, rowsLostByTable: { orders: 42 }, secondsBetweenTargetAndDisaster: 12.3456 },
       recoveryMs: 61_234,
       target: { kind: "name", value: "before_disaster" },
     });

@@ -19,7 +19,7 @@ function measured(over: { barman?: number; start?: number; verification?: number
     phasesMs,
     recoveryMs,
     totalFromDisasterMs: over.total ?? 100_000,
-    rpo: { rowsLostBeforeDisaster: over.rows ?? 0, secondsBetweenTargetAndDisaster: over.rpoS ?? 0.093 },
+    rpo: { rowsLostBeforeDisaster: over.rows ?? 0, rowsLostByTable: (over.rows ?? 0) > 0 ? { orders: over.rows! } : {}, secondsBetweenTargetAndDisaster: over.rpoS ?? 0.093 },
   };
 }
 
@@ -33,7 +33,7 @@ describe("evaluateObjectives: within the objectives", () => {
       phasesMs: { barmanRecoverMs: 865.9727159999993, instanceStartUntilPromotedMs: 622.6940419999992, verificationMs: 89.78217100000074 },
       recoveryMs: 1578.4489289999992,
       totalFromDisasterMs: 2764.3890579999997,
-      rpo: { rowsLostBeforeDisaster: 0, secondsBetweenTargetAndDisaster: 0.093 },
+      rpo: { rowsLostBeforeDisaster: 0, rowsLostByTable: {}, secondsBetweenTargetAndDisaster: 0.093 },
     };
     expect(evaluateObjectives(real, DEFAULTS)).toEqual([]);
   });
@@ -62,18 +62,18 @@ describe("evaluateObjectives: one phase over its budget", () => {
   ] as const)("'%s' over its budget gives exactly its message", (name, over, objective, took, budget, variable) => {
     const violations = evaluateObjectives(measured(over), DEFAULTS);
     expect(violations).toEqual([
-      { objective, message: `RTO phase '${name}' took ${took}, over its budget of ${budget} s (${variable})` },
+      { objective, message: `RTO phase '${name}' took ${took}, over its budget of ${budget} s (objectives.${objective} in the configuration, or ${variable})` },
     ]);
     // The message is built from seconds() and OBJECTIVE_ENV, not from copies of them.
     const ms = Object.values(over)[0]!;
     expect(violations[0]!.message).toContain(`took ${seconds(ms)},`);
-    expect(violations[0]!.message).toContain(`(${OBJECTIVE_ENV[objective]})`);
+    expect(violations[0]!.message).toContain(`(objectives.${objective} in the configuration, or ${OBJECTIVE_ENV[objective]})`);
   });
 
   test("the budget in the message is the configured one, not the default", () => {
     const objectives = { ...DEFAULTS, rtoInstanceStartS: 2.5 };
     expect(evaluateObjectives(measured({ start: 3_000 }), objectives)).toEqual([
-      { objective: "rtoInstanceStartS", message: "RTO phase 'instance start until promoted' took 3.00 s, over its budget of 2.5 s (PGDRILL_RTO_INSTANCE_START_S)" },
+      { objective: "rtoInstanceStartS", message: "RTO phase 'instance start until promoted' took 3.00 s, over its budget of 2.5 s (objectives.rtoInstanceStartS in the configuration, or PGDRILL_RTO_INSTANCE_START_S)" },
     ]);
   });
 
@@ -101,7 +101,7 @@ describe("evaluateObjectives: total RTO", () => {
     expect(evaluateObjectives(measured(over), totalOnly)).toEqual([
       {
         objective: "rtoTotalS",
-        message: `RTO total ${total} from the disaster is over its budget of 30 s (PGDRILL_RTO_TOTAL_S); the largest phase is ${largest} with ${largestTime}`,
+        message: `RTO total ${total} from the disaster is over its budget of 30 s (objectives.rtoTotalS in the configuration, or PGDRILL_RTO_TOTAL_S); the largest phase is ${largest} with ${largestTime}`,
       },
     ]);
   });
@@ -120,7 +120,7 @@ describe("evaluateObjectives: total RTO", () => {
     expect(evaluateObjectives(measured({ total: 240_001 }), DEFAULTS)).toEqual([
       {
         objective: "rtoTotalS",
-        message: "RTO total 240.00 s from the disaster is over its budget of 240 s (PGDRILL_RTO_TOTAL_S); the largest phase is archiving and preparation before the recovery with 209.00 s",
+        message: "RTO total 240.00 s from the disaster is over its budget of 240 s (objectives.rtoTotalS in the configuration, or PGDRILL_RTO_TOTAL_S); the largest phase is archiving and preparation before the recovery with 209.00 s",
       },
     ]);
   });
@@ -129,7 +129,7 @@ describe("evaluateObjectives: total RTO", () => {
 describe("evaluateObjectives: RPO", () => {
   test("rows lost over the budget", () => {
     expect(evaluateObjectives(measured({ rows: 3 }), DEFAULTS)).toEqual([
-      { objective: "rpoRows", message: "RPO: 3 rows written before the disaster were not recovered, budget 0 (PGDRILL_RPO_ROWS)" },
+      { objective: "rpoRows", message: "RPO: 3 rows written before the disaster were not recovered, budget 0 (objectives.rpoRows in the configuration, or PGDRILL_RPO_ROWS)" },
     ]);
   });
 
@@ -137,16 +137,16 @@ describe("evaluateObjectives: RPO", () => {
     const objectives = { ...DEFAULTS, rpoRows: 5 };
     expect(evaluateObjectives(measured({ rows: 5 }), objectives)).toEqual([]);
     expect(evaluateObjectives(measured({ rows: 6 }), objectives)).toEqual([
-      { objective: "rpoRows", message: "RPO: 6 rows written before the disaster were not recovered, budget 5 (PGDRILL_RPO_ROWS)" },
+      { objective: "rpoRows", message: "RPO: 6 rows written before the disaster were not recovered, budget 5 (objectives.rpoRows in the configuration, or PGDRILL_RPO_ROWS)" },
     ]);
   });
 
   test("seconds between target and disaster over the budget, with three decimals", () => {
     expect(evaluateObjectives(measured({ rpoS: 60.5 }), DEFAULTS)).toEqual([
-      { objective: "rpoSeconds", message: "RPO: the recovery target is 60.500 s before the disaster, over the budget of 60 s (PGDRILL_RPO_SECONDS)" },
+      { objective: "rpoSeconds", message: "RPO: the recovery target is 60.500 s before the disaster, over the budget of 60 s (objectives.rpoSeconds in the configuration, or PGDRILL_RPO_SECONDS)" },
     ]);
     expect(evaluateObjectives(measured({ rpoS: 1.23456 }), { ...DEFAULTS, rpoSeconds: 0.5 })).toEqual([
-      { objective: "rpoSeconds", message: "RPO: the recovery target is 1.235 s before the disaster, over the budget of 0.5 s (PGDRILL_RPO_SECONDS)" },
+      { objective: "rpoSeconds", message: "RPO: the recovery target is 1.235 s before the disaster, over the budget of 0.5 s (objectives.rpoSeconds in the configuration, or PGDRILL_RPO_SECONDS)" },
     ]);
   });
 });
@@ -156,12 +156,12 @@ describe("evaluateObjectives: several violations", () => {
     const violations = evaluateObjectives(measured({ barman: 9_000, start: 11_000, verification: 31_000, total: 300_000, rows: 10, rpoS: 61 }), DEFAULTS);
     expect(violations.map((v) => v.objective)).toEqual(["rtoBarmanRecoverS", "rtoInstanceStartS", "rtoVerificationS", "rtoTotalS", "rpoRows", "rpoSeconds"]);
     expect(violations.map((v) => v.message)).toEqual([
-      "RTO phase 'barman recover' took 9.00 s, over its budget of 8 s (PGDRILL_RTO_BARMAN_RECOVER_S)",
-      "RTO phase 'instance start until promoted' took 11.00 s, over its budget of 10 s (PGDRILL_RTO_INSTANCE_START_S)",
-      "RTO phase 'verification' took 31.00 s, over its budget of 30 s (PGDRILL_RTO_VERIFICATION_S)",
-      "RTO total 300.00 s from the disaster is over its budget of 240 s (PGDRILL_RTO_TOTAL_S); the largest phase is archiving and preparation before the recovery with 249.00 s",
-      "RPO: 10 rows written before the disaster were not recovered, budget 0 (PGDRILL_RPO_ROWS)",
-      "RPO: the recovery target is 61.000 s before the disaster, over the budget of 60 s (PGDRILL_RPO_SECONDS)",
+      "RTO phase 'barman recover' took 9.00 s, over its budget of 8 s (objectives.rtoBarmanRecoverS in the configuration, or PGDRILL_RTO_BARMAN_RECOVER_S)",
+      "RTO phase 'instance start until promoted' took 11.00 s, over its budget of 10 s (objectives.rtoInstanceStartS in the configuration, or PGDRILL_RTO_INSTANCE_START_S)",
+      "RTO phase 'verification' took 31.00 s, over its budget of 30 s (objectives.rtoVerificationS in the configuration, or PGDRILL_RTO_VERIFICATION_S)",
+      "RTO total 300.00 s from the disaster is over its budget of 240 s (objectives.rtoTotalS in the configuration, or PGDRILL_RTO_TOTAL_S); the largest phase is archiving and preparation before the recovery with 249.00 s",
+      "RPO: 10 rows written before the disaster were not recovered, budget 0 (objectives.rpoRows in the configuration, or PGDRILL_RPO_ROWS)",
+      "RPO: the recovery target is 61.000 s before the disaster, over the budget of 60 s (objectives.rpoSeconds in the configuration, or PGDRILL_RPO_SECONDS)",
     ]);
   });
 
@@ -170,9 +170,9 @@ describe("evaluateObjectives: several violations", () => {
     expect(violations.map((v) => v.objective)).toEqual(["rtoBarmanRecoverS", "rtoVerificationS", "rpoSeconds"]);
   });
 
-  test("a violation's objective names a variable in OBJECTIVE_ENV, and each message carries it", () => {
+  test("a violation's objective names a variable in OBJECTIVE_ENV, and each message carries the config field and the variable", () => {
     const violations = evaluateObjectives(measured({ barman: 9_000, start: 11_000, verification: 31_000, total: 300_000, rows: 10, rpoS: 61 }), DEFAULTS);
-    for (const v of violations) expect(v.message).toContain(`(${OBJECTIVE_ENV[v.objective]})`);
+    for (const v of violations) expect(v.message).toContain(`(objectives.${v.objective} in the configuration, or ${OBJECTIVE_ENV[v.objective]})`);
   });
 });
 

@@ -4,6 +4,7 @@ import type { RecoveryMetrics } from "../../../src/metrics.ts";
 export const REAL_METRICS: RecoveryMetrics = {
   schemaVersion: 1,
   runId: "20261125-a2767c",
+  drill: "Scenario 12: accidental DELETE of all orders",
   server: "pg-primary",
   backupId: "20261125T083624",
   backupSizeBytes: 37463232,
@@ -14,7 +15,7 @@ export const REAL_METRICS: RecoveryMetrics = {
   phasesMs: { barmanRecoverMs: 865.9727159999993, instanceStartUntilPromotedMs: 622.6940419999992, verificationMs: 89.78217100000074 },
   recoveryMs: 1578.4489289999992,
   totalFromDisasterMs: 2764.3890579999997,
-  rpo: { rowsLostBeforeDisaster: 0, secondsBetweenTargetAndDisaster: 0.093 },
+  rpo: { rowsLostBeforeDisaster: 0, rowsLostByTable: {}, secondsBetweenTargetAndDisaster: 0.093 },
   objectives: { rtoBarmanRecoverS: 8, rtoInstanceStartS: 10, rtoVerificationS: 30, rtoTotalS: 240, rpoRows: 0, rpoSeconds: 60 },
   violations: [],
   verdict: "pass",
