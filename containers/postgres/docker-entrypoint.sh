@@ -35,20 +35,26 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     --auth-local=trust --auth-host=scram-sha-256 ${POSTGRES_INITDB_ARGS:-}
   printf '\nhost all all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$PGDATA/pg_hba.conf"
 
-  # Temporary server on the socket only, as the official image does, for the init scripts.
-  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start
-  export PGUSER="$POSTGRES_USER"
-  if [ "$POSTGRES_DB" != postgres ]; then
-    psql -v ON_ERROR_STOP=1 --dbname postgres --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
+  init_scripts=(/docker-entrypoint-initdb.d/*)
+  if [ -e "${init_scripts[0]}" ]; then
+    # Temporary server on the socket only, as the official image does, for the init scripts.
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start
+    export PGUSER="$POSTGRES_USER"
+    if [ "$POSTGRES_DB" != postgres ]; then
+      psql -v ON_ERROR_STOP=1 --dbname postgres --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
+    fi
+    for f in "${init_scripts[@]}"; do
+      case "$f" in
+        *.sh)  echo "running $f"; . "$f" ;;
+        *.sql) echo "running $f"; psql -v ON_ERROR_STOP=1 --dbname "$POSTGRES_DB" -f "$f" ;;
+        *)     echo "ignoring $f" ;;
+      esac
+    done
+    pg_ctl -D "$PGDATA" -m fast -w stop
+  elif [ "$POSTGRES_DB" != postgres ]; then
+    # No init scripts: the database alone, in single-user mode, without a server to start and stop.
+    printf 'CREATE DATABASE "%s"\n' "${POSTGRES_DB//\"/\"\"}" | postgres --single -D "$PGDATA" postgres >/dev/null
   fi
-  for f in /docker-entrypoint-initdb.d/*; do
-    case "$f" in
-      *.sh)  echo "running $f"; . "$f" ;;
-      *.sql) echo "running $f"; psql -v ON_ERROR_STOP=1 --dbname "$POSTGRES_DB" -f "$f" ;;
-      *)     if [ -e "$f" ]; then echo "ignoring $f"; fi ;;
-    esac
-  done
-  pg_ctl -D "$PGDATA" -m fast -w stop
   echo 'PostgreSQL init process complete; ready for start up.'
 fi
 

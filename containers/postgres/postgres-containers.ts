@@ -39,9 +39,10 @@ abstract class DrillPostgresContainer extends PostgreSqlContainer {
       .withStartupTimeout(options.startupTimeoutMs)
       // A throwaway cluster: initdb need not fsync what a crash would lose anyway.
       .withEnvironment({ POSTGRES_INITDB_ARGS: "--no-sync" })
-      // Ready once the final server (not the entrypoint's temporary one, which logs the same line
-      // first) accepts connections: the exact event, no health-check polling interval to wait out.
-      .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+      // Ready when the server accepts connections: the exact event, no health-check interval to wait
+      // out. Without init scripts the entrypoint starts no temporary server, so this line is the
+      // final server's (the drill's primary has none: its hba file is mounted, not scripted).
+      .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/))
       // Set so that PostgreSqlContainer adds none of its own (it would carry the password into
       // `docker inspect`); pg_isready needs no password. For people looking at `docker ps`.
       .withHealthCheck({
@@ -102,6 +103,9 @@ export class StartedDrillPostgres extends StartedPostgreSqlContainer implements 
   }
 }
 
+const PRIMARY_HBA_FILE = "/etc/pgdrill/pg_hba.conf";
+const PRIMARY_HBA = ["# pgdrill primary: the socket trusted (as initdb --auth-local=trust), passwords over the network", "local all all trust", "host all all all scram-sha-256", "host replication all all scram-sha-256", ""].join("\n");
+
 /** The production database of the drill: WAL streamed to Barman through a replication slot. */
 export class PrimaryContainer extends DrillPostgresContainer {
   /**
@@ -113,16 +117,12 @@ export class PrimaryContainer extends DrillPostgresContainer {
     if (options.sshd) this.withEnvironment({ PGDRILL_SSHD: "1" });
     const userSettings = Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
     // Barman's streaming connection (pg_basebackup, pg_receivewal) needs a replication line in
-    // pg_hba.conf; the official contract only adds "host all all all".
-    this.withCopyContentToContainer([
-      {
-        target: "/docker-entrypoint-initdb.d/10-replication-hba.sh",
-        content: `printf 'host replication all all scram-sha-256\\n' >> "$PGDATA/pg_hba.conf"\n`,
-      },
-    ])
+    // pg_hba.conf; the official contract only adds "host all all all". An hba file of our own
+    // (rather than an init script) needs no temporary server at initialisation.
+    this.withCopyContentToContainer([{ target: PRIMARY_HBA_FILE, content: PRIMARY_HBA, mode: 0o644 }])
       // archive_command is set with ALTER SYSTEM once Barman trusts this server's SSH key
       // (DrillEnvironment.enableArchiveCommand); until then WAL waits in pg_wal, marked .ready.
-      .withCommand(["postgres", "-c", "wal_level=replica", "-c", "max_wal_senders=10", "-c", "max_replication_slots=10", "-c", "archive_mode=on", ...userSettings]);
+      .withCommand(["postgres", "-c", `hba_file=${PRIMARY_HBA_FILE}`, "-c", "wal_level=replica", "-c", "max_wal_senders=10", "-c", "max_replication_slots=10", "-c", "archive_mode=on", ...userSettings]);
   }
 
   override async start(): Promise<StartedDrillPostgres> {

@@ -289,8 +289,8 @@ export interface BackupVerification {
 /** verify-backup, then every WAL segment from the backup's first through `walThrough` present and readable. */
 export async function verifyBackupAndWal(env: DrillEnvironment, options: { backupId: string; walThrough: string }): Promise<BackupVerification> {
   return timed(async () => {
-    const verifyOutput = await env.barman.verifyBackup(options.backupId);
-    const backup = await env.barman.showBackup(options.backupId);
+    // Independent reads of Barman's catalogue and files: run together.
+    const [verifyOutput, backup] = await Promise.all([env.barman.verifyBackup(options.backupId), env.barman.showBackup(options.backupId)]);
     return { verifyOutput, backup, wal: await env.barman.walCoverage(backup.beginWal, options.walThrough) };
   });
 }
