@@ -214,6 +214,7 @@ try {
     runId,
     labels: runLabels(runId, process.pid),
     budgetsMs: settings!.budgetsMs,
+    objectives: settings!.objectives,
     workParent,
     progress: say,
     signal: stop.signal,

@@ -67,7 +67,7 @@ export function lessonsLearned(input: { metrics: RecoveryMetrics; walSegmentsArc
     "",
     "What this drill proved:",
     `- Barman held the base backup ${m.backupId} and every WAL segment up to ${input.walSegmentsArchived}.`,
-    `- PITR to ${m.target.kind} ${m.target.value} recovered ${m.drill}: ${m.rpo.rowsLostBeforeDisaster} rows lost before the disaster.`,
+    `- PITR to ${m.target.kind} ${m.target.value} gave back the state before the disaster (${m.drill}): ${m.rpo.rowsLostBeforeDisaster} rows written before it were lost.`,
     `- Recovery took ${seconds(m.recoveryMs)} (barman recover ${seconds(m.phasesMs.barmanRecoverMs)}, start until promoted ${seconds(m.phasesMs.instanceStartUntilPromotedMs)}, verification ${seconds(m.phasesMs.verificationMs)}).`,
     `- ${seconds(m.totalFromDisasterMs)} from the disaster to a verified instance, with no person in the loop.`,
     "",

@@ -14,15 +14,21 @@ const PHASES = [
   ["verificationMs", "verification", "rtoVerificationS"],
 ] as const;
 
-export function evaluateObjectives(metrics: Pick<RecoveryMetrics, "phasesMs" | "recoveryMs" | "totalFromDisasterMs" | "rpo">, objectives: RecoveryObjectives): ObjectiveViolation[] {
+/** The three recovery phases against their RTO objectives: what a drill and a nightly verification share. */
+export function evaluatePhaseObjectives(phasesMs: RecoveryMetrics["phasesMs"], objectives: RecoveryObjectives): ObjectiveViolation[] {
   const violations: ObjectiveViolation[] = [];
   for (const [field, name, objective] of PHASES) {
-    const ms = metrics.phasesMs[field];
+    const ms = phasesMs[field];
     const budgetS = objectives[objective];
     if (ms - budgetS * 1000 > 1e-6) {
       violations.push({ objective, message: `RTO phase '${name}' took ${seconds(ms)}, over its budget of ${budgetS} s (objectives.${objective} in the configuration, or ${OBJECTIVE_ENV[objective]})` });
     }
   }
+  return violations;
+}
+
+export function evaluateObjectives(metrics: Pick<RecoveryMetrics, "phasesMs" | "recoveryMs" | "totalFromDisasterMs" | "rpo">, objectives: RecoveryObjectives): ObjectiveViolation[] {
+  const violations = evaluatePhaseObjectives(metrics.phasesMs, objectives);
   if (metrics.totalFromDisasterMs - objectives.rtoTotalS * 1000 > 1e-6) {
     const rest = metrics.totalFromDisasterMs - metrics.recoveryMs;
     const parts: Array<[string, number]> = [

@@ -1,6 +1,6 @@
 // Files Allure reads from the results directory besides the test results: the environment the
 // run had (versions, images, machine) and the categories failures are sorted into.
-import { appendFile, mkdir, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export const ALLURE_RESULTS_DIR = "reports/allure-results";
@@ -23,8 +23,16 @@ export async function writeReportMetadata(environment: Record<string, string>, d
   await writeFile(join(dir, "environment.properties"), Object.entries(environment).map(([k, v]) => propertyLine(k, v)).join(""));
 }
 
-/** Adds what only a running drill knows (server versions) to environment.properties. */
+/**
+ * Adds what only a running drill knows (server versions) to environment.properties, once per
+ * key and value: every drill file of a run reports the same servers.
+ */
 export async function addReportEnvironment(entries: Record<string, string>, dir = ALLURE_RESULTS_DIR): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await appendFile(join(dir, "environment.properties"), Object.entries(entries).map(([k, v]) => propertyLine(k, v)).join(""));
+  const path = join(dir, "environment.properties");
+  const existing = new Set((await readFile(path, "utf8").catch(() => "")).split("\n"));
+  const lines = Object.entries(entries)
+    .map(([k, v]) => propertyLine(k, v))
+    .filter((line) => !existing.has(line.trimEnd()));
+  if (lines.length > 0) await appendFile(path, lines.join(""));
 }

@@ -35,9 +35,12 @@ export function rowsAsJson(sql: string): string {
 export function inlineParameters(text: string, params: unknown[]): string {
   return text.replace(/\$(\d+)\b/g, (match, n: string) => {
     const index = Number(n) - 1;
-    if (index >= params.length) throw new Error(`SQL parameter ${match} has no value`);
+    if (index < 0 || index >= params.length) throw new Error(`SQL parameter ${match} has no value (${params.length} given)`);
     const value = params[index];
-    return value === null || value === undefined ? "NULL" : pg.escapeLiteral(String(value));
+    if (value === null || value === undefined) return "NULL";
+    if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
+    if (typeof value === "object") throw new Error(`SQL parameter ${match}: only text, numbers, booleans and dates can be inlined for psql`);
+    return pg.escapeLiteral(String(value));
   });
 }
 

@@ -14,6 +14,7 @@ import { ISOLATED_PGDATA_NAME, RecoveredInstanceContainer, RecoveredInstanceStar
 import type { BackupDetails } from "../barman-output.ts";
 import type { DrillSettings } from "../config.ts";
 import { monotonicNow, seconds } from "../metrics.ts";
+import { evaluatePhaseObjectives } from "../objectives.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../recovery-target.ts";
 
 /** Label on the throwaway instance, so a test or a person can find (and reap) exactly these. */
@@ -54,6 +55,8 @@ export interface VerifyExistingOptions {
   /** Labels of the throwaway container (runLabels), for reaping. */
   labels: Record<string, string>;
   budgetsMs: DrillSettings["budgetsMs"];
+  /** RTO objectives of the recovery phases (the drill's own): a verification slower than them fails. */
+  objectives?: DrillSettings["objectives"];
   /** Parent of the temporary directory on the Barman server (default /var/tmp): needs room for one full copy. */
   workParent?: string;
   progress: (line: string) => void;
@@ -73,7 +76,7 @@ export class NightlyInputError extends Error {
   }
 }
 
-export type NightlyPhase = "backup selection" | "backup verification" | "barman recover" | "transfer" | "instance start" | "verification" | "clean-up";
+export type NightlyPhase = "backup selection" | "backup verification" | "barman recover" | "transfer" | "instance start" | "verification" | "objectives" | "clean-up";
 
 export interface NightlyPhasesMs {
   /** Each phase on the monotonic clock; null when the run stopped before it. */
@@ -358,6 +361,11 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     // Anything unexpected still ends in a verdict a person can read, with the phase we were in.
     fail(current, (error as Error).message);
   }
+  // The same RTO objectives as the drill's, on the phases this verification measured.
+  const { barmanRecoverMs, instanceStartUntilPromotedMs, verificationMs } = phasesMs;
+  if (options.objectives && problems.length === 0 && barmanRecoverMs !== null && instanceStartUntilPromotedMs !== null && verificationMs !== null) {
+    for (const violation of evaluatePhaseObjectives({ barmanRecoverMs, instanceStartUntilPromotedMs, verificationMs }, options.objectives)) fail("objectives", violation.message);
+  }
   return {
     verdict: problems.length === 0 ? "pass" : "fail",
     barmanContainer: containerName,
@@ -457,6 +465,8 @@ function nextAction(result: NightlyResult): string {
       return result.checks.some((c) => !c.ok && !c.error)
         ? "the backup does not hold what the checks expect: compare with production and with the check's SQL before relying on this backup."
         : "a check's query failed on the recovered data (psql's words above): fix the check's SQL or find what is missing from the backup.";
+    case "objectives":
+      return "the backup restored correctly but slower than your RTO objectives (above): look at Barman's disk and network, or at `barman recover --jobs`, before the day you need it.";
     case "clean-up":
       return "the verification itself finished, but something it made is still there (named above): remove it by hand.";
     case undefined:

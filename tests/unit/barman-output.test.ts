@@ -15,6 +15,7 @@ import {
   RECOVERY_PREPARED,
   recoverSucceeded,
   segmentTimeline,
+  walSegmentRange,
 } from "../../src/barman-output.ts";
 
 // Output captured from real Barman 3.4 runs against PostgreSQL 15.
@@ -142,10 +143,7 @@ describe("parseListBackup", () => {
 
   test("a backup still running has no size (Barman prints only id and status)", () => {
     const raw = JSON.stringify({
-      [SERVER]: [
-        { backup_id: "20261125T090000", status: "STARTED" },
-        JSON.parse(LIST_BACKUP)[SERVER][0],
-      ],
+      [SERVER]: [{ backup_id: "20261125T090000", status: "STARTED" }, JSON.parse(LIST_BACKUP)[SERVER][0]],
     });
     expect(parseListBackup(raw, SERVER)).toEqual([
       { backupId: "20261125T090000", status: "STARTED", sizeBytes: undefined },
@@ -265,9 +263,7 @@ describe("parseBackupId", () => {
   });
 
   test("another backup method and server", () => {
-    expect(parseBackupId("Starting backup using rsync-concurrent method for server main in /srv/barman/main/base/20250101T000102\n")).toBe(
-      "20250101T000102",
-    );
+    expect(parseBackupId("Starting backup using rsync-concurrent method for server main in /srv/barman/main/base/20250101T000102\n")).toBe("20250101T000102");
   });
 
   test.each([
@@ -370,6 +366,68 @@ describe("WAL segment names", () => {
       "not WAL segment names: '00000002.history', '000000010000000000000003'",
     );
     expect(() => compareSegmentPosition("000000010000000000000003", "")).toThrow("not WAL segment names");
+  });
+});
+
+describe("walSegmentRange", () => {
+  test("one segment: from and through the same", () => {
+    expect(walSegmentRange("000000010000000000000016", "000000010000000000000016")).toEqual(["000000010000000000000016"]);
+  });
+
+  test("consecutive segments in order, hex digits upper case", () => {
+    expect(walSegmentRange("000000010000000000000009", "00000001000000000000000C")).toEqual([
+      "000000010000000000000009",
+      "00000001000000000000000A",
+      "00000001000000000000000B",
+      "00000001000000000000000C",
+    ]);
+  });
+
+  test("across a log-file boundary: ...00FF is followed by the next log file's ...00", () => {
+    expect(walSegmentRange("0000000100000000000000FE", "000000010000000100000001")).toEqual([
+      "0000000100000000000000FE",
+      "0000000100000000000000FF",
+      "000000010000000100000000",
+      "000000010000000100000001",
+    ]);
+  });
+
+  test("the timeline of the range is kept in every name", () => {
+    expect(walSegmentRange("0000000200000000000000FF", "000000020000000100000000")).toEqual(["0000000200000000000000FF", "000000020000000100000000"]);
+  });
+
+  test("the backup's first segment through the disaster's, as in the real run: 20 segments", () => {
+    const range = walSegmentRange("000000010000000000000003", "000000010000000000000016");
+    expect(range).toHaveLength(20);
+    expect(range[0]).toBe("000000010000000000000003");
+    expect(range.at(-1)).toBe("000000010000000000000016");
+    expect([...range].sort(compareSegmentPosition)).toEqual(range);
+  });
+
+  test("fewer segments per log file (larger WAL segments) roll over earlier", () => {
+    expect(walSegmentRange("00000001000000000000003F", "000000010000000100000000", 64)).toEqual(["00000001000000000000003F", "000000010000000100000000"]);
+  });
+
+  test("different timelines are refused", () => {
+    expect(() => walSegmentRange("000000010000000000000016", "000000020000000000000017")).toThrow(
+      "WAL segments 000000010000000000000016 and 000000020000000000000017 are on different timelines: name a range on one timeline",
+    );
+  });
+
+  test("a reversed range is refused", () => {
+    expect(() => walSegmentRange("000000010000000000000017", "000000010000000000000016")).toThrow(
+      "WAL segment 000000010000000000000016 comes before 000000010000000000000017",
+    );
+    expect(() => walSegmentRange("000000010000000100000000", "0000000100000000000000FF")).toThrow(
+      "WAL segment 0000000100000000000000FF comes before 000000010000000100000000",
+    );
+  });
+
+  test("names that are not WAL segments are refused", () => {
+    expect(() => walSegmentRange("00000002.history", "000000020000000000000003")).toThrow("not a WAL segment name: '00000002.history'");
+    expect(() => walSegmentRange("000000010000000000000003", "000000010000000000000003.partial")).toThrow(
+      "not a WAL segment name: '000000010000000000000003.partial'",
+    );
   });
 });
 

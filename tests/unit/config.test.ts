@@ -1,5 +1,14 @@
 import { describe, expect, test } from "vitest";
-import { BUDGET_DEFAULTS_S, budgetEnvName, OBJECTIVE_DEFAULTS, OBJECTIVE_ENV, readSettings, SettingsError, type BudgetName, type RecoveryObjectives } from "../../src/config.ts";
+import {
+  BUDGET_DEFAULTS_S,
+  type BudgetName,
+  budgetEnvName,
+  OBJECTIVE_DEFAULTS,
+  OBJECTIVE_ENV,
+  type RecoveryObjectives,
+  readSettings,
+  SettingsError,
+} from "../../src/config.ts";
 
 const DEFAULT_BUDGETS_MS = {
   containerStart: 120_000,
@@ -154,9 +163,7 @@ describe("readSettings: PGDRILL_KEEP", () => {
   });
 
   test.each(["TRUE", "on", "2", "y"])("PGDRILL_KEEP=%j is rejected", (value) => {
-    expect(settingsError({ PGDRILL_KEEP: value }).problems).toEqual([
-      `PGDRILL_KEEP=${JSON.stringify(value)}: allowed: 1, 0, true, false, yes, no`,
-    ]);
+    expect(settingsError({ PGDRILL_KEEP: value }).problems).toEqual([`PGDRILL_KEEP=${JSON.stringify(value)}: allowed: 1, 0, true, false, yes, no`]);
   });
 });
 
@@ -442,7 +449,9 @@ describe("known bugs", () => {
   // is not a number at all, the trend window gets zod's default "Invalid input: expected number,
   // received NaN", which does not say what is accepted.
   test.each(["abc", "Infinity"])("fixed: PGDRILL_RTO_TREND_RUNS=%j says what it accepts", (value) => {
-    expect(settingsError({ PGDRILL_RTO_TREND_RUNS: value }).problems).toEqual([`PGDRILL_RTO_TREND_RUNS=${JSON.stringify(value)}: must be a whole number of runs`]);
+    expect(settingsError({ PGDRILL_RTO_TREND_RUNS: value }).problems).toEqual([
+      `PGDRILL_RTO_TREND_RUNS=${JSON.stringify(value)}: must be a whole number of runs`,
+    ]);
   });
 });
 

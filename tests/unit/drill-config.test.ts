@@ -3,8 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { readSettings } from "../../src/config.ts";
-import { applyConfigToSettings, DrillConfigError, loadDrillConfig, validateDrillConfig, type DrillConfig } from "../../src/drill-config.ts";
-import { compareSnapshots, expectedCheckpoint } from "../../src/drill/configured-drill.ts";
+import { applyConfigToSettings, type DrillConfig, DrillConfigError, loadDrillConfig, validateDrillConfig } from "../../src/drill-config.ts";
 
 const minimal: DrillConfig = {
   name: "minimal",
@@ -40,7 +39,7 @@ describe("validateDrillConfig", () => {
     expect(problems({ ...minimal, objectives: { rtoTotalS: -1 } })[0]).toMatch(/^config\.objectives\.rtoTotalS: /);
     expect(problems({ ...minimal, budgetsS: { recovr: 5 } })[0]).toMatch(/^config\.budgetsS: Unrecognized key: "recovr"/);
     expect(problems({ ...minimal, barman: { settings: { compression: "gzip\nbackup_method = rsync" } } })).toEqual([
-      'config.barman.settings.compression: must be one line',
+      "config.barman.settings.compression: must be one line",
     ]);
     expect(problems({ ...minimal, database: "Shop" })).toEqual(["config.database: must be a lower-case database name"]);
   });
@@ -51,6 +50,84 @@ describe("validateDrillConfig", () => {
 
   test("unknown fields are refused (a typo is not silently ignored)", () => {
     expect(problems({ ...minimal, targtes: ["time"] })[0]).toMatch(/^config: Unrecognized key: "targtes"/);
+  });
+});
+
+const NIGHTLY_CHECKS = [{ name: "users", sql: "SELECT count(*)::int FROM users", expected: [[1000]] }];
+
+describe("validateDrillConfig: the drill's four parts are optional together", () => {
+  test("a configuration with only nightly.checks is valid (for npm run verify:existing)", () => {
+    const nightlyOnly = { name: "nightly only", nightly: { checks: NIGHTLY_CHECKS } };
+    expect(validateDrillConfig(nightlyOnly, "test")).toEqual(nightlyOnly);
+  });
+
+  test("a drill with nightly.checks as well is valid", () => {
+    const both = { ...minimal, nightly: { checks: NIGHTLY_CHECKS } };
+    expect(validateDrillConfig(both, "test")).toEqual(both);
+  });
+
+  test("neither the drill's parts nor nightly.checks: refused, saying what to give", () => {
+    expect(problems({ name: "empty" })).toEqual([
+      "config: give the drill's seed, normalWork, disaster and verify, or nightly.checks for the nightly verification",
+    ]);
+  });
+
+  test.each([
+    [
+      "seed alone",
+      { seed: minimal.seed },
+      ["config.normalWork: a drill needs it beside seed", "config.disaster: a drill needs it beside seed", "config.verify: a drill needs it beside seed"],
+    ],
+    [
+      "seed and verify",
+      { seed: minimal.seed, verify: minimal.verify },
+      ["config.normalWork: a drill needs it beside seed, verify", "config.disaster: a drill needs it beside seed, verify"],
+    ],
+    [
+      "all but disaster",
+      { seed: minimal.seed, normalWork: minimal.normalWork, verify: minimal.verify },
+      ["config.disaster: a drill needs it beside seed, normalWork, verify"],
+    ],
+  ])("some of the four parts (%s): each missing one is named", (_, parts, expected) => {
+    expect(problems({ name: "partial", ...parts })).toEqual(expected);
+  });
+
+  test("nightly.checks does not excuse a partial drill", () => {
+    expect(problems({ name: "partial", seed: minimal.seed, nightly: { checks: NIGHTLY_CHECKS } })).toEqual([
+      "config.normalWork: a drill needs it beside seed",
+      "config.disaster: a drill needs it beside seed",
+      "config.verify: a drill needs it beside seed",
+    ]);
+  });
+
+  test("a nightly check needs its expected rows, and there must be at least one check", () => {
+    expect(problems({ name: "n", nightly: { checks: [{ name: "users", sql: "SELECT 1" }] } })).toEqual([
+      "config.nightly.checks[0].expected: Invalid input: expected nonoptional, received undefined",
+    ]);
+    expect(problems({ name: "n", nightly: { checks: [] } })).toEqual(["config.nightly.checks: Too small: expected array to have >=1 items"]);
+  });
+});
+
+describe("validateDrillConfig: recover.jobs", () => {
+  test.each([1, 4, 64])("recover.jobs = %s is valid", (jobs) => {
+    expect(validateDrillConfig({ ...minimal, recover: { jobs } }, "test").recover).toEqual({ jobs });
+  });
+
+  test("recover without jobs is valid (Barman's parallel_jobs, else 1)", () => {
+    expect(validateDrillConfig({ ...minimal, recover: {} }, "test").recover).toEqual({});
+  });
+
+  test.each([
+    [0, "config.recover.jobs: Too small: expected number to be >=1"],
+    [65, "config.recover.jobs: Too big: expected number to be <=64"],
+    [1.5, "config.recover.jobs: must be a whole number of jobs"],
+    ["4", "config.recover.jobs: Invalid input: expected number, received string"],
+  ])("recover.jobs = %j is refused: %s", (jobs, message) => {
+    expect(problems({ ...minimal, recover: { jobs } })).toEqual([message]);
+  });
+
+  test("an unknown key under recover is refused", () => {
+    expect(problems({ ...minimal, recover: { job: 4 } })).toEqual(['config.recover: Unrecognized key: "job"']);
   });
 });
 
@@ -85,7 +162,9 @@ describe("loadDrillConfig", () => {
     await writeFile(join(dir, "broken.ts"), `export default ${JSON.stringify({ ...minimal, verify: { tables: [] } })};\n`);
     await expect(loadDrillConfig({ path: join(dir, "broken.ts") })).rejects.toThrow(/config\.verify\.tables: name at least one table/);
     await writeFile(join(dir, "missing-file.ts"), `export default ${JSON.stringify({ ...minimal, seed: [{ file: "schema.sql" }] })};\n`);
-    await expect(loadDrillConfig({ path: join(dir, "missing-file.ts") })).rejects.toThrow(/config\.seed\[0\]\.file: schema\.sql does not exist next to the config/);
+    await expect(loadDrillConfig({ path: join(dir, "missing-file.ts") })).rejects.toThrow(
+      /config\.seed\[0\]\.file: schema\.sql does not exist next to the config/,
+    );
   });
 });
 
@@ -97,28 +176,5 @@ describe("applyConfigToSettings", () => {
     expect(settings.objectives.rtoTotalS).toBe(60);
     expect(settings.objectives.rpoRows).toBe(0);
     expect(settings.budgetsMs.recover).toBe(30_000);
-  });
-});
-
-describe("configured drill: expectations per target", () => {
-  test("which checkpoint each target must give back", () => {
-    expect(expectedCheckpoint("time")).toBe("goodState");
-    expect(expectedCheckpoint("name")).toBe("goodState");
-    expect(expectedCheckpoint("xid-exclusive")).toBe("goodState");
-    expect(expectedCheckpoint("lsn")).toBe("goodState");
-    expect(expectedCheckpoint("immediate")).toBe("baseline");
-    expect(expectedCheckpoint("xid-inclusive")).toBe("afterDisaster");
-    expect(expectedCheckpoint("latest")).toBe("afterDisaster");
-  });
-
-  test("compareSnapshots names each difference", () => {
-    const expected = { a: { rows: 2, checksum: "x" }, b: null, c: { rows: 1, checksum: "y" }, d: { rows: 3, checksum: "z" } };
-    const actual = { a: { rows: 2, checksum: "x" }, b: { rows: 4, checksum: "q" }, c: null, d: { rows: 3, checksum: "w" } };
-    expect(compareSnapshots(expected, actual)).toEqual([
-      "b: exists with 4 rows, expected it absent",
-      "c: missing, expected 1 rows",
-      "d: same 3 rows but different content (checksum w, expected z)",
-    ]);
-    expect(compareSnapshots(expected, expected)).toEqual([]);
   });
 });

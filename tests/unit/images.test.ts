@@ -8,7 +8,17 @@ const PACKAGE_LIST = readFileSync(new URL("../../containers/debian-packages.txt"
 
 describe("packagesFor", () => {
   test("the real list: PostgreSQL image", () => {
-    expect(packagesFor(PACKAGE_LIST, "postgres")).toEqual(["postgresql-15", "postgresql-client-15", "tzdata", "locales", "barman-cli", "openssh-client", "openssh-server", "rsync", "tini"]);
+    expect(packagesFor(PACKAGE_LIST, "postgres")).toEqual([
+      "postgresql-15",
+      "postgresql-client-15",
+      "tzdata",
+      "locales",
+      "barman-cli",
+      "openssh-client",
+      "openssh-server",
+      "rsync",
+      "tini",
+    ]);
   });
 
   test("the real list: Barman image", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
+import { computeRpo, monotonicNow, recoveryDuration, renderMetricsText, seconds } from "../../src/metrics.ts";
 import { REAL_METRICS } from "./samples/real-metrics.ts";
-import { computeRpo, monotonicNow, recoveryDuration, renderMetricsText, seconds, type RecoveryMetrics } from "../../src/metrics.ts";
 
 describe("recoveryDuration", () => {
   test("sum of the three phases", () => {
@@ -78,7 +78,9 @@ describe("renderMetricsText", () => {
     expect(lines).toContain("  Disaster time:                    2026-11-25 08:36:26.026415+00");
     expect(lines).toContain("  Server / backup:                  pg-primary / 20261125T083624 (35.7 MiB)");
     expect(lines).toContain("  Recovery target:                  time 2026-11-25 08:36:25.933281+00");
-    expect(lines).toContain("  Versions:                         PostgreSQL 15.20 (Debian 15.20-0+deb12u1), 3.4.0 Barman by EnterpriseDB (www.enterprisedb.com)");
+    expect(lines).toContain(
+      "  Versions:                         PostgreSQL 15.20 (Debian 15.20-0+deb12u1), 3.4.0 Barman by EnterpriseDB (www.enterprisedb.com)",
+    );
     expect(lines).toContain("  1. barman recover:                0.87 s");
     expect(lines).toContain("  2. instance start until promoted: 0.62 s");
     expect(lines).toContain("  3. verification:                  0.09 s");
@@ -89,7 +91,7 @@ describe("renderMetricsText", () => {
   });
 
   test("values start in one column (labels padded to 34 characters)", () => {
-    const valueLines = lines.filter((l) => /^  \S.*:\s/.test(l));
+    const valueLines = lines.filter((l) => /^ {2}\S.*:\s/.test(l));
     expect(valueLines.length).toBeGreaterThanOrEqual(12);
     for (const line of valueLines) expect(line.slice(2, 36)).toMatch(/:\s*$/);
   });

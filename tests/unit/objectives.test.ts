@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { OBJECTIVE_DEFAULTS, OBJECTIVE_ENV, type RecoveryObjectives } from "../../src/config.ts";
-import { seconds, type RecoveryMetrics } from "../../src/metrics.ts";
+import { type RecoveryMetrics, seconds } from "../../src/metrics.ts";
 import { evaluateObjectives } from "../../src/objectives.ts";
 
 type Measured = Pick<RecoveryMetrics, "phasesMs" | "recoveryMs" | "totalFromDisasterMs" | "rpo">;
@@ -19,7 +19,11 @@ function measured(over: { barman?: number; start?: number; verification?: number
     phasesMs,
     recoveryMs,
     totalFromDisasterMs: over.total ?? 100_000,
-    rpo: { rowsLostBeforeDisaster: over.rows ?? 0, rowsLostByTable: (over.rows ?? 0) > 0 ? { orders: over.rows! } : {}, secondsBetweenTargetAndDisaster: over.rpoS ?? 0.093 },
+    rpo: {
+      rowsLostBeforeDisaster: over.rows ?? 0,
+      rowsLostByTable: (over.rows ?? 0) > 0 ? { orders: over.rows! } : {},
+      secondsBetweenTargetAndDisaster: over.rpoS ?? 0.093,
+    },
   };
 }
 
@@ -73,7 +77,11 @@ describe("evaluateObjectives: one phase over its budget", () => {
   test("the budget in the message is the configured one, not the default", () => {
     const objectives = { ...DEFAULTS, rtoInstanceStartS: 2.5 };
     expect(evaluateObjectives(measured({ start: 3_000 }), objectives)).toEqual([
-      { objective: "rtoInstanceStartS", message: "RTO phase 'instance start until promoted' took 3.00 s, over its budget of 2.5 s (objectives.rtoInstanceStartS in the configuration, or PGDRILL_RTO_INSTANCE_START_S)" },
+      {
+        objective: "rtoInstanceStartS",
+        message:
+          "RTO phase 'instance start until promoted' took 3.00 s, over its budget of 2.5 s (objectives.rtoInstanceStartS in the configuration, or PGDRILL_RTO_INSTANCE_START_S)",
+      },
     ]);
   });
 
@@ -120,7 +128,8 @@ describe("evaluateObjectives: total RTO", () => {
     expect(evaluateObjectives(measured({ total: 240_001 }), DEFAULTS)).toEqual([
       {
         objective: "rtoTotalS",
-        message: "RTO total 240.00 s from the disaster is over its budget of 240 s (objectives.rtoTotalS in the configuration, or PGDRILL_RTO_TOTAL_S); the largest phase is archiving and preparation before the recovery with 209.00 s",
+        message:
+          "RTO total 240.00 s from the disaster is over its budget of 240 s (objectives.rtoTotalS in the configuration, or PGDRILL_RTO_TOTAL_S); the largest phase is archiving and preparation before the recovery with 209.00 s",
       },
     ]);
   });
@@ -129,7 +138,10 @@ describe("evaluateObjectives: total RTO", () => {
 describe("evaluateObjectives: RPO", () => {
   test("rows lost over the budget", () => {
     expect(evaluateObjectives(measured({ rows: 3 }), DEFAULTS)).toEqual([
-      { objective: "rpoRows", message: "RPO: 3 rows written before the disaster were not recovered, budget 0 (objectives.rpoRows in the configuration, or PGDRILL_RPO_ROWS)" },
+      {
+        objective: "rpoRows",
+        message: "RPO: 3 rows written before the disaster were not recovered, budget 0 (objectives.rpoRows in the configuration, or PGDRILL_RPO_ROWS)",
+      },
     ]);
   });
 
@@ -137,16 +149,27 @@ describe("evaluateObjectives: RPO", () => {
     const objectives = { ...DEFAULTS, rpoRows: 5 };
     expect(evaluateObjectives(measured({ rows: 5 }), objectives)).toEqual([]);
     expect(evaluateObjectives(measured({ rows: 6 }), objectives)).toEqual([
-      { objective: "rpoRows", message: "RPO: 6 rows written before the disaster were not recovered, budget 5 (objectives.rpoRows in the configuration, or PGDRILL_RPO_ROWS)" },
+      {
+        objective: "rpoRows",
+        message: "RPO: 6 rows written before the disaster were not recovered, budget 5 (objectives.rpoRows in the configuration, or PGDRILL_RPO_ROWS)",
+      },
     ]);
   });
 
   test("seconds between target and disaster over the budget, with three decimals", () => {
     expect(evaluateObjectives(measured({ rpoS: 60.5 }), DEFAULTS)).toEqual([
-      { objective: "rpoSeconds", message: "RPO: the recovery target is 60.500 s before the disaster, over the budget of 60 s (objectives.rpoSeconds in the configuration, or PGDRILL_RPO_SECONDS)" },
+      {
+        objective: "rpoSeconds",
+        message:
+          "RPO: the recovery target is 60.500 s before the disaster, over the budget of 60 s (objectives.rpoSeconds in the configuration, or PGDRILL_RPO_SECONDS)",
+      },
     ]);
     expect(evaluateObjectives(measured({ rpoS: 1.23456 }), { ...DEFAULTS, rpoSeconds: 0.5 })).toEqual([
-      { objective: "rpoSeconds", message: "RPO: the recovery target is 1.235 s before the disaster, over the budget of 0.5 s (objectives.rpoSeconds in the configuration, or PGDRILL_RPO_SECONDS)" },
+      {
+        objective: "rpoSeconds",
+        message:
+          "RPO: the recovery target is 1.235 s before the disaster, over the budget of 0.5 s (objectives.rpoSeconds in the configuration, or PGDRILL_RPO_SECONDS)",
+      },
     ]);
   });
 });

@@ -9,7 +9,7 @@ const RECOVERED = readFileSync(new URL("./samples/postgres-15-recovered-instance
 const TARGET_NOT_REACHED = [
   "2026-11-25 08:29:37.024 UTC [1] LOG:  starting PostgreSQL 15.20 (Debian 15.20-0+deb12u1) on x86_64-pc-linux-gnu, compiled by gcc (Debian 12.2.0-14+deb12u1) 12.2.0, 64-bit",
   "2026-11-25 08:29:37.131 UTC [15] LOG:  starting point-in-time recovery to 2026-11-25 09:00:00+00",
-  "2026-11-25 08:29:37.167 UTC [15] LOG:  restored log file \"000000010000000000000003\" from archive",
+  '2026-11-25 08:29:37.167 UTC [15] LOG:  restored log file "000000010000000000000003" from archive',
   "2026-11-25 08:29:37.174 UTC [15] LOG:  redo starts at 0/3000028",
   "2026-11-25 08:29:37.231 UTC [15] LOG:  consistent recovery state reached at 0/3000100",
   "2026-11-25 08:29:37.232 UTC [1] LOG:  database system is ready to accept read-only connections",
@@ -29,7 +29,7 @@ const STILL_REPLAYING = [
   "2026-11-25 08:29:37.131 UTC [15] LOG:  starting point-in-time recovery to 2026-11-25 08:29:31.371652+00",
   "2026-11-25 08:29:37.231 UTC [15] LOG:  consistent recovery state reached at 0/3000100",
   "2026-11-25 08:29:37.232 UTC [1] LOG:  database system is ready to accept read-only connections",
-  "2026-11-25 08:29:37.286 UTC [15] LOG:  restored log file \"000000010000000000000005\" from archive",
+  '2026-11-25 08:29:37.286 UTC [15] LOG:  restored log file "000000010000000000000005" from archive',
   "",
 ].join("\n");
 
@@ -87,9 +87,7 @@ describe("readRecoveryLog: recovery that never reached its target", () => {
 
   test("not promoted, and the FATAL line is reported", () => {
     expect(facts.promoted).toBe(false);
-    expect(facts.fatalLines).toEqual([
-      "2026-11-25 08:29:37.241 UTC [15] FATAL:  recovery ended before configured recovery target was reached",
-    ]);
+    expect(facts.fatalLines).toEqual(["2026-11-25 08:29:37.241 UTC [15] FATAL:  recovery ended before configured recovery target was reached"]);
   });
 
   test("no stop point, no new timeline; the target it aimed for is still read", () => {

@@ -115,9 +115,7 @@ describe("pollUntil", () => {
 
   test("a zero budget still probes once", async () => {
     let probes = 0;
-    const error = await budgetError(
-      pollUntil({ what: "x", budget: "recover", budgetMs: 0, probe: async () => ++probes, done: () => false }),
-    );
+    const error = await budgetError(pollUntil({ what: "x", budget: "recover", budgetMs: 0, probe: async () => ++probes, done: () => false }));
     expect(probes).toBe(1);
     expect(error.message).toBe("x: not reached within 0 s (budget 'recover'); last state: 1");
   });
@@ -158,7 +156,7 @@ describe("withinBudget", () => {
   test("the work's own failure is passed through, not turned into a budget error", async () => {
     vi.useFakeTimers();
     try {
-      const failure = new Error("relation \"orders\" does not exist");
+      const failure = new Error('relation "orders" does not exist');
       await expect(withinBudget("count rows", "sqlStatement", 1_000, async () => Promise.reject(failure))).rejects.toBe(failure);
       expect(vi.getTimerCount()).toBe(0);
     } finally {
