@@ -136,10 +136,18 @@ export function parseShowBackup(raw: string, server: string): BackupDetails {
 }
 
 // --- barman show-server ---------------------------------------------------------------------------
-const showServerSchema = z.record(z.string(), z.object({ wals_directory: z.string() }).loose());
+const showServerSchema = z.record(z.string(), z.object({ wals_directory: z.string(), basebackups_directory: z.string().optional() }).loose());
+
 export function parseWalsDirectory(raw: string, server: string): string {
   const dir = parseJson("show-server", raw, showServerSchema)[server]?.wals_directory;
   if (!dir) throw new BarmanOutputError("show-server", `no wals_directory for server '${server}'`, raw);
+  return dir;
+}
+
+/** Where Barman keeps the server's base backups (`basebackups_directory`). */
+export function parseBaseBackupsDirectory(raw: string, server: string): string {
+  const dir = parseJson("show-server", raw, showServerSchema)[server]?.basebackups_directory;
+  if (!dir) throw new BarmanOutputError("show-server", `no basebackups_directory for server '${server}'`, raw);
   return dir;
 }
 

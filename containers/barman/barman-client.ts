@@ -9,6 +9,7 @@ import { CommandFailedError, execIn, type ExecResult } from "../exec.ts";
 import {
   archivedSegmentPath,
   parseBackupId,
+  parseBaseBackupsDirectory,
   parseCheck,
   parseListBackup,
   parseShowBackup,
@@ -147,7 +148,7 @@ export interface WalCoverage {
 export class BarmanClient {
   /** Every barman command run, with its output: evidence for the report when something fails. */
   readonly transcript: ExecResult[] = [];
-  private walsDirectory: string | undefined;
+  private showServerOutput: string | undefined;
 
   constructor(
     readonly transport: BarmanTransport,
@@ -213,9 +214,22 @@ export class BarmanClient {
     });
   }
 
+  private async showServer(): Promise<string> {
+    this.showServerOutput ??= (await this.command(["-f", "json", "show-server", this.serverName])).stdout;
+    return this.showServerOutput;
+  }
+
   private async walsDir(): Promise<string> {
-    this.walsDirectory ??= parseWalsDirectory((await this.command(["-f", "json", "show-server", this.serverName])).stdout, this.serverName);
-    return this.walsDirectory;
+    return parseWalsDirectory(await this.showServer(), this.serverName);
+  }
+
+  /**
+   * Whether the backup has a backup_manifest, which pg_verifybackup (barman verify-backup) needs:
+   * backup_method = postgres (pg_basebackup) writes one, rsync does not.
+   */
+  async backupHasManifest(backupId: string): Promise<boolean> {
+    const base = parseBaseBackupsDirectory(await this.showServer(), this.serverName);
+    return (await this.transport.run(["test", "-f", `${base}/${backupId}/data/backup_manifest`])).exitCode === 0;
   }
 
   /**

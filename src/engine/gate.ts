@@ -20,6 +20,7 @@ import {
   seed,
   startUntilPromoted,
   targetOf,
+  verifyBackupIfManifest,
   walNeededThrough,
   type DrillFacts,
   type DrillPlan,
@@ -76,7 +77,7 @@ export async function runGatedRecovery(
     throw new RecoveryFailedError(phase, backupId, target, words);
   };
   try {
-    await env.barman.verifyBackup(backupId).catch((error: Error) => fail("backup verification", error.message));
+    await verifyBackupIfManifest(env, backupId).catch((error: Error) => fail("backup verification", error.message));
     const coverage = await env.barman.walCoverage(facts.backup.beginWal, await walNeededThrough(env, kind, facts)).catch((error: Error) => fail("WAL verification", error.message));
     const missingWal = failedChecks(walCoverageChecks(coverage));
     if (missingWal.length > 0) fail("WAL verification", missingWal.join("\n"));

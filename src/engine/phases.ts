@@ -277,8 +277,10 @@ export async function walNeededThrough(env: DrillEnvironment, kind: TargetKindNa
 }
 
 export interface BackupVerification {
-  /** `barman verify-backup`'s words (pg_verifybackup against the manifest). */
-  verifyOutput: string;
+  /** `barman verify-backup`'s words (pg_verifybackup against the manifest); undefined without a manifest. */
+  verifyOutput: string | undefined;
+  /** Why verify-backup could not run (rsync backups have no backup_manifest). */
+  notVerified?: string;
   /** The backup as `barman show-backup` describes it now. */
   backup: BackupDetails;
   /** Every segment from the backup's start to the last one the targets need, checked in the archive. */
@@ -286,12 +288,20 @@ export interface BackupVerification {
   durationMs: number;
 }
 
+/** `barman verify-backup` where the backup has a manifest; otherwise says why it was not verified. */
+export async function verifyBackupIfManifest(env: DrillEnvironment, backupId: string): Promise<{ verifyOutput: string | undefined; notVerified?: string }> {
+  if (!(await env.barman.backupHasManifest(backupId))) {
+    return { verifyOutput: undefined, notVerified: `backup ${backupId} has no backup_manifest (backup_method = rsync writes none), so barman verify-backup cannot check its files` };
+  }
+  return { verifyOutput: await env.barman.verifyBackup(backupId) };
+}
+
 /** verify-backup, then every WAL segment from the backup's first through `walThrough` present and readable. */
 export async function verifyBackupAndWal(env: DrillEnvironment, options: { backupId: string; walThrough: string }): Promise<BackupVerification> {
   return timed(async () => {
-    // Independent reads of Barman's catalogue and files: run together.
-    const [verifyOutput, backup] = await Promise.all([env.barman.verifyBackup(options.backupId), env.barman.showBackup(options.backupId)]);
-    return { verifyOutput, backup, wal: await env.barman.walCoverage(backup.beginWal, options.walThrough) };
+    const verified = await verifyBackupIfManifest(env, options.backupId);
+    const backup = await env.barman.showBackup(options.backupId);
+    return { ...verified, backup, wal: await env.barman.walCoverage(backup.beginWal, options.walThrough) };
   });
 }
 

@@ -211,6 +211,18 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     expect(await leftoverThrowaways()).toEqual([]);
   });
 
+  test("a backup that restores correctly but slower than the RTO objectives fails, naming the objective", async () => {
+    await allure.story("RTO objective missed");
+    const objectives = { ...settings.objectives, rtoBarmanRecoverS: 0.001 };
+    const result = await verifyExistingBackup({ ...options(passingChecks(prepared)), objectives });
+    const summary = await attachResult(result);
+    expect(result.checks.every((c) => c.ok), "the data itself verified").toBe(true);
+    expect([result.verdict, result.failedPhase]).toEqual(["fail", "objectives"]);
+    expect(result.problems[0]).toMatch(/RTO phase 'barman recover' took .* over its budget of 0\.001 s \(objectives\.rtoBarmanRecoverS in the configuration, or PGDRILL_RTO_BARMAN_RECOVER_S\)/);
+    expect(summary).toMatch(/Action: the backup restored correctly but slower than your RTO objectives/);
+    expect(await leftoverThrowaways()).toEqual([]);
+  });
+
   test("a failure after the recovery is reported with PostgreSQL's words and still leaves nothing behind", async () => {
     await allure.story("Recovered instance does not start");
     // A restore point the WAL does not hold: barman recover succeeds, PostgreSQL then stops with FATAL.
