@@ -18,11 +18,12 @@ import { failedChecks } from "../src/asserts/check.ts";
 import { recoveredStateChecks } from "../src/asserts/drill-asserts.ts";
 import { segmentTimeline } from "../src/barman-output.ts";
 import { readSettings } from "../src/config.ts";
-import { applyConfigToSettings, loadDrillConfig, validateDrillConfig, type DrillConfig } from "../src/drill-config.ts";
+import { applyConfigToSettings, type DrillConfig, loadDrillConfig, validateDrillConfig } from "../src/drill-config.ts";
 import {
   archiveWalThroughDisaster,
   backUp,
   causeDisaster,
+  type DrillPlan,
   doNormalWork,
   markGoodState,
   prepareTopology,
@@ -32,7 +33,6 @@ import {
   seed,
   startUntilPromoted,
   targetOf,
-  type DrillPlan,
 } from "../src/engine/phases.ts";
 import type { DrillRun } from "../src/engine/topology.ts";
 import { monotonicNow } from "../src/metrics.ts";
@@ -302,11 +302,16 @@ try {
   const recoverySum = drillMedians["barman recover"]! + drillMedians["start until promoted"]! + drillMedians["verification"]!;
   console.log(`| recover + start + verification | ${s(recoverySum)} |`);
   console.log("\nRecovery at scale");
-  console.log("| orders | backup | recovered bytes | barman recover (--jobs: time, MB/s, vs plain copy) | WAL replay | start until promoted | verification | memory | Barman disk |");
+  console.log(
+    "| orders | backup | recovered bytes | barman recover (--jobs: time, MB/s, vs plain copy) | WAL replay | start until promoted | verification | memory | Barman disk |",
+  );
   console.log("|---|---|---|---|---|---|---|---|---|");
   for (const r of scales) {
     const recovers = r.recover
-      .map((x) => `${x.jobs}: ${s(x.ms)}, ${(r.recoveredBytes / 1048576 / (x.ms / 1000)).toFixed(0)} MB/s, ${x.ratioToPlainCopy.toFixed(2)}x of ${s(x.plainCopyMs)}`)
+      .map(
+        (x) =>
+          `${x.jobs}: ${s(x.ms)}, ${(r.recoveredBytes / 1048576 / (x.ms / 1000)).toFixed(0)} MB/s, ${x.ratioToPlainCopy.toFixed(2)}x of ${s(x.plainCopyMs)}`,
+      )
       .join("; ");
     console.log(
       `| ${r.orders.toLocaleString("en-US")} | ${(r.backupBytes / 1048576).toFixed(0)} MiB in ${s(r.backupMs)} | ${(r.recoveredBytes / 1048576).toFixed(0)} MiB | ${recovers} | ${(r.walReplayBytes / 1048576).toFixed(1)} MiB in ${s(r.walReplayMs)} (${r.walReplayMbPerS.toFixed(0)} MB/s) | ${s(r.startUntilPromotedMs)} | ${s(r.verificationMs)} | ${(r.containersMemoryBytes / 1048576).toFixed(0)} MiB | ${(r.barmanDiskBytes / 1048576).toFixed(0)} MiB |`,

@@ -1,8 +1,9 @@
 // Everything a drill creates in Docker carries these labels, so that a run can remove exactly
 // its own containers, networks and volumes, and a later run can remove what a killed one left.
 // (Testcontainers' Ryuk reaper cannot run here: its image cannot be pulled.)
-import Dockerode from "dockerode";
+
 import { hostname } from "node:os";
+import Dockerode from "dockerode";
 
 export const LABEL_OWNED = "io.pgdrill";
 export const LABEL_RUN = "io.pgdrill.run";
@@ -99,11 +100,7 @@ function ignoreNotFound(error: unknown): void {
 /** The commands a person runs to remove a kept run by hand. */
 export function manualCleanupCommands(runId: string): string[] {
   const f = `--filter label=${LABEL_RUN}=${runId}`;
-  return [
-    `docker rm -f -v $(docker ps -aq ${f})`,
-    `docker network rm $(docker network ls -q ${f})`,
-    `docker volume rm $(docker volume ls -q ${f})`,
-  ];
+  return [`docker rm -f -v $(docker ps -aq ${f})`, `docker network rm $(docker network ls -q ${f})`, `docker volume rm $(docker volume ls -q ${f})`];
 }
 
 /** A container's output so far, stdout and stderr interleaved as Docker recorded them. */

@@ -12,7 +12,10 @@ export interface ExecResult {
 }
 
 export class CommandFailedError extends Error {
-  constructor(readonly where: string, readonly result: ExecResult) {
+  constructor(
+    readonly where: string,
+    readonly result: ExecResult,
+  ) {
     const words = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-15).join("\n");
     super(`\`${result.command}\` failed on ${where} (exit ${result.exitCode} after ${(result.durationMs / 1000).toFixed(1)} s):\n${words}`);
     this.name = "CommandFailedError";
@@ -51,12 +54,12 @@ export async function execIn(containerId: string, argv: string[], options: ExecO
   const exec = await docker()
     .getContainer(containerId)
     .exec({
-    Cmd: argv,
-    User: options.user ?? "",
-    Env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
-    AttachStdout: true,
-    AttachStderr: true,
-  })
+      Cmd: argv,
+      User: options.user ?? "",
+      Env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      AttachStdout: true,
+      AttachStderr: true,
+    })
     .catch((error: { statusCode?: number; message: string }) => {
       // 409: Docker's way of saying the container is stopped (or paused).
       if (error.statusCode === 409) throw new Error(`${options.where} is not running, cannot run \`${argv.join(" ")}\`: ${error.message}`);

@@ -1,9 +1,10 @@
 // Builds the drill's images locally, once: tags carry a hash of what goes into them, so a second
 // run finds them and skips the build, and any change under containers/ yields a new tag.
-import { createHash } from "node:crypto";
+
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,7 +40,7 @@ export function packagesFor(packageList: string, image: string): string[] {
     .filter(Boolean)
     .map((line) => line.split(/\s+/))
     .filter(([role]) => role === image)
-    .map(([, pkg]) => pkg!)
+    .map(([, pkg]) => pkg!);
 }
 
 async function hashOf(parts: Array<[string, string | Buffer]>): Promise<string> {
@@ -50,8 +51,7 @@ async function hashOf(parts: Array<[string, string | Buffer]>): Promise<string> 
 
 export async function imageTags(baseOverride?: string): Promise<{ tags: DrillImages; files: string[] }> {
   const packageList = await readFile(join(CONTAINERS_DIR, "debian-packages.txt"), "utf8");
-  const base =
-    baseOverride ?? `pgdrill/debian-base:bookworm-${await hashOf([["base", packagesFor(packageList, "base").join(" ")]])}`;
+  const base = baseOverride ?? `pgdrill/debian-base:bookworm-${await hashOf([["base", packagesFor(packageList, "base").join(" ")]])}`;
   const files = await contextFiles();
   const contextHash = await hashOf([
     ["FROM", base],
@@ -86,11 +86,13 @@ function run(command: string, args: string[], progress: ProgressSink): Promise<v
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
     child.on("error", (error) =>
-      reject(new Error(`Could not run ${command}: ${error.message}. Install it (Debian: apt-get install ${command}) or set PGDRILL_BASE_IMAGE to a Debian bookworm image your engine has.`)),
+      reject(
+        new Error(
+          `Could not run ${command}: ${error.message}. Install it (Debian: apt-get install ${command}) or set PGDRILL_BASE_IMAGE to a Debian bookworm image your engine has.`,
+        ),
+      ),
     );
-    child.on("close", (code) =>
-      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited with ${code}:\n${tail.join("\n")}`)),
-    );
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited with ${code}:\n${tail.join("\n")}`))));
   });
 }
 
@@ -148,7 +150,10 @@ export async function ensureImages(options: { baseOverride?: string; progress: P
     await buildBaseImage(tags.base, options.progress);
     built.push(tags.base);
   }
-  for (const [tag, dockerfile] of [[tags.postgres, "postgres/Dockerfile"], [tags.barman, "barman/Dockerfile"]] as const) {
+  for (const [tag, dockerfile] of [
+    [tags.postgres, "postgres/Dockerfile"],
+    [tags.barman, "barman/Dockerfile"],
+  ] as const) {
     if (await imageExists(tag)) continue;
     await buildFromDockerfile({ tag, dockerfile, base: tags.base, files, progress: options.progress });
     built.push(tag);

@@ -13,7 +13,14 @@ import { assertEngineAnswers, DockerEngineUnavailableError, reap, runLabels } fr
 import { ensureImages } from "../containers/images.ts";
 import { readSettings, SettingsError } from "../src/config.ts";
 import { applyConfigToSettings, DrillConfigError, loadDrillConfig } from "../src/drill-config.ts";
-import { DEFAULT_WORK_PARENT, NightlyInputError, removeLeftoverWorkDirectories, renderNightlySummary, verifyExistingBackup, type NightlyResult } from "../src/nightly/verify-existing.ts";
+import {
+  DEFAULT_WORK_PARENT,
+  NightlyInputError,
+  type NightlyResult,
+  removeLeftoverWorkDirectories,
+  renderNightlySummary,
+  verifyExistingBackup,
+} from "../src/nightly/verify-existing.ts";
 import { assertTimeHasOffset, type RecoveryTarget } from "../src/recovery-target.ts";
 
 // Testcontainers' Ryuk reaper image cannot be pulled here (as in vitest.config.ts): this command
@@ -60,20 +67,49 @@ const argsSchema = z
   .object({
     "barman-container": name.optional(),
     server: name.optional(),
-    backup: z.string().regex(/^(latest|\d{8}T\d{6})$/, { message: "must be latest or a Barman backup id such as 20261125T082625" }).default("latest"),
+    backup: z
+      .string()
+      .regex(/^(latest|\d{8}T\d{6})$/, { message: "must be latest or a Barman backup id such as 20261125T082625" })
+      .default("latest"),
     "target-time": z
       .string()
-      .refine((t) => { try { assertTimeHasOffset(t); return true; } catch { return false; } }, { message: "must be a timestamp with a UTC offset, e.g. 2026-11-25 08:29:31+00" })
+      .refine(
+        (t) => {
+          try {
+            assertTimeHasOffset(t);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: "must be a timestamp with a UTC offset, e.g. 2026-11-25 08:29:31+00" },
+      )
       .optional(),
     "target-name": z.string().min(1, { message: "must not be empty" }).optional(),
-    "target-xid": z.string().regex(/^[1-9]\d*$/, { message: "must be a transaction id (a positive whole number)" }).optional(),
-    "target-lsn": z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, { message: "must be an LSN such as 0/3000060" }).optional(),
+    "target-xid": z
+      .string()
+      .regex(/^[1-9]\d*$/, { message: "must be a transaction id (a positive whole number)" })
+      .optional(),
+    "target-lsn": z
+      .string()
+      .regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, { message: "must be an LSN such as 0/3000060" })
+      .optional(),
     exclusive: z.boolean().optional(),
     // psql reads a -d value with '=' or a URI as a connection string: never let a check reach another server.
-    database: z.string().regex(/^[^=\s/:][^=]*$/, { message: "must be a database name (no '=', no URI)" }).optional(),
-    "db-user": z.string().regex(/^[^=\s][^=]*$/, { message: "must be a role name" }).optional(),
+    database: z
+      .string()
+      .regex(/^[^=\s/:][^=]*$/, { message: "must be a database name (no '=', no URI)" })
+      .optional(),
+    "db-user": z
+      .string()
+      .regex(/^[^=\s][^=]*$/, { message: "must be a role name" })
+      .optional(),
     config: z.string().min(1).optional(),
-    "barman-work-dir": z.string().regex(/^\/[A-Za-z0-9_./-]*$/, { message: "must be an absolute path" }).refine((p) => !p.includes(".."), { message: "must not contain .." }).optional(),
+    "barman-work-dir": z
+      .string()
+      .regex(/^\/[A-Za-z0-9_./-]*$/, { message: "must be an absolute path" })
+      .refine((p) => !p.includes(".."), { message: "must not contain .." })
+      .optional(),
     report: z.string().min(1).optional(),
     help: z.boolean().optional(),
   })
@@ -147,7 +183,8 @@ try {
   loaded = await loadDrillConfig({ path: args.config });
   settings = applyConfigToSettings(readSettings(), loaded.config);
 } catch (error) {
-  if (error instanceof DrillConfigError || error instanceof SettingsError) await refuse(error.problems.map((p) => (error instanceof DrillConfigError ? `${error.source}: ${p}` : p)));
+  if (error instanceof DrillConfigError || error instanceof SettingsError)
+    await refuse(error.problems.map((p) => (error instanceof DrillConfigError ? `${error.source}: ${p}` : p)));
   throw error;
 }
 const { config, path: configPath } = loaded!;
@@ -155,7 +192,8 @@ const checks = config.nightly?.checks;
 const server = args.server ?? config.barman?.serverName;
 const database = args.database ?? config.database;
 const configProblems = [
-  !checks?.length && `${configPath}: config.nightly.checks is not set; give the checks to run on the recovered backup, e.g. nightly: { checks: [{ name: "orders", sql: "SELECT count(*) FROM orders", expected: [[60004]] }] }`,
+  !checks?.length &&
+    `${configPath}: config.nightly.checks is not set; give the checks to run on the recovered backup, e.g. nightly: { checks: [{ name: "orders", sql: "SELECT count(*) FROM orders", expected: [[60004]] }] }`,
   !server && "--server is required (or set config.barman.serverName): Barman's name for the PostgreSQL server",
   !database && "--database is required (or set config.database): the database the checks run in",
 ].filter((p): p is string => typeof p === "string");
@@ -185,7 +223,11 @@ async function cleanUp(): Promise<void> {
 // files behind). Second signal: remove what we can now and exit.
 const stop = new AbortController();
 let signalCode: number | undefined;
-for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+  ["SIGHUP", 129],
+] as const) {
   process.on(signal, () => {
     if (signalCode === undefined) {
       signalCode = code;
@@ -193,7 +235,9 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]
       stop.abort(signal);
       return;
     }
-    say(`${signal} again: removing what run ${runId} started and exiting now; a barman command still running may leave ${workParent}/pgdrill-verify-${runId}-* behind`);
+    say(
+      `${signal} again: removing what run ${runId} started and exiting now; a barman command still running may leave ${workParent}/pgdrill-verify-${runId}-* behind`,
+    );
     void cleanUp().finally(() => process.exit(code));
   });
 }

@@ -56,10 +56,7 @@ export interface BackupListEntry {
   status: string;
   sizeBytes: number | undefined;
 }
-const listBackupSchema = z.record(
-  z.string(),
-  z.array(z.object({ backup_id: z.string(), status: z.string(), size_bytes: z.number().optional() }).loose()),
-);
+const listBackupSchema = z.record(z.string(), z.array(z.object({ backup_id: z.string(), status: z.string(), size_bytes: z.number().optional() }).loose()));
 
 export function parseListBackup(raw: string, server: string): BackupListEntry[] {
   const byServer = parseJson("list-backup", raw, listBackupSchema);

@@ -22,8 +22,7 @@ export const BUDGET_DEFAULTS_S = {
 
 export type BudgetName = keyof typeof BUDGET_DEFAULTS_S;
 
-export const budgetEnvName = (name: BudgetName): string =>
-  `PGDRILL_BUDGET_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}_S`;
+export const budgetEnvName = (name: BudgetName): string => `PGDRILL_BUDGET_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}_S`;
 
 const booleanFlag = z
   .enum(["1", "0", "true", "false", "yes", "no", ""], { message: "allowed: 1, 0, true, false, yes, no" })
@@ -44,11 +43,9 @@ const rowCount = z.coerce
   .refine((n) => Number.isInteger(n) && n >= 0, { message: "must be a whole number of rows, 0 or more" });
 
 // A Docker image reference: name[:tag][@digest], lower case path components.
-const imageReference = z
-  .string()
-  .regex(/^[a-z0-9]+([._\-/][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, {
-    message: "must be a Docker image reference such as debian:bookworm-slim",
-  });
+const imageReference = z.string().regex(/^[a-z0-9]+([._\-/][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, {
+  message: "must be a Docker image reference such as debian:bookworm-slim",
+});
 
 /** The recovery targets the targets drill can run, by the names users give them. */
 export const TARGET_KINDS = ["time", "name", "xid-exclusive", "xid-inclusive", "lsn", "immediate", "latest"] as const;
@@ -56,7 +53,12 @@ export type TargetKindName = (typeof TARGET_KINDS)[number];
 
 const targetKindList = z
   .string()
-  .transform((text) => text.split(",").map((k) => k.trim()).filter(Boolean))
+  .transform((text) =>
+    text
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean),
+  )
   .pipe(
     z
       .array(z.enum(TARGET_KINDS, { message: `allowed: ${TARGET_KINDS.join(", ")} (comma-separated)` }))
@@ -162,7 +164,12 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrillSetting
         env["PGDRILL_RTO_TREND_RUNS"],
         10,
       ),
-      allowedShare: check("PGDRILL_RTO_REGRESSION_SHARE", z.coerce.number({ message: "must be a number" }).refine((n) => Number.isFinite(n) && n > 0, { message: "must be a positive share, e.g. 0.5 for +50%" }), env["PGDRILL_RTO_REGRESSION_SHARE"], 0.5),
+      allowedShare: check(
+        "PGDRILL_RTO_REGRESSION_SHARE",
+        z.coerce.number({ message: "must be a number" }).refine((n) => Number.isFinite(n) && n > 0, { message: "must be a positive share, e.g. 0.5 for +50%" }),
+        env["PGDRILL_RTO_REGRESSION_SHARE"],
+        0.5,
+      ),
       failOnRegression: check("PGDRILL_FAIL_ON_RTO_REGRESSION", booleanFlag, env["PGDRILL_FAIL_ON_RTO_REGRESSION"], false),
     },
   };

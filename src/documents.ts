@@ -1,5 +1,5 @@
 // The documents the seed tutorial writes by hand, produced from what the drill measured.
-import { seconds, type RecoveryMetrics } from "./metrics.ts";
+import { type RecoveryMetrics, seconds } from "./metrics.ts";
 
 export function incidentReport(input: {
   drill: string;

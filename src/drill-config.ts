@@ -6,7 +6,17 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { z } from "zod";
-import { BUDGET_DEFAULTS_S, budgetEnvName, OBJECTIVE_DEFAULTS, OBJECTIVE_ENV, TARGET_KINDS, type BudgetName, type DrillSettings, type RecoveryObjectives, type TargetKindName } from "./config.ts";
+import {
+  BUDGET_DEFAULTS_S,
+  type BudgetName,
+  budgetEnvName,
+  type DrillSettings,
+  OBJECTIVE_DEFAULTS,
+  OBJECTIVE_ENV,
+  type RecoveryObjectives,
+  TARGET_KINDS,
+  type TargetKindName,
+} from "./config.ts";
 
 /** What a function step of the config can do on the primary. */
 export interface PrimaryContext {
@@ -76,47 +86,90 @@ export const defineDrillConfig = (config: DrillConfig): DrillConfig => config;
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 const sqlOrFile = z.union([z.string().min(1, { message: "SQL must not be empty" }), z.object({ file: z.string().min(1) }).strict()]);
-const workStep = z.union([sqlOrFile, z.custom<(primary: PrimaryContext) => Promise<void>>((v) => typeof v === "function", { message: "a step is SQL text, { file }, or a function" })]);
-const counts = z.record(z.string().regex(identifier, { message: "must be a table name such as orders or app.orders" }), z.number().int().nonnegative().nullable());
+const workStep = z.union([
+  sqlOrFile,
+  z.custom<(primary: PrimaryContext) => Promise<void>>((v) => typeof v === "function", { message: "a step is SQL text, { file }, or a function" }),
+]);
+const counts = z.record(
+  z.string().regex(identifier, { message: "must be a table name such as orders or app.orders" }),
+  z.number().int().nonnegative().nullable(),
+);
 // Barman and PostgreSQL setting names are plain words; values must stay on one line of a conf file.
-const settingsMap = z.record(z.string().regex(/^[a-z_][a-z0-9_.]*$/, { message: "must be a setting name (lower case, _ and .)" }), z.string().regex(/^[^\n\r]*$/, { message: "must be one line" }));
+const settingsMap = z.record(
+  z.string().regex(/^[a-z_][a-z0-9_.]*$/, { message: "must be a setting name (lower case, _ and .)" }),
+  z.string().regex(/^[^\n\r]*$/, { message: "must be one line" }),
+);
 const query = z.object({ name: z.string().min(1), sql: z.string().min(1), expected: z.array(z.array(z.unknown())).optional() }).strict();
 
 const configSchema = z
   .object({
     name: z.string().min(1),
-    database: z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "must be a lower-case database name" }).optional(),
+    database: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, { message: "must be a lower-case database name" })
+      .optional(),
     seed: z.array(workStep).min(1, { message: "give at least one step that creates and fills the schema" }).optional(),
     normalWork: z.array(workStep).min(1, { message: "give at least one step of normal work after the backup" }).optional(),
     disaster: z.array(sqlOrFile).min(1, { message: "give the disaster's SQL" }).optional(),
     verify: z
       .object({
-        tables: z.array(z.string().regex(identifier, { message: "must be a table name such as orders or app.orders" })).min(1, { message: "name at least one table to compare" }),
+        tables: z
+          .array(z.string().regex(identifier, { message: "must be a table name such as orders or app.orders" }))
+          .min(1, { message: "name at least one table to compare" }),
         queries: z.array(query).optional(),
       })
       .strict()
       .optional(),
     expect: z.object({ baseline: counts.optional(), goodState: counts.optional(), afterDisaster: counts.optional() }).strict().optional(),
-    targets: z.array(z.enum(TARGET_KINDS, { message: `allowed: ${TARGET_KINDS.join(", ")}` })).min(1).optional(),
-    recover: z.object({ jobs: z.number().int({ message: "must be a whole number of jobs" }).min(1).max(64).optional() }).strict().optional(),
-    barman: z.object({ serverName: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, { message: "must be a Barman server name (lower case, digits, - and _)" }).optional(), settings: settingsMap.optional() }).strict().optional(),
+    targets: z
+      .array(z.enum(TARGET_KINDS, { message: `allowed: ${TARGET_KINDS.join(", ")}` }))
+      .min(1)
+      .optional(),
+    recover: z
+      .object({ jobs: z.number().int({ message: "must be a whole number of jobs" }).min(1).max(64).optional() })
+      .strict()
+      .optional(),
+    barman: z
+      .object({
+        serverName: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9_-]*$/, { message: "must be a Barman server name (lower case, digits, - and _)" })
+          .optional(),
+        settings: settingsMap.optional(),
+      })
+      .strict()
+      .optional(),
     primary: z.object({ settings: settingsMap.optional() }).strict().optional(),
     objectives: z
-      .object(Object.fromEntries(Object.keys(OBJECTIVE_DEFAULTS).map((k) => [k, z.number().nonnegative().optional()])) as Record<keyof RecoveryObjectives, z.ZodOptional<z.ZodNumber>>)
+      .object(
+        Object.fromEntries(Object.keys(OBJECTIVE_DEFAULTS).map((k) => [k, z.number().nonnegative().optional()])) as Record<
+          keyof RecoveryObjectives,
+          z.ZodOptional<z.ZodNumber>
+        >,
+      )
       .strict()
       .optional(),
     budgetsS: z
-      .object(Object.fromEntries(Object.keys(BUDGET_DEFAULTS_S).map((k) => [k, z.number().positive().optional()])) as Record<BudgetName, z.ZodOptional<z.ZodNumber>>)
+      .object(
+        Object.fromEntries(Object.keys(BUDGET_DEFAULTS_S).map((k) => [k, z.number().positive().optional()])) as Record<BudgetName, z.ZodOptional<z.ZodNumber>>,
+      )
       .strict()
       .optional(),
-    nightly: z.object({ checks: z.array(query.required()).min(1) }).strict().optional(),
+    nightly: z
+      .object({ checks: z.array(query.required()).min(1) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((config, context) => {
     // A drill needs all four of its parts; a nightly-only configuration needs its checks.
     const parts = (["seed", "normalWork", "disaster", "verify"] as const).filter((field) => config[field] !== undefined);
     if (parts.length === 0 && !config.nightly) {
-      context.addIssue({ code: "custom", path: [], message: "give the drill's seed, normalWork, disaster and verify, or nightly.checks for the nightly verification" });
+      context.addIssue({
+        code: "custom",
+        path: [],
+        message: "give the drill's seed, normalWork, disaster and verify, or nightly.checks for the nightly verification",
+      });
     } else if (parts.length > 0) {
       for (const field of (["seed", "normalWork", "disaster", "verify"] as const).filter((f) => config[f] === undefined)) {
         context.addIssue({ code: "custom", path: [field], message: `a drill needs it beside ${parts.join(", ")}` });
@@ -125,7 +178,10 @@ const configSchema = z
   });
 
 export class DrillConfigError extends Error {
-  constructor(readonly source: string, readonly problems: string[]) {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
     super(`Invalid drill configuration ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "DrillConfigError";
   }
@@ -161,7 +217,11 @@ export async function loadDrillConfig(options: { env?: NodeJS.ProcessEnv; cwd?: 
   const given = options.path ?? env["PGDRILL_CONFIG"];
   const path = given ? (isAbsolute(given) ? given : resolve(cwd, given)) : resolve(cwd, CONFIG_FILE);
   if (!existsSync(path)) {
-    const how = options.path ? `${given}: no such file` : given ? `PGDRILL_CONFIG=${given}: no such file` : `no ${CONFIG_FILE} in ${cwd}; create one or set PGDRILL_CONFIG`;
+    const how = options.path
+      ? `${given}: no such file`
+      : given
+        ? `PGDRILL_CONFIG=${given}: no such file`
+        : `no ${CONFIG_FILE} in ${cwd}; create one or set PGDRILL_CONFIG`;
     throw new DrillConfigError(path, [how]);
   }
   let module: { default?: unknown };
@@ -172,7 +232,11 @@ export async function loadDrillConfig(options: { env?: NodeJS.ProcessEnv; cwd?: 
   }
   if (module.default === undefined) throw new DrillConfigError(path, ["has no default export (export default defineDrillConfig({ ... }))"]);
   const config = validateDrillConfig(module.default, path);
-  for (const [where, steps] of [["seed", config.seed], ["normalWork", config.normalWork], ["disaster", config.disaster]] as const) {
+  for (const [where, steps] of [
+    ["seed", config.seed],
+    ["normalWork", config.normalWork],
+    ["disaster", config.disaster],
+  ] as const) {
     (steps ?? []).forEach((step, i) => {
       if (typeof step === "object" && !existsSync(resolve(dirname(path), step.file))) {
         throw new DrillConfigError(path, [`config.${where}[${i}].file: ${step.file} does not exist next to the config`]);

@@ -1,7 +1,7 @@
 // Judging a measured recovery against the team's RTO and RPO objectives. A violation names the
 // phase, its time, the budget and the variable that sets it, so a red gate says what to fix.
 import { OBJECTIVE_ENV, type RecoveryObjectives } from "./config.ts";
-import { seconds, type RecoveryMetrics } from "./metrics.ts";
+import { type RecoveryMetrics, seconds } from "./metrics.ts";
 
 export interface ObjectiveViolation {
   objective: keyof RecoveryObjectives;
@@ -21,13 +21,19 @@ export function evaluatePhaseObjectives(phasesMs: RecoveryMetrics["phasesMs"], o
     const ms = phasesMs[field];
     const budgetS = objectives[objective];
     if (ms - budgetS * 1000 > 1e-6) {
-      violations.push({ objective, message: `RTO phase '${name}' took ${seconds(ms)}, over its budget of ${budgetS} s (objectives.${objective} in the configuration, or ${OBJECTIVE_ENV[objective]})` });
+      violations.push({
+        objective,
+        message: `RTO phase '${name}' took ${seconds(ms)}, over its budget of ${budgetS} s (objectives.${objective} in the configuration, or ${OBJECTIVE_ENV[objective]})`,
+      });
     }
   }
   return violations;
 }
 
-export function evaluateObjectives(metrics: Pick<RecoveryMetrics, "phasesMs" | "recoveryMs" | "totalFromDisasterMs" | "rpo">, objectives: RecoveryObjectives): ObjectiveViolation[] {
+export function evaluateObjectives(
+  metrics: Pick<RecoveryMetrics, "phasesMs" | "recoveryMs" | "totalFromDisasterMs" | "rpo">,
+  objectives: RecoveryObjectives,
+): ObjectiveViolation[] {
   const violations = evaluatePhaseObjectives(metrics.phasesMs, objectives);
   if (metrics.totalFromDisasterMs - objectives.rtoTotalS * 1000 > 1e-6) {
     const rest = metrics.totalFromDisasterMs - metrics.recoveryMs;

@@ -18,8 +18,7 @@ export interface RecoveryLogFacts {
 /** FATALs a client's connection attempt gets while the server starts: about the client, not the recovery. */
 const CLIENT_REFUSED = /FATAL:\s+the database system is (starting up|not yet accepting connections|not accepting connections)/;
 
-const RECOVERY_LINE =
-  /recovery|restored log file|redo (starts|done)|timeline|consistent|ready to accept|FATAL|PANIC|checkpoint starting: end-of-recovery/;
+const RECOVERY_LINE = /recovery|restored log file|redo (starts|done)|timeline|consistent|ready to accept|FATAL|PANIC|checkpoint starting: end-of-recovery/;
 
 export function readRecoveryLog(log: string): RecoveryLogFacts {
   const lines = log.split("\n").filter((l) => l.trim());

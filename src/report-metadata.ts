@@ -10,7 +10,10 @@ export const FAILURE_CATEGORIES = [
   { name: "RTO / RPO objective missed", messageRegex: "[\\s\\S]*(RTO|RPO)[\\s\\S]*" },
   { name: "Backup (barman backup, verify-backup)", messageRegex: "[\\s\\S]*(barman backup|backup verification|verify-backup)[\\s\\S]*" },
   { name: "WAL archive (streaming, archive-wal)", messageRegex: "[\\s\\S]*(WAL segment|archive-wal|receive-wal|WAL streaming|barman check)[\\s\\S]*" },
-  { name: "Recovery (barman recover, recovered instance)", messageRegex: "[\\s\\S]*(Recovery of backup|barman recover|did not promote|recovery ended)[\\s\\S]*" },
+  {
+    name: "Recovery (barman recover, recovered instance)",
+    messageRegex: "[\\s\\S]*(Recovery of backup|barman recover|did not promote|recovery ended)[\\s\\S]*",
+  },
   { name: "Verification (recovered data differs)", messageRegex: "[\\s\\S]*(expected|checksum|row counts)[\\s\\S]*" },
   { name: "Infrastructure (Docker, images, containers)", messageRegex: "[\\s\\S]*(Docker|docker|container|image|engine|not running)[\\s\\S]*" },
 ].map((c) => ({ ...c, matchedStatuses: ["failed", "broken"] }));
@@ -20,7 +23,12 @@ const propertyLine = (key: string, value: string): string => `${key}=${value.rep
 export async function writeReportMetadata(environment: Record<string, string>, dir = ALLURE_RESULTS_DIR): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "categories.json"), JSON.stringify(FAILURE_CATEGORIES, null, 2));
-  await writeFile(join(dir, "environment.properties"), Object.entries(environment).map(([k, v]) => propertyLine(k, v)).join(""));
+  await writeFile(
+    join(dir, "environment.properties"),
+    Object.entries(environment)
+      .map(([k, v]) => propertyLine(k, v))
+      .join(""),
+  );
 }
 
 /**

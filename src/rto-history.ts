@@ -73,7 +73,11 @@ function median(values: number[]): number {
 }
 
 /** Is this run's recovery time more than `allowedShare` above the median of the last `window` runs? */
-export function rtoTrend(current: Pick<RtoHistoryEntry, "recoveryMs">, previous: RtoHistoryEntry[], options: { window: number; allowedShare: number }): TrendVerdict {
+export function rtoTrend(
+  current: Pick<RtoHistoryEntry, "recoveryMs">,
+  previous: RtoHistoryEntry[],
+  options: { window: number; allowedShare: number },
+): TrendVerdict {
   const recent = previous.slice(-options.window);
   if (recent.length === 0) {
     return { baselineRuns: 0, medianRecoveryMs: undefined, change: undefined, regression: false, message: "no earlier runs to compare with" };
@@ -131,10 +135,14 @@ export function renderRtoChart(entries: RtoHistoryEntry[], options: { maxRuns?: 
       const h = y(run[field]);
       base -= h;
       const color = phases.find((p) => p[0] === field)![2];
-      parts.push(`<rect class="phase" x="${x.toFixed(1)}" y="${base.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${color}"><title>${escapeXml(`${run.runId} ${name}: ${(run[field] / 1000).toFixed(3)} s`)}</title></rect>`);
+      parts.push(
+        `<rect class="phase" x="${x.toFixed(1)}" y="${base.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${color}"><title>${escapeXml(`${run.runId} ${name}: ${(run[field] / 1000).toFixed(3)} s`)}</title></rect>`,
+      );
     }
     const label = escapeXml(run.at.slice(5, 16).replace("T", " "));
-    parts.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${margin.top + plotH + 12}" text-anchor="end" transform="rotate(-45 ${(x + barW / 2).toFixed(1)} ${margin.top + plotH + 12})">${label}</text>`);
+    parts.push(
+      `<text x="${(x + barW / 2).toFixed(1)}" y="${margin.top + plotH + 12}" text-anchor="end" transform="rotate(-45 ${(x + barW / 2).toFixed(1)} ${margin.top + plotH + 12})">${label}</text>`,
+    );
   });
   phases.forEach(([, name, color], i) => {
     const x = margin.left + 10 + i * 170;

@@ -4,7 +4,12 @@ import type { BudgetName } from "./config.ts";
 const formatSeconds = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
 
 export class BudgetExceededError extends Error {
-  constructor(readonly budget: BudgetName, readonly budgetMs: number, what: string, lastState: string) {
+  constructor(
+    readonly budget: BudgetName,
+    readonly budgetMs: number,
+    what: string,
+    lastState: string,
+  ) {
     super(`${what}: not reached within ${formatSeconds(budgetMs)} (budget '${budget}'); last state: ${lastState}`);
     this.name = "BudgetExceededError";
   }

@@ -4,10 +4,11 @@
 // evidence of what was done on the server.
 import { Transform, type TransformCallback } from "node:stream";
 import { z } from "zod";
-import { docker } from "../docker-resources.ts";
-import { CommandFailedError, execIn, type ExecResult } from "../exec.ts";
 import {
   archivedSegmentPath,
+  type BackupDetails,
+  type BackupListEntry,
+  type CheckLine,
   parseBackupId,
   parseBaseBackupsDirectory,
   parseCheck,
@@ -16,12 +17,11 @@ import {
   parseWalsDirectory,
   recoverSucceeded,
   walSegmentRange,
-  type BackupDetails,
-  type BackupListEntry,
-  type CheckLine,
 } from "../../src/barman-output.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
 import { BudgetExceededError, pollUntil } from "../../src/wait.ts";
+import { docker } from "../docker-resources.ts";
+import { CommandFailedError, type ExecResult, execIn } from "../exec.ts";
 
 export type LineSink = (line: string) => void;
 
@@ -64,7 +64,12 @@ export class DockerExecTransport implements BarmanTransport {
   }
 
   async run(argv: string[], options: { user?: "barman" | "root"; onLine?: LineSink } = {}): Promise<ExecResult> {
-    const result = await execIn(this.containerId, this.bounded(argv), { user: options.user ?? "barman", where: this.where, allowFailure: true, onLine: options.onLine });
+    const result = await execIn(this.containerId, this.bounded(argv), {
+      user: options.user ?? "barman",
+      where: this.where,
+      allowFailure: true,
+      onLine: options.onLine,
+    });
     // The transcript names the command without the timeout wrapper: that is what a person reads.
     const named = { ...result, command: argv.join(" ") };
     if (this.options.commandBudgetMs !== undefined && (result.exitCode === 124 || result.exitCode === 137)) {
@@ -95,7 +100,8 @@ export class DockerExecTransport implements BarmanTransport {
           describe: () => "still running",
           intervalMs: 50,
         });
-        if (state.ExitCode !== 0) throw new Error(`\`${argv.join(" ")}\` failed on ${where} (exit ${state.ExitCode}): ${stdout.stderr.trim() || "(no output)"}`);
+        if (state.ExitCode !== 0)
+          throw new Error(`\`${argv.join(" ")}\` failed on ${where} (exit ${state.ExitCode}): ${stdout.stderr.trim() || "(no output)"}`);
       },
     };
   }
@@ -129,7 +135,10 @@ const words = (result: ExecResult): string => (result.stdout + result.stderr).tr
 /** `barman -f json` prints {"_ERROR": ["Unknown server 'x'"]} on a failed lookup. */
 export function barmanJsonErrors(raw: string): string[] {
   try {
-    const parsed = z.object({ _ERROR: z.array(z.string()) }).loose().safeParse(JSON.parse(raw));
+    const parsed = z
+      .object({ _ERROR: z.array(z.string()) })
+      .loose()
+      .safeParse(JSON.parse(raw));
     return parsed.success ? parsed.data._ERROR : [];
   } catch {
     return [];
@@ -284,7 +293,9 @@ export class BarmanClient {
   async showBackup(backupId: string): Promise<BackupDetails> {
     const result = await this.command(["-f", "json", "show-backup", this.serverName, backupId], { allowFailure: true });
     if (result.exitCode !== 0) {
-      throw new Error(`\`barman show-backup ${this.serverName} ${backupId}\` failed (exit ${result.exitCode}): ${barmanJsonErrors(result.stdout).join("; ") || words(result)}`);
+      throw new Error(
+        `\`barman show-backup ${this.serverName} ${backupId}\` failed (exit ${result.exitCode}): ${barmanJsonErrors(result.stdout).join("; ") || words(result)}`,
+      );
     }
     return parseShowBackup(result.stdout, this.serverName);
   }

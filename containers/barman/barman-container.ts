@@ -1,7 +1,7 @@
 // The Barman server of a drill: backup_method = postgres and the streaming archiver on a
 // replication slot, as in Barman's streaming-server template, beside the archive_command path.
 // Barman commands go through the one client (barman-client.ts).
-import { AbstractStartedContainer, GenericContainer, Wait, type StartedTestContainer, type StopOptions, type StoppedTestContainer } from "testcontainers";
+import { AbstractStartedContainer, GenericContainer, type StartedTestContainer, type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
 import { containerLogs } from "../docker-resources.ts";
 import { execIn } from "../exec.ts";
 import { BarmanClient, DockerExecTransport } from "./barman-client.ts";
@@ -47,7 +47,9 @@ export function serverSection(options: Pick<BarmanServerOptions, "serverName" | 
       : {}),
     ...options.extraServerSettings,
   };
-  return `[${options.serverName}]\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join("\n")}\n`;
+  return `[${options.serverName}]\n${Object.entries(settings)
+    .map(([k, v]) => `${k} = ${v}`)
+    .join("\n")}\n`;
 }
 
 export class BarmanContainer extends GenericContainer {
@@ -91,7 +93,13 @@ export class StartedBarmanServer extends AbstractStartedContainer {
     if (!/^ssh-ed25519 [A-Za-z0-9+/=]+( \S+)?$/.test(publicKey.trim())) throw new Error(`not an ed25519 public key: ${publicKey.slice(0, 40)}`);
     await execIn(
       this.getId(),
-      ["bash", "-c", 'install -d -m 0700 ~/.ssh && printf "%s\n" "$1" >> ~/.ssh/authorized_keys && chmod 0600 ~/.ssh/authorized_keys', "authorize", publicKey.trim()],
+      [
+        "bash",
+        "-c",
+        'install -d -m 0700 ~/.ssh && printf "%s\n" "$1" >> ~/.ssh/authorized_keys && chmod 0600 ~/.ssh/authorized_keys',
+        "authorize",
+        publicKey.trim(),
+      ],
       { user: "barman", where: "the Barman server" },
     );
   }

@@ -2,8 +2,8 @@
 // image (which honours the official image's POSTGRES_* contract). The recovered instances are in
 // recovered-instance.ts. Both speak SQL through the one SqlSession interface (sql-session.ts).
 import { PostgreSqlContainer, StartedPostgreSqlContainer } from "@testcontainers/postgresql";
-import { Wait, type StopOptions, type StoppedTestContainer } from "testcontainers";
 import type pg from "pg";
+import { type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
 import { containerLogs } from "../docker-resources.ts";
 import { PgClientSession, type SqlSession } from "./sql-session.ts";
 
@@ -104,7 +104,13 @@ export class StartedDrillPostgres extends StartedPostgreSqlContainer implements 
 }
 
 const PRIMARY_HBA_FILE = "/etc/pgdrill/pg_hba.conf";
-const PRIMARY_HBA = ["# pgdrill primary: the socket trusted (as initdb --auth-local=trust), passwords over the network", "local all all trust", "host all all all scram-sha-256", "host replication all all scram-sha-256", ""].join("\n");
+const PRIMARY_HBA = [
+  "# pgdrill primary: the socket trusted (as initdb --auth-local=trust), passwords over the network",
+  "local all all trust",
+  "host all all all scram-sha-256",
+  "host replication all all scram-sha-256",
+  "",
+].join("\n");
 
 /** The production database of the drill: WAL streamed to Barman through a replication slot. */
 export class PrimaryContainer extends DrillPostgresContainer {
@@ -122,7 +128,20 @@ export class PrimaryContainer extends DrillPostgresContainer {
     this.withCopyContentToContainer([{ target: PRIMARY_HBA_FILE, content: PRIMARY_HBA, mode: 0o644 }])
       // archive_command is set with ALTER SYSTEM once Barman trusts this server's SSH key
       // (DrillEnvironment.enableArchiveCommand); until then WAL waits in pg_wal, marked .ready.
-      .withCommand(["postgres", "-c", `hba_file=${PRIMARY_HBA_FILE}`, "-c", "wal_level=replica", "-c", "max_wal_senders=10", "-c", "max_replication_slots=10", "-c", "archive_mode=on", ...userSettings]);
+      .withCommand([
+        "postgres",
+        "-c",
+        `hba_file=${PRIMARY_HBA_FILE}`,
+        "-c",
+        "wal_level=replica",
+        "-c",
+        "max_wal_senders=10",
+        "-c",
+        "max_replication_slots=10",
+        "-c",
+        "archive_mode=on",
+        ...userSettings,
+      ]);
   }
 
   override async start(): Promise<StartedDrillPostgres> {

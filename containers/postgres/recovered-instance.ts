@@ -5,8 +5,8 @@
 //  - isolated (the nightly verification): no network at all, the data directory streamed in as a
 //    tar archive before the start, SQL through psql on the local socket only.
 import type { Readable } from "node:stream";
-import { AbstractStartedContainer, GenericContainer, Wait, type StartedTestContainer, type StopOptions, type StoppedTestContainer } from "testcontainers";
-import { readRecoveryLog, type RecoveryLogFacts } from "../../src/recovery-log.ts";
+import { AbstractStartedContainer, GenericContainer, type StartedTestContainer, type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
+import { type RecoveryLogFacts, readRecoveryLog } from "../../src/recovery-log.ts";
 import { bindPortsToLoopback } from "./postgres-containers.ts";
 import { PgClientSession, PsqlSession, type SqlSession } from "./sql-session.ts";
 
@@ -55,7 +55,9 @@ export class RecoveredInstanceContainer extends GenericContainer {
     // data directory carries the primary's archive_command.
     const command = ["postgres", "-c", "archive_mode=off"];
     if (options.source.kind === "volume") {
-      this.withBindMounts([{ source: options.source.volume, target: `${INSTANCE_HOME}/recovery` }]).withEnvironment({ PGDATA: `${INSTANCE_HOME}/recovery/${options.source.directory}` });
+      this.withBindMounts([{ source: options.source.volume, target: `${INSTANCE_HOME}/recovery` }]).withEnvironment({
+        PGDATA: `${INSTANCE_HOME}/recovery/${options.source.directory}`,
+      });
     } else {
       this.withEnvironment({ PGDATA: `${INSTANCE_HOME}/${ISOLATED_PGDATA_NAME}` }).withCopyContentToContainer([
         // A server whose configuration lives outside PGDATA (Debian's /etc/postgresql layout) has a

@@ -2,8 +2,8 @@
 // instances through a pg client, the isolated nightly instance (no network at all) through psql
 // on its socket. The engine's reads (row digest, promotion check, the user's queries) run on either.
 import pg from "pg";
-import { execIn } from "../exec.ts";
 import { withinBudget } from "../../src/wait.ts";
+import { execIn } from "../exec.ts";
 
 export interface SqlSession {
   /** Names the server in messages: "primary", "recovered instance", ... */
@@ -19,7 +19,10 @@ export interface SqlSession {
 
 /** The first line of SQL that is not a comment, to name a failed statement. */
 export const firstStatementLine = (sql: string): string =>
-  sql.split("\n").find((line) => line.trim() && !line.trim().startsWith("--"))?.trim() ?? sql.trim();
+  sql
+    .split("\n")
+    .find((line) => line.trim() && !line.trim().startsWith("--"))
+    ?.trim() ?? sql.trim();
 
 /**
  * The query's rows as one JSON array of arrays. json_each on a json (not jsonb) row keeps every
@@ -52,7 +55,12 @@ export class PgClientSession implements SqlSession {
   ) {}
 
   static async connect(connectionString: string, role: string, statementTimeoutMs: number): Promise<PgClientSession> {
-    const client = new pg.Client({ connectionString, statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + 5_000, application_name: "pgdrill" });
+    const client = new pg.Client({
+      connectionString,
+      statement_timeout: statementTimeoutMs,
+      query_timeout: statementTimeoutMs + 5_000,
+      application_name: "pgdrill",
+    });
     await client.connect();
     // An error on an idle connection (e.g. the server stopped on purpose) must not crash the run.
     client.on("error", () => undefined);
@@ -100,7 +108,8 @@ export class PsqlSession implements SqlSession {
         allowFailure: true,
       }),
     );
-    if (result.exitCode !== 0) throw new Error(`SQL on the ${this.role} failed: ${(result.stderr || result.stdout).trim()}\n  statement: ${firstStatementLine(sql)}`);
+    if (result.exitCode !== 0)
+      throw new Error(`SQL on the ${this.role} failed: ${(result.stderr || result.stdout).trim()}\n  statement: ${firstStatementLine(sql)}`);
     return result.stdout;
   }
 

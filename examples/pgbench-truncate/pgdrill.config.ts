@@ -13,7 +13,12 @@ export default defineDrillConfig({
   disaster: ["TRUNCATE pgbench_accounts"],
   verify: {
     tables: ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"],
-    queries: [{ name: "balance", sql: "SELECT sum(abalance)::text, sum(bbalance)::text FROM pgbench_accounts, (SELECT sum(bbalance) AS bbalance FROM pgbench_branches) b" }],
+    queries: [
+      {
+        name: "balance",
+        sql: "SELECT sum(abalance)::text, sum(bbalance)::text FROM pgbench_accounts, (SELECT sum(bbalance) AS bbalance FROM pgbench_branches) b",
+      },
+    ],
   },
   expect: {
     baseline: { pgbench_accounts: 200000, pgbench_branches: 2, pgbench_tellers: 20, pgbench_history: 0 },

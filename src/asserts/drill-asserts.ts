@@ -5,10 +5,10 @@ import type { CheckLine } from "../barman-output.ts";
 import type { TargetKindName } from "../config.ts";
 import type { DrillFacts, DrillPlan, RecoveredCopy, RecoveredState } from "../engine/phases.ts";
 import type { TableSnapshot } from "../engine/row-digest.ts";
-import type { RecoveryLogFacts } from "../recovery-log.ts";
 import { parsePgTimestamp } from "../pg-time.ts";
+import type { RecoveryLogFacts } from "../recovery-log.ts";
 import type { RecoveryTarget } from "../recovery-target.ts";
-import { checkEqual, checkThat, type Check } from "./check.ts";
+import { type Check, checkEqual, checkThat } from "./check.ts";
 
 export type Checkpoint = "baseline" | "goodState" | "afterDisaster";
 
@@ -52,15 +52,21 @@ export function countChecks(where: string, expected: Record<string, number | nul
 export function snapshotChecks(where: string, expected: TableSnapshot, actual: TableSnapshot, expectedFrom: string): Check[] {
   return Object.entries(expected).flatMap(([table, want]) => {
     const got = actual[table];
-    if (want === null || got === null || got === undefined) return [checkEqual(`${table} on ${where}`, got ?? null, want === null ? null : `${want.rows} rows`, expectedFrom)];
-    return [checkEqual(`${table} rows on ${where}`, got.rows, want.rows, expectedFrom), checkEqual(`${table} content digest on ${where}`, got.checksum, want.checksum, expectedFrom)];
+    if (want === null || got === null || got === undefined)
+      return [checkEqual(`${table} on ${where}`, got ?? null, want === null ? null : `${want.rows} rows`, expectedFrom)];
+    return [
+      checkEqual(`${table} rows on ${where}`, got.rows, want.rows, expectedFrom),
+      checkEqual(`${table} content digest on ${where}`, got.checksum, want.checksum, expectedFrom),
+    ];
   });
 }
 
 /** The disaster changed something: otherwise a recovery proves nothing. */
 export function disasterChecks(facts: { goodState: TableSnapshot; afterDisaster: TableSnapshot }): Check[] {
   const changed = Object.keys(facts.goodState).filter((t) => JSON.stringify(facts.goodState[t]) !== JSON.stringify(facts.afterDisaster[t]));
-  return [checkThat("tables the disaster changed", changed.length ? changed.join(", ") : "none", changed.length > 0, "at least one (else the drill proves nothing)")];
+  return [
+    checkThat("tables the disaster changed", changed.length ? changed.join(", ") : "none", changed.length > 0, "at least one (else the drill proves nothing)"),
+  ];
 }
 
 /** `barman check` lines the configured WAL paths and backup method must show, and every line OK. */
@@ -71,7 +77,11 @@ export function barmanCheckChecks(lines: CheckLine[], plan: Pick<DrillPlan, "wal
   const names = lines.map((l) => l.check);
   const failed = lines.filter((l) => !l.ok).map((l) => `${l.check}: FAILED${l.hint ? ` (${l.hint})` : ""}`);
   return [
-    checkEqual("barman check lines for the configured WAL paths and backup method", wanted.filter((w) => names.includes(w)), wanted),
+    checkEqual(
+      "barman check lines for the configured WAL paths and backup method",
+      wanted.filter((w) => names.includes(w)),
+      wanted,
+    ),
     checkEqual(`barman check lines failed (of ${lines.length})`, failed, []),
   ];
 }
@@ -79,7 +89,11 @@ export function barmanCheckChecks(lines: CheckLine[], plan: Pick<DrillPlan, "wal
 /** Every WAL segment from the backup's start to what the targets need, in Barman's archive. */
 export function walCoverageChecks(coverage: WalCoverage): Check[] {
   return [
-    checkEqual(`WAL segments missing from Barman's archive between ${coverage.from} and ${coverage.through} (${coverage.segmentsChecked} checked)`, coverage.missing, []),
+    checkEqual(
+      `WAL segments missing from Barman's archive between ${coverage.from} and ${coverage.through} (${coverage.segmentsChecked} checked)`,
+      coverage.missing,
+      [],
+    ),
   ];
 }
 
@@ -93,10 +107,14 @@ export function targetAfterBackupChecks(target: RecoveryTarget, backupEnd: Date)
 /** What Barman must have written for PostgreSQL: the restore command, the target, and no archiving from the copy. */
 export function recoveredCopyChecks(copy: Pick<RecoveredCopy, "autoConf" | "recoverySignal">, target: RecoveryTarget): Check[] {
   const setting = (name: string): string | undefined => new RegExp(`^${name} = '?(.*?)'?$`, "m").exec(copy.autoConf)?.[1];
-  const checks: Check[] = [checkEqual("archive_command in the recovered copy", setting("archive_command") ?? "missing", "false", "what Barman writes to protect the archive")];
+  const checks: Check[] = [
+    checkEqual("archive_command in the recovered copy", setting("archive_command") ?? "missing", "false", "what Barman writes to protect the archive"),
+  ];
   // Without a target, Barman 3.4 copies the WAL into pg_wal and writes no recovery settings at all.
   if (target.kind !== "latest") {
-    checks.push(checkThat("restore_command in postgresql.auto.conf", setting("restore_command") ?? "missing", Boolean(setting("restore_command")), "set by Barman"));
+    checks.push(
+      checkThat("restore_command in postgresql.auto.conf", setting("restore_command") ?? "missing", Boolean(setting("restore_command")), "set by Barman"),
+    );
   }
   const targetSetting: Partial<Record<RecoveryTarget["kind"], [string, string]>> = {
     time: ["recovery_target_time", target.kind === "time" ? target.time : ""],
@@ -116,7 +134,10 @@ export function recoveredCopyChecks(copy: Pick<RecoveredCopy, "autoConf" | "reco
 
 /** The recovered instance started cleanly, announced its target and promoted. */
 export function promotionChecks(log: RecoveryLogFacts, kind: TargetKindName): Check[] {
-  const checks = [checkEqual("FATAL/PANIC lines in the recovered instance's log", log.fatalLines, []), checkEqual("recovered instance promoted", log.promoted, true)];
+  const checks = [
+    checkEqual("FATAL/PANIC lines in the recovered instance's log", log.fatalLines, []),
+    checkEqual("recovered instance promoted", log.promoted, true),
+  ];
   if (kind !== "latest") checks.push(checkThat("recovery target announced by PostgreSQL", log.pitrTarget ?? "none", log.pitrTarget !== undefined, "one"));
   return checks;
 }
@@ -131,16 +152,39 @@ export function stopLineCheck(kind: TargetKindName, facts: Pick<DrillFacts, "dis
       // The first commit after the target time: the disaster's, unless a background transaction (autoanalyze) committed between them.
       const line = /recovery stopping before (commit|abort) of transaction (\d+)/.exec(log);
       const stoppedAt = line ? Number(line[2]) : undefined;
-      return checkThat("where recovery stopped", line?.[0] ?? "no stop line", stoppedAt !== undefined && stoppedAt <= xid, `at or before the disaster's commit (transaction ${xid})`);
+      return checkThat(
+        "where recovery stopped",
+        line?.[0] ?? "no stop line",
+        stoppedAt !== undefined && stoppedAt <= xid,
+        `at or before the disaster's commit (transaction ${xid})`,
+      );
     }
     case "xid-exclusive":
-      return checkEqual("where recovery stopped", found(/recovery stopping before commit of transaction \d+/), `recovery stopping before commit of transaction ${xid}`, "the disaster's transaction");
+      return checkEqual(
+        "where recovery stopped",
+        found(/recovery stopping before commit of transaction \d+/),
+        `recovery stopping before commit of transaction ${xid}`,
+        "the disaster's transaction",
+      );
     case "xid-inclusive":
-      return checkEqual("where recovery stopped", found(/recovery stopping after commit of transaction \d+/), `recovery stopping after commit of transaction ${xid}`, "the disaster's transaction");
+      return checkEqual(
+        "where recovery stopped",
+        found(/recovery stopping after commit of transaction \d+/),
+        `recovery stopping after commit of transaction ${xid}`,
+        "the disaster's transaction",
+      );
     case "name":
-      return checkEqual("where recovery stopped", found(/recovery stopping at restore point "[^"]*"/), `recovery stopping at restore point "${facts.goodState.restorePoint}"`);
+      return checkEqual(
+        "where recovery stopped",
+        found(/recovery stopping at restore point "[^"]*"/),
+        `recovery stopping at restore point "${facts.goodState.restorePoint}"`,
+      );
     case "lsn":
-      return checkEqual("where recovery stopped", found(/recovery stopping after WAL location \(LSN\) "[^"]*"/), `recovery stopping after WAL location (LSN) "${facts.goodState.restorePointLsn}"`);
+      return checkEqual(
+        "where recovery stopped",
+        found(/recovery stopping after WAL location \(LSN\) "[^"]*"/),
+        `recovery stopping after WAL location (LSN) "${facts.goodState.restorePointLsn}"`,
+      );
     case "immediate":
       return checkEqual("where recovery stopped", found(/recovery stopping after reaching consistency/), "recovery stopping after reaching consistency");
     case "latest":
@@ -162,13 +206,25 @@ export function recoveredStateChecks(input: {
   const checks = snapshotChecks(where, input.checkpoints[checkpoint], input.state.snapshot, CHECKPOINT_NAMES[checkpoint]);
   if (checkpoint === "goodState") {
     for (const q of input.plan.queries) {
-      checks.push(checkEqual(`query '${q.name}' on ${where}`, input.state.queries[q.name], q.expected ?? input.goodStateQueries[q.name], q.expected ? "the configured rows" : "the primary's answer at the good state"));
+      checks.push(
+        checkEqual(
+          `query '${q.name}' on ${where}`,
+          input.state.queries[q.name],
+          q.expected ?? input.goodStateQueries[q.name],
+          q.expected ? "the configured rows" : "the primary's answer at the good state",
+        ),
+      );
     }
   }
   checks.push(checkEqual(`${where} in recovery`, input.state.inRecovery, false));
   checks.push(
     expectedTimeline(input.kind) === "new"
-      ? checkThat(`${where}'s timeline`, input.state.timeline, input.state.timeline > input.primaryTimeline, `a new one after the primary's ${input.primaryTimeline}`)
+      ? checkThat(
+          `${where}'s timeline`,
+          input.state.timeline,
+          input.state.timeline > input.primaryTimeline,
+          `a new one after the primary's ${input.primaryTimeline}`,
+        )
       : checkEqual(`${where}'s timeline (crash recovery stays on the backup's)`, input.state.timeline, input.primaryTimeline),
   );
   return checks;

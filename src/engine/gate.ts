@@ -11,22 +11,22 @@ import {
   archiveWalThroughDisaster,
   backUp,
   causeDisaster,
+  type DrillFacts,
+  type DrillPlan,
   doNormalWork,
   markGoodState,
+  type PromotedInstance,
+  type RecoveredCopy,
+  type RecoveredState,
+  RecoveryFailedError,
   readRecoveredState,
   recoverToTarget,
-  RecoveryFailedError,
   removeRecovery,
   seed,
   startUntilPromoted,
   targetOf,
   verifyBackupIfManifest,
   walNeededThrough,
-  type DrillFacts,
-  type DrillPlan,
-  type PromotedInstance,
-  type RecoveredCopy,
-  type RecoveredState,
 } from "./phases.ts";
 import type { DrillEnvironment } from "./topology.ts";
 
@@ -78,7 +78,9 @@ export async function runGatedRecovery(
   };
   try {
     await verifyBackupIfManifest(env, backupId).catch((error: Error) => fail("backup verification", error.message));
-    const coverage = await env.barman.walCoverage(facts.backup.beginWal, await walNeededThrough(env, kind, facts)).catch((error: Error) => fail("WAL verification", error.message));
+    const coverage = await env.barman
+      .walCoverage(facts.backup.beginWal, await walNeededThrough(env, kind, facts))
+      .catch((error: Error) => fail("WAL verification", error.message));
     const missingWal = failedChecks(walCoverageChecks(coverage));
     if (missingWal.length > 0) fail("WAL verification", missingWal.join("\n"));
     const copy = await recoverToTarget(env, { backupId, target, directory, jobs: plan.recoverJobs, onLine: options.onLine });
@@ -87,7 +89,16 @@ export async function runGatedRecovery(
     if (notPromoted.length > 0) fail("instance start", notPromoted.join("\n"));
     const state = await readRecoveredState(promoted.instance, plan);
     const checkpoints = { baseline: facts.baseline, goodState: facts.goodState.snapshot, afterDisaster: facts.disaster.snapshot };
-    const wrong = failedChecks(recoveredStateChecks({ kind, plan, checkpoints, goodStateQueries: facts.goodState.queries, state, primaryTimeline: segmentTimeline(facts.closedSegment) }));
+    const wrong = failedChecks(
+      recoveredStateChecks({
+        kind,
+        plan,
+        checkpoints,
+        goodStateQueries: facts.goodState.queries,
+        state,
+        primaryTimeline: segmentTimeline(facts.closedSegment),
+      }),
+    );
     if (wrong.length > 0) fail("verification", `the recovered instance does not hold the expected data:\n${wrong.join("\n")}`);
     if (!options.keep) await removeRecovery(env, directory);
     return { kind, target, copy, promoted, state };

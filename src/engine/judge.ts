@@ -6,11 +6,11 @@ import { mkdir, writeFile } from "node:fs/promises";
 import type { BackupDetails } from "../barman-output.ts";
 import type { DrillSettings } from "../config.ts";
 import { incidentReport } from "../documents.ts";
-import { computeRpo, recoveryDuration, renderMetricsText, type RecoveryMetrics, type RecoveryPhases } from "../metrics.ts";
+import { computeRpo, type RecoveryMetrics, type RecoveryPhases, recoveryDuration, renderMetricsText } from "../metrics.ts";
 import { evaluateObjectives } from "../objectives.ts";
 import { parsePgTimestamp } from "../pg-time.ts";
 import type { RecoveryTarget } from "../recovery-target.ts";
-import { appendRtoHistory, renderRtoChart, rtoTrend, type RtoHistoryEntry, type TrendVerdict } from "../rto-history.ts";
+import { appendRtoHistory, type RtoHistoryEntry, renderRtoChart, rtoTrend, type TrendVerdict } from "../rto-history.ts";
 import type { Disaster, DrillPlan, GoodState } from "./phases.ts";
 import { changedTables, rowsLost, type TableSnapshot } from "./row-digest.ts";
 
@@ -72,7 +72,11 @@ export function judgeRecovery(input: {
     phasesMs: phases,
     recoveryMs: recoveryDuration(phases),
     totalFromDisasterMs: input.verifiedAt - disaster.committedAt,
-    rpo: computeRpo({ rowsLostByTable: rowsLost(goodState.snapshot, input.recovered), targetTime: parsePgTimestamp(goodState.time), disasterTime: parsePgTimestamp(disaster.time) }),
+    rpo: computeRpo({
+      rowsLostByTable: rowsLost(goodState.snapshot, input.recovered),
+      targetTime: parsePgTimestamp(goodState.time),
+      disasterTime: parsePgTimestamp(disaster.time),
+    }),
     objectives: settings.objectives,
   };
   const violations = evaluateObjectives(measured, settings.objectives).map((v) => v.message);

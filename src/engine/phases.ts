@@ -4,15 +4,15 @@
 // assertions layer's job (src/asserts), reporting is the caller's (the ordered suites, the failure
 // drills, the benchmark, the nightly verification).
 import { execIn } from "../../containers/exec.ts";
-import type { SqlSession } from "../../containers/postgres/sql-session.ts";
 import type { StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
+import type { SqlSession } from "../../containers/postgres/sql-session.ts";
 import type { BackupDetails, BackupListEntry, CheckLine } from "../barman-output.ts";
 import { segmentTimeline } from "../barman-output.ts";
 import type { DrillSettings, TargetKindName } from "../config.ts";
-import { DrillConfigError, resolveStep, type DrillConfig, type LoadedDrillConfig, type PrimaryContext, type VerificationQuery } from "../drill-config.ts";
+import { type DrillConfig, DrillConfigError, type LoadedDrillConfig, type PrimaryContext, resolveStep, type VerificationQuery } from "../drill-config.ts";
 import { monotonicNow } from "../metrics.ts";
 import type { RecoveryLogFacts } from "../recovery-log.ts";
-import { describeTarget, targetForKind, type RecoveryTarget } from "../recovery-target.ts";
+import { describeTarget, type RecoveryTarget, targetForKind } from "../recovery-target.ts";
 import { snapshotTables, type TableSnapshot } from "./row-digest.ts";
 import { DrillEnvironment, type DrillRun } from "./topology.ts";
 
@@ -48,7 +48,10 @@ export async function resolvePlan(loaded: LoadedDrillConfig, options: { targets?
   const { config, path } = loaded;
   const missing = (["seed", "normalWork", "disaster", "verify"] as const).filter((field) => config[field] === undefined);
   if (missing.length > 0) {
-    throw new DrillConfigError(path, missing.map((field) => `config.${field}: a drill needs it (a configuration with only nightly.checks is for npm run verify:existing)`));
+    throw new DrillConfigError(
+      path,
+      missing.map((field) => `config.${field}: a drill needs it (a configuration with only nightly.checks is for npm run verify:existing)`),
+    );
   }
   const resolveAll = (steps: DrillConfig["seed"]): Promise<ResolvedStep[]> => Promise.all((steps ?? []).map((step) => resolveStep(step, path)));
   const barmanSettings = config.barman?.settings ?? {};
@@ -80,7 +83,10 @@ async function timed<T extends object>(work: () => Promise<T>): Promise<T & { du
 
 // --- Topology ---------------------------------------------------------------------------------------
 
-export async function prepareTopology(plan: DrillPlan, options: { name: string; run: DrillRun; settings: DrillSettings; progress: (line: string) => void }): Promise<DrillEnvironment> {
+export async function prepareTopology(
+  plan: DrillPlan,
+  options: { name: string; run: DrillRun; settings: DrillSettings; progress: (line: string) => void },
+): Promise<DrillEnvironment> {
   return DrillEnvironment.start({
     name: options.name,
     run: options.run,
@@ -107,7 +113,8 @@ export async function readVersions(env: DrillEnvironment): Promise<{ postgres: s
 function primaryContext(env: DrillEnvironment, database: string): PrimaryContext {
   return {
     sql: (text, params) => env.primary.query(text, params ?? []),
-    exec: async (argv) => (await execIn(env.primary.getId(), argv, { user: "postgres", env: { PGDATABASE: database, PGUSER: env.superuser.user }, where: "the primary" })).stdout,
+    exec: async (argv) =>
+      (await execIn(env.primary.getId(), argv, { user: "postgres", env: { PGDATABASE: database, PGUSER: env.superuser.user }, where: "the primary" })).stdout,
   };
 }
 
@@ -181,7 +188,9 @@ export interface GoodState {
 }
 
 export async function markGoodState(env: DrillEnvironment, plan: DrillPlan): Promise<GoodState> {
-  const { lsn, time } = await env.primary.one<{ lsn: string; time: string }>("SELECT pg_create_restore_point($1)::text AS lsn, now()::text AS time", [RESTORE_POINT]);
+  const { lsn, time } = await env.primary.one<{ lsn: string; time: string }>("SELECT pg_create_restore_point($1)::text AS lsn, now()::text AS time", [
+    RESTORE_POINT,
+  ]);
   const queries: Record<string, unknown[][]> = {};
   for (const q of plan.queries) queries[q.name] = await env.primary.rows(q.sql);
   return { time, restorePoint: RESTORE_POINT, restorePointLsn: lsn, snapshot: await snapshotTables(env.primary, plan.tables), queries };
@@ -222,7 +231,9 @@ export async function causeDisaster(env: DrillEnvironment, plan: DrillPlan): Pro
     throw error;
   }
   const committedAt = monotonicNow();
-  const { time, segment } = await primary.one<{ time: string; segment: string }>("SELECT now()::text AS time, pg_walfile_name(pg_current_wal_lsn()) AS segment");
+  const { time, segment } = await primary.one<{ time: string; segment: string }>(
+    "SELECT now()::text AS time, pg_walfile_name(pg_current_wal_lsn()) AS segment",
+  );
   return { xid, time, segment, rowsAffected, snapshot: await snapshotTables(primary, plan.tables), committedAt };
 }
 
@@ -254,7 +265,12 @@ export interface DrillFacts {
 }
 
 export function targetOf(kind: TargetKindName, facts: Pick<DrillFacts, "goodState" | "disaster">): RecoveryTarget {
-  return targetForKind(kind, { time: facts.goodState.time, restorePoint: facts.goodState.restorePoint, lsn: facts.goodState.restorePointLsn, xid: facts.disaster.xid });
+  return targetForKind(kind, {
+    time: facts.goodState.time,
+    restorePoint: facts.goodState.restorePoint,
+    lsn: facts.goodState.restorePointLsn,
+    xid: facts.disaster.xid,
+  });
 }
 
 /**
@@ -291,7 +307,10 @@ export interface BackupVerification {
 /** `barman verify-backup` where the backup has a manifest; otherwise says why it was not verified. */
 export async function verifyBackupIfManifest(env: DrillEnvironment, backupId: string): Promise<{ verifyOutput: string | undefined; notVerified?: string }> {
   if (!(await env.barman.backupHasManifest(backupId))) {
-    return { verifyOutput: undefined, notVerified: `backup ${backupId} has no backup_manifest (backup_method = rsync writes none), so barman verify-backup cannot check its files` };
+    return {
+      verifyOutput: undefined,
+      notVerified: `backup ${backupId} has no backup_manifest (backup_method = rsync writes none), so barman verify-backup cannot check its files`,
+    };
   }
   return { verifyOutput: await env.barman.verifyBackup(backupId) };
 }
@@ -358,7 +377,10 @@ export interface PromotedInstance {
 }
 
 /** Starts the recovered instance until it has reached its target and promoted (or says why not, in PostgreSQL's words). */
-export async function startUntilPromoted(env: DrillEnvironment, options: { backupId: string; target: RecoveryTarget; directory: string }): Promise<PromotedInstance> {
+export async function startUntilPromoted(
+  env: DrillEnvironment,
+  options: { backupId: string; target: RecoveryTarget; directory: string },
+): Promise<PromotedInstance> {
   const started = monotonicNow();
   let instance: StartedRecoveredInstance;
   try {
@@ -383,7 +405,9 @@ export async function readRecoveredState(instance: SqlSession, plan: Pick<DrillP
     const snapshot = await snapshotTables(instance, plan.tables);
     const queries: Record<string, unknown[][]> = {};
     for (const q of plan.queries) queries[q.name] = await instance.rows(q.sql).catch((error: Error) => [[`error: ${error.message}`]]);
-    const status = await instance.one<{ in_recovery: boolean; segment: string }>("SELECT pg_is_in_recovery() AS in_recovery, pg_walfile_name(pg_current_wal_lsn()) AS segment");
+    const status = await instance.one<{ in_recovery: boolean; segment: string }>(
+      "SELECT pg_is_in_recovery() AS in_recovery, pg_walfile_name(pg_current_wal_lsn()) AS segment",
+    );
     return { snapshot, queries, inRecovery: status.in_recovery, timeline: segmentTimeline(status.segment) };
   });
 }

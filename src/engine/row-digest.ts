@@ -40,7 +40,8 @@ export function compareSnapshots(expected: TableSnapshot, actual: TableSnapshot)
     if (want === null && got !== null && got !== undefined) problems.push(`${table}: exists with ${got.rows} rows, expected it absent`);
     else if (want !== null && (got === null || got === undefined)) problems.push(`${table}: missing, expected ${want.rows} rows`);
     else if (want && got && want.rows !== got.rows) problems.push(`${table}: ${got.rows} rows, expected ${want.rows}`);
-    else if (want && got && want.checksum !== got.checksum) problems.push(`${table}: same ${got.rows} rows but different content (checksum ${got.checksum}, expected ${want.checksum})`);
+    else if (want && got && want.checksum !== got.checksum)
+      problems.push(`${table}: same ${got.rows} rows but different content (checksum ${got.checksum}, expected ${want.checksum})`);
   }
   return problems;
 }

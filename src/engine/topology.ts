@@ -104,7 +104,9 @@ export class DrillEnvironment {
     const [primaryStarted, barmanStarted] = await Promise.allSettled([primaryStarting, barmanStarting]);
     if (primaryStarted.status === "rejected" || barmanStarted.status === "rejected") {
       // The one that did start is removed by the run's reaper (labels); say what failed.
-      const failed = [primaryStarted, barmanStarted].flatMap((r, i) => (r.status === "rejected" ? [`${i === 0 ? "primary" : "Barman server"}: ${(r.reason as Error).message}`] : []));
+      const failed = [primaryStarted, barmanStarted].flatMap((r, i) =>
+        r.status === "rejected" ? [`${i === 0 ? "primary" : "Barman server"}: ${(r.reason as Error).message}`] : [],
+      );
       throw new Error(`the drill's containers did not start:\n${failed.join("\n")}`);
     }
     const primary = primaryStarted.value;
@@ -293,7 +295,13 @@ export class DrillEnvironment {
       this.barmanServer.stop().catch(() => undefined),
       this.primary.stop().catch(() => undefined),
     ]);
-    await docker().getVolume(this.recoveryVolume).remove({ force: true }).catch(() => undefined);
-    await docker().getNetwork(this.network).remove().catch(() => undefined);
+    await docker()
+      .getVolume(this.recoveryVolume)
+      .remove({ force: true })
+      .catch(() => undefined);
+    await docker()
+      .getNetwork(this.network)
+      .remove()
+      .catch(() => undefined);
   }
 }

@@ -7,10 +7,15 @@
 // every command). Transport: `docker exec` into a containerised Barman server (SSH is not
 // implemented).
 import { randomBytes } from "node:crypto";
-import { BarmanClient, DockerExecTransport, type CommandStream } from "../../containers/barman/barman-client.ts";
+import { BarmanClient, type CommandStream, DockerExecTransport } from "../../containers/barman/barman-client.ts";
 import { docker } from "../../containers/docker-resources.ts";
 import type { ExecResult } from "../../containers/exec.ts";
-import { ISOLATED_PGDATA_NAME, RecoveredInstanceContainer, RecoveredInstanceStartError, type StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
+import {
+  ISOLATED_PGDATA_NAME,
+  RecoveredInstanceContainer,
+  RecoveredInstanceStartError,
+  type StartedRecoveredInstance,
+} from "../../containers/postgres/recovered-instance.ts";
 import type { BackupDetails } from "../barman-output.ts";
 import type { DrillSettings } from "../config.ts";
 import { monotonicNow, seconds } from "../metrics.ts";
@@ -76,7 +81,15 @@ export class NightlyInputError extends Error {
   }
 }
 
-export type NightlyPhase = "backup selection" | "backup verification" | "barman recover" | "transfer" | "instance start" | "verification" | "objectives" | "clean-up";
+export type NightlyPhase =
+  | "backup selection"
+  | "backup verification"
+  | "barman recover"
+  | "transfer"
+  | "instance start"
+  | "verification"
+  | "objectives"
+  | "clean-up";
 
 export interface NightlyPhasesMs {
   /** Each phase on the monotonic clock; null when the run stopped before it. */
@@ -128,7 +141,11 @@ const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const words = (result: ExecResult): string => (result.stdout + result.stderr).trim();
 
 /** The container by name or id; a missing container or one that runs no Barman is bad input. */
-async function connectBarman(nameOrId: string, server: string, budgetMs: number): Promise<{ barman: BarmanClient; containerName: string; running: boolean; status: string }> {
+async function connectBarman(
+  nameOrId: string,
+  server: string,
+  budgetMs: number,
+): Promise<{ barman: BarmanClient; containerName: string; running: boolean; status: string }> {
   if (!SAFE_NAME.test(nameOrId)) throw new NightlyInputError(`'${nameOrId}' is not a Docker container name or id`);
   const info = await docker()
     .getContainer(nameOrId)
@@ -154,7 +171,9 @@ async function assertServerKnown(barman: BarmanClient, containerName: string): P
     throw new NightlyInputError((error as Error).message);
   }
   if (!servers.includes(barman.serverName)) {
-    throw new NightlyInputError(`Barman in container ${containerName} has no server named '${barman.serverName}'; its servers: ${servers.join(", ") || "(none)"}`);
+    throw new NightlyInputError(
+      `Barman in container ${containerName} has no server named '${barman.serverName}'; its servers: ${servers.join(", ") || "(none)"}`,
+    );
   }
 }
 
@@ -165,7 +184,10 @@ async function selectBackup(barman: BarmanClient, wanted: string): Promise<Backu
   if (backups instanceof Error) return `\`barman list-backup ${server}\` failed: ${backups.message}`;
   let backupId: string;
   if (wanted === "latest") {
-    const done = backups.filter((b) => b.status === "DONE").map((b) => b.backupId).sort();
+    const done = backups
+      .filter((b) => b.status === "DONE")
+      .map((b) => b.backupId)
+      .sort();
     if (done.length === 0) {
       const others = backups.map((b) => `${b.backupId} ${b.status}`).join(", ");
       return `server '${server}' has no DONE backup to verify (${others ? `backups: ${others}` : "no backups at all"}); check \`barman check ${server}\` and the backup schedule`;
@@ -174,7 +196,11 @@ async function selectBackup(barman: BarmanClient, wanted: string): Promise<Backu
   } else {
     const entry = backups.find((b) => b.backupId === wanted);
     if (!entry) {
-      const known = backups.map((b) => b.backupId).sort().slice(-5).join(", ");
+      const known = backups
+        .map((b) => b.backupId)
+        .sort()
+        .slice(-5)
+        .join(", ");
       throw new NightlyInputError(`server '${server}' has no backup '${wanted}'; newest backups: ${known || "(none)"}`);
     }
     if (entry.status !== "DONE") return `backup ${wanted} of server '${server}' is ${entry.status}, not DONE: it cannot be recovered`;
@@ -186,12 +212,20 @@ async function selectBackup(barman: BarmanClient, wanted: string): Promise<Backu
   // neither the tar nor the clean-up would cover them) unless relocated: refuse rather than write there.
   const names = await barman.backupTablespaces(backupId);
   if (names.length > 0) {
-    throw new NightlyInputError(`backup ${backupId} of server '${server}' has tablespaces (${names.join(", ")}); this verification does not relocate tablespaces yet and would let barman recover write to their original paths on the Barman server`);
+    throw new NightlyInputError(
+      `backup ${backupId} of server '${server}' has tablespaces (${names.join(", ")}); this verification does not relocate tablespaces yet and would let barman recover write to their original paths on the Barman server`,
+    );
   }
   return backup;
 }
 
-const emptyPhases = (): NightlyPhasesMs => ({ verifyBackupMs: null, barmanRecoverMs: null, transferMs: null, instanceStartUntilPromotedMs: null, verificationMs: null });
+const emptyPhases = (): NightlyPhasesMs => ({
+  verifyBackupMs: null,
+  barmanRecoverMs: null,
+  transferMs: null,
+  instanceStartUntilPromotedMs: null,
+  verificationMs: null,
+});
 
 export async function verifyExistingBackup(options: VerifyExistingOptions): Promise<NightlyResult> {
   const started = monotonicNow();
@@ -201,7 +235,8 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   const { progress, server, budgetsMs } = options;
   if (!/^[A-Za-z0-9_-]+$/.test(options.runId)) throw new NightlyInputError(`run id '${options.runId}' may only hold letters, digits, - and _`);
   if (!SAFE_NAME.test(server)) throw new NightlyInputError(`'${server}' is not a Barman server name`);
-  if (!/^\/[A-Za-z0-9_./-]*$/.test(workParent) || workParent.includes("..")) throw new NightlyInputError(`work directory parent '${workParent}' must be an absolute path without ..`);
+  if (!/^\/[A-Za-z0-9_./-]*$/.test(workParent) || workParent.includes(".."))
+    throw new NightlyInputError(`work directory parent '${workParent}' must be an absolute path without ..`);
   if (options.checks.length === 0) throw new NightlyInputError("no checks given: a verification without checks proves nothing");
   barmanTargetArgs(target); // a target time without a UTC offset is refused here, before anything runs
 
@@ -272,7 +307,9 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     const destination = `${workDirectory}/${PGDATA_NAME}`;
     progress(`barman recover ${server} ${backup!.backupId} ${destination} ${barmanTargetArgs(target).join(" ")}`);
     let t = monotonicNow();
-    const recovered = await barman.recover({ backupId: backup!.backupId, destination, target, onLine: (line) => progress(`  barman recover: ${line}`) }).catch((error: Error) => error);
+    const recovered = await barman
+      .recover({ backupId: backup!.backupId, destination, target, onLine: (line) => progress(`  barman recover: ${line}`) })
+      .catch((error: Error) => error);
     phasesMs.barmanRecoverMs = monotonicNow() - t;
     if (recovered instanceof Error) return fail("barman recover", recovered.message);
 
@@ -312,14 +349,20 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       } catch (error) {
         tar.abort();
         if (!transferred) return fail("transfer", `${destination} could not be copied into the throwaway instance: ${(error as Error).message}`);
-        return fail("instance start", error instanceof RecoveredInstanceStartError ? error.message : `the recovered instance did not start: ${(error as Error).message}`);
+        return fail(
+          "instance start",
+          error instanceof RecoveredInstanceStartError ? error.message : `the recovered instance did not start: ${(error as Error).message}`,
+        );
       }
       const status = await instance.one<{ in_recovery: boolean }>("SELECT pg_is_in_recovery() AS in_recovery").catch((error: Error) => error);
       phasesMs.instanceStartUntilPromotedMs = monotonicNow() - t;
       const log = instance.recoveryLog();
       if (status instanceof Error || status.in_recovery || log.fatalLines.length > 0) {
         const said = status instanceof Error ? status.message : status.in_recovery ? "still in recovery" : "";
-        return fail("instance start", `the recovered instance ${!(status instanceof Error) && !status.in_recovery ? "promoted but logged" : "is not a promoted primary"}: ${[...log.fatalLines, said].filter(Boolean).join("\n")}`);
+        return fail(
+          "instance start",
+          `the recovered instance ${!(status instanceof Error) && !status.in_recovery ? "promoted but logged" : "is not a promoted primary"}: ${[...log.fatalLines, said].filter(Boolean).join("\n")}`,
+        );
       }
       progress(`instance promoted in ${seconds(phasesMs.instanceStartUntilPromotedMs)}`);
 
@@ -330,7 +373,12 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       for (const check of options.checks) checks.push(await runCheck(instance, check));
       phasesMs.verificationMs = monotonicNow() - t;
       for (const c of checks.filter((c) => !c.ok)) {
-        fail("verification", c.error ? `check '${c.name}' could not run: ${c.error}` : `check '${c.name}' returned ${JSON.stringify(c.actual)}, expected ${JSON.stringify(c.expected)}`);
+        fail(
+          "verification",
+          c.error
+            ? `check '${c.name}' could not run: ${c.error}`
+            : `check '${c.name}' returned ${JSON.stringify(c.actual)}, expected ${JSON.stringify(c.expected)}`,
+        );
       }
     } finally {
       // (g) Gone whatever happened: also a container that was created but never started.
@@ -364,7 +412,8 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   // The same RTO objectives as the drill's, on the phases this verification measured.
   const { barmanRecoverMs, instanceStartUntilPromotedMs, verificationMs } = phasesMs;
   if (options.objectives && problems.length === 0 && barmanRecoverMs !== null && instanceStartUntilPromotedMs !== null && verificationMs !== null) {
-    for (const violation of evaluatePhaseObjectives({ barmanRecoverMs, instanceStartUntilPromotedMs, verificationMs }, options.objectives)) fail("objectives", violation.message);
+    for (const violation of evaluatePhaseObjectives({ barmanRecoverMs, instanceStartUntilPromotedMs, verificationMs }, options.objectives))
+      fail("objectives", violation.message);
   }
   return {
     verdict: problems.length === 0 ? "pass" : "fail",
@@ -387,7 +436,8 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
 
 /** Only ever a directory we made with mktemp: the pattern guards against removing anything else. */
 async function removeWorkDirectory(onServer: (argv: string[]) => Promise<ExecResult>, directory: string): Promise<void> {
-  if (!new RegExp(`^/[A-Za-z0-9_./-]*/${WORK_PREFIX}[A-Za-z0-9_-]+$`).test(directory)) throw new Error(`refusing to remove '${directory}': not a verification directory`);
+  if (!new RegExp(`^/[A-Za-z0-9_./-]*/${WORK_PREFIX}[A-Za-z0-9_-]+$`).test(directory))
+    throw new Error(`refusing to remove '${directory}': not a verification directory`);
   const removed = await onServer(["rm", "-rf", "--", directory]);
   const left = await onServer(["test", "-e", directory]);
   if (removed.exitCode !== 0 || left.exitCode === 0) throw new Error(`rm -rf exit ${removed.exitCode}: ${words(removed) || "directory still there"}`);
@@ -402,7 +452,10 @@ export async function removeLeftoverWorkDirectories(barmanContainer: string, run
   if (!running) return [];
   const onServer = (argv: string[]): Promise<ExecResult> => barman.transport.run(argv);
   const found = await onServer(["find", workParent, "-maxdepth", "1", "-name", `${WORK_PREFIX}${runId}-*`]);
-  const directories = found.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+  const directories = found.stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   for (const directory of directories) await removeWorkDirectory(onServer, directory);
   return directories;
 }
@@ -430,7 +483,9 @@ export function renderNightlySummary(result: NightlyResult): string {
       : `Checks: ${result.checks.filter((c) => c.ok).length} of ${result.checks.length} passed`,
   ];
   for (const c of failed) {
-    lines.push(c.error ? `  - ${c.name}: the query failed: ${c.error}` : `  - ${c.name}: expected ${JSON.stringify(c.expected)}, actual ${JSON.stringify(c.actual)}`);
+    lines.push(
+      c.error ? `  - ${c.name}: the query failed: ${c.error}` : `  - ${c.name}: expected ${JSON.stringify(c.expected)}, actual ${JSON.stringify(c.actual)}`,
+    );
   }
   if (result.problems.length > 0) {
     lines.push("Problems:");

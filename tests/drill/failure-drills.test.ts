@@ -8,7 +8,7 @@ import { docker } from "../../containers/docker-resources.ts";
 import { readSettings, type TargetKindName } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
-import { backUp, prepareTopology, RecoveryFailedError, resolvePlan, seed, type DrillFacts, type DrillPlan } from "../../src/engine/phases.ts";
+import { backUp, type DrillFacts, type DrillPlan, prepareTopology, RecoveryFailedError, resolvePlan, seed } from "../../src/engine/phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import type { RecoveryTarget } from "../../src/recovery-target.ts";
 import { pollUntil } from "../../src/wait.ts";
@@ -21,7 +21,12 @@ const basePlan = await resolvePlan(loaded);
 const barmanHome = `/var/lib/barman/${basePlan.serverName}`;
 
 /** Runs the gated recovery expecting it to fail; returns the error after recording it as evidence. */
-async function expectRedDrill(env: DrillEnvironment, prepared: DrillFacts, fault: { kind: TargetKindName; target?: RecoveryTarget }, directory: string): Promise<RecoveryFailedError> {
+async function expectRedDrill(
+  env: DrillEnvironment,
+  prepared: DrillFacts,
+  fault: { kind: TargetKindName; target?: RecoveryTarget },
+  directory: string,
+): Promise<RecoveryFailedError> {
   const outcome = await runGatedRecovery(env, basePlan, prepared, { ...fault, directory }).then(
     () => undefined,
     (error: unknown) => error,
@@ -137,12 +142,11 @@ describe("The primary stopped while a backup is running", () => {
           probe: async () => Number(await env.barman.shell(`du -sb ${barmanHome}/base/*/data 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'`)),
           done: (bytes) => bytes > 1_048_576,
           intervalMs: 50,
-        })
-          .then(async (bytes) => {
-            await docker().getContainer(env.primary.getId()).kill();
-            copiedBeforeKill = bytes;
-            say(`primary killed after ${bytes} bytes of the copy`);
-          });
+        }).then(async (bytes) => {
+          await docker().getContainer(env.primary.getId()).kill();
+          copiedBeforeKill = bytes;
+          say(`primary killed after ${bytes} bytes of the copy`);
+        });
       }
     }).then(
       () => undefined,
@@ -157,6 +161,9 @@ describe("The primary stopped while a backup is running", () => {
     expect(outcome!.message).toMatch(/`barman backup .*` failed on the Barman server/);
     expect(outcome!.message).toMatch(/pg_basebackup|connection|terminat/i);
     const listed = await env.barman.listBackups();
-    expect(listed.filter((b) => b.status === "DONE"), "no backup may be DONE").toEqual([]);
+    expect(
+      listed.filter((b) => b.status === "DONE"),
+      "no backup may be DONE",
+    ).toEqual([]);
   });
 });

@@ -9,8 +9,8 @@ import type { TestProject } from "vitest/node";
 import { assertEngineAnswers, manualCleanupCommands, reap } from "../../containers/docker-resources.ts";
 import { ensureImages } from "../../containers/images.ts";
 import { readSettings } from "../../src/config.ts";
-import { writeReportMetadata } from "../../src/report-metadata.ts";
 import type { DrillRun } from "../../src/engine/topology.ts";
+import { writeReportMetadata } from "../../src/report-metadata.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -43,8 +43,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     "image.postgres": images.postgres,
     "image.barman": images.barman,
     "image.base": images.base,
-    "node": process.version,
-    "machine": `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}`,
+    node: process.version,
+    machine: `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}`,
   });
 
   const runId = `${new Date().toISOString().slice(0, 10).replaceAll("-", "")}-${randomBytes(3).toString("hex")}`;
@@ -68,7 +68,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.once(signal, () => {
       if (settings.keepResources || tornDown) return;
       tornDown = true;
-      const reaper = spawn(process.execPath, ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", REAPER, "--run", runId, "--after-pid", String(process.pid)], { detached: true, stdio: "ignore" });
+      const reaper = spawn(
+        process.execPath,
+        ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", REAPER, "--run", runId, "--after-pid", String(process.pid)],
+        { detached: true, stdio: "ignore" },
+      );
       reaper.unref();
       console.error(`[drill setup] ${signal}: removing run ${runId}'s containers in the background (check with: npm run clean:docker)`);
     });

@@ -3,31 +3,32 @@
 // only what a user would give: the Barman container's name, the server name, the database and the
 // checks. It never gets the primary's address or passwords, and the primary's own connection log
 // shows it was never contacted.
-import * as allure from "allure-js-commons";
-import { spawn, type ChildProcess } from "node:child_process";
+
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
 import { docker, runLabels } from "../../containers/docker-resources.ts";
 import { execIn } from "../../containers/exec.ts";
 import { readSettings } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster } from "../../src/engine/gate.ts";
-import { prepareTopology, resolvePlan, type DrillFacts } from "../../src/engine/phases.ts";
+import { type DrillFacts, prepareTopology, resolvePlan } from "../../src/engine/phases.ts";
 import { rowDigestSql } from "../../src/engine/row-digest.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { seconds } from "../../src/metrics.ts";
 import {
   LABEL_ROLE,
+  type NightlyCheck,
   NightlyInputError,
+  type NightlyResult,
   renderNightlySummary,
   THROWAWAY_ROLE,
-  verifyExistingBackup,
-  type NightlyCheck,
-  type NightlyResult,
   type VerifyExistingOptions,
+  verifyExistingBackup,
 } from "../../src/nightly/verify-existing.ts";
 
 const run = inject("drillRun");
@@ -52,7 +53,10 @@ const failingCheck: NightlyCheck = { name: "orders count (wrong expectation)", s
 
 /** The primary's "connection authorized" lines (log_connections = on) after `offset` characters of its log. */
 async function primaryConnectionsSince(env: DrillEnvironment, offset: number): Promise<string[]> {
-  return (await env.primary.serverLog()).slice(offset).split("\n").filter((l) => /connection authorized: user=/.test(l));
+  return (await env.primary.serverLog())
+    .slice(offset)
+    .split("\n")
+    .filter((l) => /connection authorized: user=/.test(l));
 }
 
 async function leftoverThrowaways(): Promise<string[]> {
@@ -61,7 +65,10 @@ async function leftoverThrowaways(): Promise<string[]> {
 }
 
 async function workDirectoriesOnBarman(env: DrillEnvironment): Promise<string[]> {
-  const r = await execIn(env.barmanServer.getId(), ["find", "/var/tmp", "-maxdepth", "1", "-name", "pgdrill-verify-*"], { user: "root", where: "the Barman server" });
+  const r = await execIn(env.barmanServer.getId(), ["find", "/var/tmp", "-maxdepth", "1", "-name", "pgdrill-verify-*"], {
+    user: "root",
+    where: "the Barman server",
+  });
   return r.stdout.split("\n").filter(Boolean);
 }
 
@@ -79,7 +86,9 @@ interface CliRun {
 function runCli(args: string[], onStderrLine?: (line: string, child: ChildProcess) => void): Promise<CliRun> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", CLI, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -176,16 +185,34 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     expect(await leftoverThrowaways(), "no throwaway instance left").toEqual([]);
 
     // On the Barman server: read-only barman commands, barman recover into our own directory, tar and rm of it.
-    const verbs = result.barmanCommands.map((c) => c.command.split(" ").slice(0, c.command.startsWith("barman -f json") ? 4 : 2).join(" "));
+    const verbs = result.barmanCommands.map((c) =>
+      c.command
+        .split(" ")
+        .slice(0, c.command.startsWith("barman -f json") ? 4 : 2)
+        .join(" "),
+    );
     expect(new Set(verbs)).toEqual(
-      new Set(["barman -f json list-servers", "barman -f json list-backup", "barman -f json show-backup", "barman verify-backup", "mktemp -d", "barman recover", "tar -C", "rm -rf", "test -e"]),
+      new Set([
+        "barman -f json list-servers",
+        "barman -f json list-backup",
+        "barman -f json show-backup",
+        "barman verify-backup",
+        "mktemp -d",
+        "barman recover",
+        "tar -C",
+        "rm -rf",
+        "test -e",
+      ]),
     );
     expect(result.barmanCommands.find((c) => c.command.startsWith("rm -rf"))?.command).toBe(`rm -rf -- ${result.workDirectory}`);
 
     // The production primary: no connection opened while the verification ran, data as the disaster left it.
     const connections = await primaryConnectionsSince(env, logOffset);
     await allure.attachment("primary connections during the verification", connections.join("\n") || "(none)", "text/plain");
-    expect(connections.filter((l) => !/user=(streaming_)?barman\b/.test(l)), "connections to the primary").toEqual([]);
+    expect(
+      connections.filter((l) => !/user=(streaming_)?barman\b/.test(l)),
+      "connections to the primary",
+    ).toEqual([]);
     expect((await env.primary.one<{ n: number }>("SELECT count(*)::int AS n FROM orders")).n).toBe(expectedRows.afterDisaster!["orders"]);
   });
 
@@ -216,9 +243,14 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     const objectives = { ...settings.objectives, rtoBarmanRecoverS: 0.001 };
     const result = await verifyExistingBackup({ ...options(passingChecks(prepared)), objectives });
     const summary = await attachResult(result);
-    expect(result.checks.every((c) => c.ok), "the data itself verified").toBe(true);
+    expect(
+      result.checks.every((c) => c.ok),
+      "the data itself verified",
+    ).toBe(true);
     expect([result.verdict, result.failedPhase]).toEqual(["fail", "objectives"]);
-    expect(result.problems[0]).toMatch(/RTO phase 'barman recover' took .* over its budget of 0\.001 s \(objectives\.rtoBarmanRecoverS in the configuration, or PGDRILL_RTO_BARMAN_RECOVER_S\)/);
+    expect(result.problems[0]).toMatch(
+      /RTO phase 'barman recover' took .* over its budget of 0\.001 s \(objectives\.rtoBarmanRecoverS in the configuration, or PGDRILL_RTO_BARMAN_RECOVER_S\)/,
+    );
     expect(summary).toMatch(/Action: the backup restored correctly but slower than your RTO objectives/);
     expect(await leftoverThrowaways()).toEqual([]);
   });
@@ -231,7 +263,9 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
 
     expect(result.verdict).toBe("fail");
     expect(result.problems).toHaveLength(1);
-    expect(result.problems[0]).toContain(`instance start failed for backup ${prepared.backup.backupId} of server '${plan.serverName}', target restore point 'no_such_restore_point'`);
+    expect(result.problems[0]).toContain(
+      `instance start failed for backup ${prepared.backup.backupId} of server '${plan.serverName}', target restore point 'no_such_restore_point'`,
+    );
     expect(result.problems[0]).toMatch(/FATAL: +recovery ended before configured recovery target was reached/);
     expect(result.failedPhase).toBe("instance start");
     expect(summary).toContain("Checks: not run (the verification stopped before them)");
@@ -292,9 +326,12 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
   test("an unknown container or server is refused with one clear line (CLI exit 2)", async () => {
     await allure.story("Wrong connection details");
     const cli = await runCli([
-      "--barman-container", "pgdrill-no-such-barman",
-      "--server", plan.serverName,
-      "--config", await writeConfig("unknown.config.ts", [failingCheck]),
+      "--barman-container",
+      "pgdrill-no-such-barman",
+      "--server",
+      plan.serverName,
+      "--config",
+      await writeConfig("unknown.config.ts", [failingCheck]),
     ]);
     await allure.attachment("CLI stderr (unknown container)", cli.stderr, "text/plain");
     expect(cli.code).toBe(2);
@@ -306,7 +343,9 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
       (error: unknown) => error,
     );
     expect(unknownServer).toBeInstanceOf(NightlyInputError);
-    expect((unknownServer as Error).message).toBe(`Barman in container ${barmanContainer} has no server named 'no-such-server'; its servers: ${plan.serverName}`);
+    expect((unknownServer as Error).message).toBe(
+      `Barman in container ${barmanContainer} has no server named 'no-such-server'; its servers: ${plan.serverName}`,
+    );
     expect(await leftoverThrowaways()).toEqual([]);
   });
 });

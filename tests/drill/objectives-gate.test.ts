@@ -23,7 +23,10 @@ function testCases(junit: string): Array<{ name: string; outcome: string }> {
   return [...junit.matchAll(/<testcase [^>]*name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)].map((m) => {
     const body = m[3] ?? "";
     const failure = /<failure message="([^"]*)"/.exec(body);
-    return { name: m[1]!.replaceAll("&gt;", ">").replaceAll("&apos;", "'"), outcome: failure ? failure[1]!.replaceAll("&quot;", '"') : /<skipped/.test(body) ? "skipped" : "passed" };
+    return {
+      name: m[1]!.replaceAll("&gt;", ">").replaceAll("&apos;", "'"),
+      outcome: failure ? failure[1]!.replaceAll("&quot;", '"') : /<skipped/.test(body) ? "skipped" : "passed",
+    };
   });
 }
 
@@ -48,11 +51,15 @@ test("a configuration with rtoTotalS: 0.001 fails step 10, naming the objective,
   // The configuration's objective, not a variable of this run's environment (variables win).
   const env: NodeJS.ProcessEnv = { ...process.env, PGDRILL_CONFIG: "impossible-rto.config.ts" };
   delete env["PGDRILL_RTO_TOTAL_S"];
-  const child = spawn(process.execPath, [VITEST, "run", "--project", "drill", "tests/drill/drill.test.ts", "--reporter=junit", `--outputFile.junit=${junitPath}`], {
-    cwd: sandbox,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [VITEST, "run", "--project", "drill", "tests/drill/drill.test.ts", "--reporter=junit", `--outputFile.junit=${junitPath}`],
+    {
+      cwd: sandbox,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -64,6 +71,8 @@ test("a configuration with rtoTotalS: 0.001 fails step 10, naming the objective,
   await allure.attachment("child drill results", JSON.stringify(cases, null, 2), "application/json");
   const outcome = (step: number): string => cases.find((c) => c.name.includes(`Step ${step}:`))?.outcome ?? "missing";
   for (let step = 1; step <= 9; step++) expect(outcome(step), `step ${step}`).toBe("passed");
-  expect(outcome(10), "step 10 names the objective missed").toMatch(/RTO total .* over its budget of 0\.001 s \(objectives\.rtoTotalS in the configuration, or PGDRILL_RTO_TOTAL_S\)/);
+  expect(outcome(10), "step 10 names the objective missed").toMatch(
+    /RTO total .* over its budget of 0\.001 s \(objectives\.rtoTotalS in the configuration, or PGDRILL_RTO_TOTAL_S\)/,
+  );
   expect([outcome(11), outcome(12)], "steps after the failed one").toEqual(["skipped", "skipped"]);
 });

@@ -1,7 +1,7 @@
 // Every recovery target on the Scenario 12 disaster: one backup, one recovery per target, each
 // compared with the exact state its target must give back, in the same twelve ordered steps.
 // PGDRILL_TARGET_KINDS chooses a subset.
-import { TARGET_KINDS, readSettings } from "../../src/config.ts";
+import { readSettings, TARGET_KINDS } from "../../src/config.ts";
 import { loadDrillConfig } from "../../src/drill-config.ts";
 import { defineDrillSuite } from "../support/drill-suite.ts";
 

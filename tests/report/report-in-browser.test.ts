@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import * as allure from "allure-js-commons";
-import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, test } from "vitest";
 import { serveDirectory } from "./static-server.ts";
 
@@ -13,7 +13,15 @@ const SCREENSHOT = "reports/report-overview.png";
 const CHROMIUM = process.env["PGDRILL_CHROMIUM"] ?? "/usr/bin/chromium";
 // Flags this machine needs: root without a sandbox, no GPU, and no background traffic to a
 // network that is not there.
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const UI_TIMEOUT_MS = 30_000;
 
 /** Waits until the text is on screen; fails naming what the report does not show. */
@@ -76,7 +84,10 @@ describe("The Allure report in a real browser", () => {
     await allure.feature("Evidence");
     await allure.story("Report in a browser");
     const page = await openScenarioSuite();
-    await page.getByText(/^Step 10: recovery metrics/).first().click();
+    await page
+      .getByText(/^Step 10: recovery metrics/)
+      .first()
+      .click();
     const details = page.locator("body");
     for (const parameter of ["RTO barmanRecoverMs", "RTO instanceStartUntilPromotedMs", "RTO verificationMs", "RTO total from disaster", "RPO rows lost"]) {
       await visible(details.getByText(parameter).first(), `parameter ${parameter}`);
@@ -91,7 +102,13 @@ describe("The Allure report in a real browser", () => {
     await allure.feature("Evidence");
     await allure.story("Report in a browser");
     const page = await openScenarioSuite();
-    await page.getByText(/^Step 9: /).first().click();
-    await visible(page.getByText(/orders rows on the recovered instance: 60,104, equal to the good state/).first(), "the named check of the recovered orders with its value");
+    await page
+      .getByText(/^Step 9: /)
+      .first()
+      .click();
+    await visible(
+      page.getByText(/orders rows on the recovered instance: 60,104, equal to the good state/).first(),
+      "the named check of the recovered orders with its value",
+    );
   });
 });

@@ -1,7 +1,8 @@
 // A minimal static file server on 127.0.0.1 for the generated report: Allure 3's pages load their
 // data with fetch, which file:// URLs do not allow.
-import { createServer, type Server } from "node:http";
+
 import { readFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
 import { extname, join, normalize } from "node:path";
 
 const TYPES: Record<string, string> = {

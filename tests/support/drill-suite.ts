@@ -8,6 +8,7 @@ import { checkEqual, checkThat } from "../../src/asserts/check.ts";
 import {
   barmanCheckChecks,
   CHECKPOINT_NAMES,
+  type Checkpoint,
   countChecks,
   disasterChecks,
   expectedCheckpoint,
@@ -18,21 +19,28 @@ import {
   stopLineCheck,
   targetAfterBackupChecks,
   walCoverageChecks,
-  type Checkpoint,
 } from "../../src/asserts/drill-asserts.ts";
 import { compareSegmentPosition, segmentTimeline } from "../../src/barman-output.ts";
 import { readSettings, type TargetKindName } from "../../src/config.ts";
 import { lessonsLearned, switchoverPlan } from "../../src/documents.ts";
 import { applyConfigToSettings, type LoadedDrillConfig } from "../../src/drill-config.ts";
-import { incidentReportFor, judgeRecovery, recordJudgement, type Judgement } from "../../src/engine/judge.ts";
+import { incidentReportFor, type Judgement, judgeRecovery, recordJudgement } from "../../src/engine/judge.ts";
 import {
   archiveWalThroughDisaster,
+  type BackedUp,
   backUp,
   causeDisaster,
+  type Disaster,
+  type DrillFacts,
+  type DrillPlan,
   doNormalWork,
+  type GoodState,
   markGoodState,
+  type PromotedInstance,
   prepareTopology,
   probeWrites,
+  type RecoveredCopy,
+  type RecoveredState,
   readRecoveredState,
   readVersions,
   recoverToTarget,
@@ -44,20 +52,12 @@ import {
   targetOf,
   verifyBackupAndWal,
   walNeededThrough,
-  type BackedUp,
-  type Disaster,
-  type DrillFacts,
-  type DrillPlan,
-  type GoodState,
-  type PromotedInstance,
-  type RecoveredCopy,
-  type RecoveredState,
 } from "../../src/engine/phases.ts";
 import type { TableSnapshot } from "../../src/engine/row-digest.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { monotonicNow, seconds } from "../../src/metrics.ts";
-import { addReportEnvironment } from "../../src/report-metadata.ts";
 import { describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
+import { addReportEnvironment } from "../../src/report-metadata.ts";
 import { readRtoHistory } from "../../src/rto-history.ts";
 import { orderedScenario } from "./ordered-steps.ts";
 import { verify } from "./verify.ts";
@@ -124,7 +124,10 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
       ["barman container log", () => env.barmanServer.containerLog()],
       ["barman.log", () => env.barman.barmanLog()],
       ["barman commands", () => env.barman.renderTranscript()],
-      ...[...env.recovered.entries()].map(([directory, instance]): [string, () => string] => [`recovered instance ${directory} log`, () => instance.serverLog()]),
+      ...[...env.recovered.entries()].map(([directory, instance]): [string, () => string] => [
+        `recovered instance ${directory} log`,
+        () => instance.serverLog(),
+      ]),
     ];
     for (const [name, read] of sources) {
       await attachText(name, await Promise.resolve(read()).catch((error: unknown) => `(could not read: ${(error as Error).message})`));
@@ -133,8 +136,18 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
 
   const drill = orderedScenario({ stepTimeoutMs: 30 * 60_000, onFailure: attachEvidence });
   const targets = options.targets ?? config.targets ?? ["time"];
-  const checkpoints = (): Record<Checkpoint, TableSnapshot> => ({ baseline: need("baseline"), goodState: need("goodState").snapshot, afterDisaster: need("disaster").snapshot });
-  const facts = (): DrillFacts => ({ baseline: need("baseline"), backup: need("backedUp").backup, goodState: need("goodState"), disaster: need("disaster"), closedSegment: need("closedSegment") });
+  const checkpoints = (): Record<Checkpoint, TableSnapshot> => ({
+    baseline: need("baseline"),
+    goodState: need("goodState").snapshot,
+    afterDisaster: need("disaster").snapshot,
+  });
+  const facts = (): DrillFacts => ({
+    baseline: need("baseline"),
+    backup: need("backedUp").backup,
+    goodState: need("goodState"),
+    disaster: need("disaster"),
+    closedSegment: need("closedSegment"),
+  });
   const expectedCounts = config.expect ?? {};
 
   describe(`${config.name} (${options.source})`, () => {
@@ -180,19 +193,38 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
       const { backup } = backedUp;
       await attachText("barman backup output", backedUp.output);
       await allure.parameter("backup id", backup.backupId);
-      await verify([checkEqual(`status of backup ${backup.backupId} in barman list-backup`, backedUp.listed.find((b) => b.backupId === backup.backupId)?.status ?? "not listed", "DONE")]);
+      await verify([
+        checkEqual(
+          `status of backup ${backup.backupId} in barman list-backup`,
+          backedUp.listed.find((b) => b.backupId === backup.backupId)?.status ?? "not listed",
+          "DONE",
+        ),
+      ]);
       state.backedUp = backedUp;
-      say(`backup ${backup.backupId} done in ${seconds(backedUp.durationMs)}: ${(backup.sizeBytes / 1048576).toFixed(1)} MiB, WAL ${backup.beginWal}..${backup.endWal}`);
+      say(
+        `backup ${backup.backupId} done in ${seconds(backedUp.durationMs)}: ${(backup.sizeBytes / 1048576).toFixed(1)} MiB, WAL ${backup.beginWal}..${backup.endWal}`,
+      );
     });
 
     drill.step(`Step 2: normal operations (${count(expectedCounts.goodState) || "config.normalWork"})`, async () => {
       const { snapshot } = await allure.step("run config.normalWork on the primary", () => doNormalWork(need("env"), need("plan")));
       await verify(countChecks("the primary after the normal work", expectedCounts.goodState, snapshot, "config.expect.goodState"));
-      await verify([checkThat("tables the normal work changed", Object.keys(snapshot).filter((t) => JSON.stringify(snapshot[t]) !== JSON.stringify(need("baseline")[t])).join(", ") || "none", JSON.stringify(snapshot) !== JSON.stringify(need("baseline")), "at least one (else PITR cannot be told from the backup)")]);
+      await verify([
+        checkThat(
+          "tables the normal work changed",
+          Object.keys(snapshot)
+            .filter((t) => JSON.stringify(snapshot[t]) !== JSON.stringify(need("baseline")[t]))
+            .join(", ") || "none",
+          JSON.stringify(snapshot) !== JSON.stringify(need("baseline")),
+          "at least one (else PITR cannot be told from the backup)",
+        ),
+      ]);
     });
 
     drill.step("Step 3: restore point 'before_disaster' marks the good state", async () => {
-      const goodState = await allure.step("pg_create_restore_point, now(), row digests and the verification queries", () => markGoodState(need("env"), need("plan")));
+      const goodState = await allure.step("pg_create_restore_point, now(), row digests and the verification queries", () =>
+        markGoodState(need("env"), need("plan")),
+      );
       state.goodState = goodState;
       await verify(countChecks("the primary at the good state", expectedCounts.goodState, goodState.snapshot, "config.expect.goodState"));
       await allure.parameter("good state time (server)", goodState.time);
@@ -206,7 +238,10 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
       const goodState = need("goodState");
       const disaster = await allure.step(`BEGIN; ${plan.disaster.map((s) => s.trim().split("\n")[0]).join("; ")}; COMMIT`, () => causeDisaster(env, plan));
       state.disaster = disaster;
-      await verify([...countChecks("the primary after the disaster", expectedCounts.afterDisaster, disaster.snapshot, "config.expect.afterDisaster"), ...disasterChecks({ goodState: goodState.snapshot, afterDisaster: disaster.snapshot })]);
+      await verify([
+        ...countChecks("the primary after the disaster", expectedCounts.afterDisaster, disaster.snapshot, "config.expect.afterDisaster"),
+        ...disasterChecks({ goodState: goodState.snapshot, afterDisaster: disaster.snapshot }),
+      ]);
       await allure.parameter("disaster xid", String(disaster.xid));
       await allure.parameter("disaster time (server)", disaster.time);
       await attachText("incident-report.txt", incidentReportFor({ plan, goodState, disaster, discoveredAt: await serverNow(env.primary) }));
@@ -215,11 +250,18 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
     drill.step("Step 5: WAL switch, the disaster's WAL archived in Barman, barman check all OK", async () => {
       const env = need("env");
       const disaster = need("disaster");
-      const archived = await allure.step("pg_switch_wal(), wait until the closed segment is in Barman's archive, barman check", () => archiveWalThroughDisaster(env));
+      const archived = await allure.step("pg_switch_wal(), wait until the closed segment is in Barman's archive, barman check", () =>
+        archiveWalThroughDisaster(env),
+      );
       state.closedSegment = archived.closedSegment;
       await attachText("barman check", archived.checkLines.map((l) => `${l.check}: ${l.ok ? "OK" : "FAILED"}${l.hint ? ` (${l.hint})` : ""}`).join("\n"));
       await verify([
-        checkThat("segment closed by pg_switch_wal()", archived.closedSegment, compareSegmentPosition(archived.closedSegment, disaster.segment) >= 0, `at or after the disaster's segment ${disaster.segment}`),
+        checkThat(
+          "segment closed by pg_switch_wal()",
+          archived.closedSegment,
+          compareSegmentPosition(archived.closedSegment, disaster.segment) >= 0,
+          `at or after the disaster's segment ${disaster.segment}`,
+        ),
         ...barmanCheckChecks(archived.checkLines, need("plan")),
       ]);
       say(`WAL up to ${archived.closedSegment} archived; barman check: ${archived.checkLines.length} checks`);
@@ -231,8 +273,9 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
       // The furthest segment any configured target reads: one pass over the archive covers them all.
       const needed = await Promise.all(targets.map((kind) => walNeededThrough(env, kind, facts())));
       const walThrough = needed.reduce((a, b) => (compareSegmentPosition(a, b) >= 0 ? a : b));
-      const verified = await allure.step(`barman verify-backup (where the backup has a manifest), and the WAL from ${backedUp.backup.beginWal} through ${walThrough}`, () =>
-        verifyBackupAndWal(env, { backupId: backedUp.backup.backupId, walThrough }),
+      const verified = await allure.step(
+        `barman verify-backup (where the backup has a manifest), and the WAL from ${backedUp.backup.beginWal} through ${walThrough}`,
+        () => verifyBackupAndWal(env, { backupId: backedUp.backup.backupId, walThrough }),
       );
       await attachText("barman verify-backup", verified.verifyOutput ?? `not run: ${verified.notVerified}`);
       if (verified.notVerified) await allure.parameter("backup files verified", `no: ${verified.notVerified}`);
@@ -252,7 +295,13 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
       for (const targetRun of need("runs")) {
         await allure.parameter(`recovery target ${targetRun.kind}`, describeTarget(targetRun.target));
         const copy = await allure.step(`barman recover to ${describeTarget(targetRun.target)}`, () =>
-          recoverToTarget(env, { backupId, target: targetRun.target, directory: targetRun.directory, jobs: need("plan").recoverJobs, onLine: (l) => say(`barman recover (${targetRun.kind}): ${l}`) }),
+          recoverToTarget(env, {
+            backupId,
+            target: targetRun.target,
+            directory: targetRun.directory,
+            jobs: need("plan").recoverJobs,
+            onLine: (l) => say(`barman recover (${targetRun.kind}): ${l}`),
+          }),
         );
         targetRun.copy = copy;
         await attachText(`barman recover output (${targetRun.kind})`, copy.output);
@@ -282,18 +331,30 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
       const primaryTimeline = segmentTimeline(need("closedSegment"));
       for (const targetRun of need("runs")) {
         const instance = targetRun.promoted!.instance;
-        const recovered = await allure.step(`read the recovered instance (${targetRun.kind}): row digests, queries, status`, () => readRecoveredState(instance, plan));
+        const recovered = await allure.step(`read the recovered instance (${targetRun.kind}): row digests, queries, status`, () =>
+          readRecoveredState(instance, plan),
+        );
         targetRun.state = recovered;
         if (targetRun === need("runs")[0]) state.verifiedAt = monotonicNow();
         await allure.parameter(`recovered timeline ${targetRun.kind}`, String(recovered.timeline));
         await verify(
           [
-            ...recoveredStateChecks({ kind: targetRun.kind, plan, checkpoints: checkpoints(), goodStateQueries: need("goodState").queries, state: recovered, primaryTimeline }),
+            ...recoveredStateChecks({
+              kind: targetRun.kind,
+              plan,
+              checkpoints: checkpoints(),
+              goodStateQueries: need("goodState").queries,
+              state: recovered,
+              primaryTimeline,
+            }),
             stopLineCheck(targetRun.kind, facts(), targetRun.promoted!.log.recoveryLines),
           ].map((c) => ({ ...c, what: `${targetRun.kind} (${CHECKPOINT_NAMES[expectedCheckpoint(targetRun.kind)]}): ${c.what}` })),
         );
       }
-      const production = await allure.step("read production's tables", async () => (await readRecoveredState(env.primary, { tables: plan.tables, queries: [] })).snapshot);
+      const production = await allure.step(
+        "read production's tables",
+        async () => (await readRecoveredState(env.primary, { tables: plan.tables, queries: [] })).snapshot,
+      );
       await verify(snapshotChecks("production (the primary)", need("disaster").snapshot, production, "the state after the disaster"));
     });
 
@@ -326,23 +387,40 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
       await allure.parameter("RTO trend", judgement.trend.message);
       say(`\n${judgement.metricsText}\nRTO trend: ${judgement.trend.message}`);
       await verify([checkEqual("RTO/RPO objectives missed", metrics.violations, [])]);
-      if (settings.trend.failOnRegression) await verify([checkEqual("RTO regression against recent runs (PGDRILL_FAIL_ON_RTO_REGRESSION)", judgement.trend.regression ? judgement.trend.message : "none", "none")]);
+      if (settings.trend.failOnRegression)
+        await verify([
+          checkEqual(
+            "RTO regression against recent runs (PGDRILL_FAIL_ON_RTO_REGRESSION)",
+            judgement.trend.regression ? judgement.trend.message : "none",
+            "none",
+          ),
+        ]);
     });
 
     drill.step("Step 11: switchover plan, the recovered instance accepts writes", async () => {
       const main = need("runs")[0]!;
       const probe = await allure.step("write probe in a rolled-back transaction", () => probeWrites(main.promoted!.instance));
-      await verify([checkEqual("transaction_read_only on the recovered instance", probe.readOnly, "off"), checkEqual("rows the write probe inserted (then rolled back)", probe.rowsWritten, 1)]);
+      await verify([
+        checkEqual("transaction_read_only on the recovered instance", probe.readOnly, "off"),
+        checkEqual("rows the write probe inserted (then rolled back)", probe.rowsWritten, 1),
+      ]);
       await attachText(
         "switchover-plan.txt",
-        switchoverPlan({ recoveredHost: `pg-recovered-${main.directory}`, recoveredTimeline: main.state!.timeline, primaryHost: "pg-primary", metrics: need("judgement").metrics }),
+        switchoverPlan({
+          recoveredHost: `pg-recovered-${main.directory}`,
+          recoveredTimeline: main.state!.timeline,
+          primaryHost: "pg-primary",
+          metrics: need("judgement").metrics,
+        }),
       );
     });
 
     drill.step("Step 12: cleanup of the recovered instances and their data, lessons learned", async () => {
       const env = need("env");
       const runs = need("runs");
-      await allure.step(`remove the recovered instances and their data (${runs.map((r) => r.kind).join(", ")})`, () => Promise.all(runs.map((r) => removeRecovery(env, r.directory))));
+      await allure.step(`remove the recovered instances and their data (${runs.map((r) => r.kind).join(", ")})`, () =>
+        Promise.all(runs.map((r) => removeRecovery(env, r.directory))),
+      );
       for (const targetRun of runs) {
         const containerId = targetRun.promoted?.instance.getId();
         await verify([

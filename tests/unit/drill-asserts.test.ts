@@ -356,7 +356,9 @@ describe("recoveredCopyChecks: what Barman 3.4 wrote into postgresql.auto.conf",
 
   test("no target (latest): Barman 3.4 writes no recovery settings, only archive_command = false is asked for", () => {
     const copy = { autoConf: "#BARMAN#archive_command = 'barman-wal-archive barman pg-primary %p'\narchive_command = false\n", recoverySignal: false };
-    expect(recoveredCopyChecks(copy, { kind: "latest" }).map(describeCheck)).toEqual(["archive_command in the recovered copy: false, equal to what Barman writes to protect the archive"]);
+    expect(recoveredCopyChecks(copy, { kind: "latest" }).map(describeCheck)).toEqual([
+      "archive_command in the recovered copy: false, equal to what Barman writes to protect the archive",
+    ]);
   });
 
   test("a commented-out setting (#BARMAN#) is not read as set", () => {
