@@ -34,6 +34,11 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
   initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
     --auth-local=trust --auth-host=scram-sha-256 ${POSTGRES_INITDB_ARGS:-}
   printf '\nhost all all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$PGDATA/pg_hba.conf"
+  # Opt-in (not part of the official contract): streaming replication connections too, for
+  # Barman's pg_basebackup and pg_receivewal ("host all" does not match them).
+  if [ "${PGDRILL_REPLICATION_HBA:-}" = 1 ]; then
+    printf 'host replication all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$PGDATA/pg_hba.conf"
+  fi
 
   init_scripts=(/docker-entrypoint-initdb.d/*)
   if [ -e "${init_scripts[0]}" ]; then

@@ -41,7 +41,7 @@ abstract class DrillPostgresContainer extends PostgreSqlContainer {
       .withEnvironment({ POSTGRES_INITDB_ARGS: "--no-sync" })
       // Ready when the server accepts connections: the exact event, no health-check interval to wait
       // out. Without init scripts the entrypoint starts no temporary server, so this line is the
-      // final server's (the drill's primary has none: its hba file is mounted, not scripted).
+      // final server's (the drill's primary has none).
       .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/))
       // Set so that PostgreSqlContainer adds none of its own (it would carry the password into
       // `docker inspect`); pg_isready needs no password. For people looking at `docker ps`.
@@ -103,15 +103,6 @@ export class StartedDrillPostgres extends StartedPostgreSqlContainer implements 
   }
 }
 
-const PRIMARY_HBA_FILE = "/etc/pgdrill/pg_hba.conf";
-const PRIMARY_HBA = [
-  "# pgdrill primary: the socket trusted (as initdb --auth-local=trust), passwords over the network",
-  "local all all trust",
-  "host all all all scram-sha-256",
-  "host replication all all scram-sha-256",
-  "",
-].join("\n");
-
 /** The production database of the drill: WAL streamed to Barman through a replication slot. */
 export class PrimaryContainer extends DrillPostgresContainer {
   /**
@@ -123,15 +114,13 @@ export class PrimaryContainer extends DrillPostgresContainer {
     if (options.sshd) this.withEnvironment({ PGDRILL_SSHD: "1" });
     const userSettings = Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
     // Barman's streaming connection (pg_basebackup, pg_receivewal) needs a replication line in
-    // pg_hba.conf; the official contract only adds "host all all all". An hba file of our own
-    // (rather than an init script) needs no temporary server at initialisation.
-    this.withCopyContentToContainer([{ target: PRIMARY_HBA_FILE, content: PRIMARY_HBA, mode: 0o644 }])
+    // pg_hba.conf; the official contract only adds "host all all all". The image's opt-in adds it
+    // at initdb, without an init script (which would need a temporary server).
+    this.withEnvironment({ PGDRILL_REPLICATION_HBA: "1" })
       // archive_command is set with ALTER SYSTEM once Barman trusts this server's SSH key
       // (DrillEnvironment.enableArchiveCommand); until then WAL waits in pg_wal, marked .ready.
       .withCommand([
         "postgres",
-        "-c",
-        `hba_file=${PRIMARY_HBA_FILE}`,
         "-c",
         "wal_level=replica",
         "-c",
