@@ -1,5 +1,5 @@
-// Parsers for Barman 3.4's machine-readable output (`barman -f json ...`) and the few text lines
-// that have no JSON form. Pure functions, unit-tested against output captured from real runs.
+// Parsers for Barman's machine-readable output (`barman -f json ...`: 3.4, and the fields 3.11+
+// renamed or added) and the few text lines that have no JSON form. Pure functions, unit-tested against output captured from real runs.
 import { z } from "zod";
 import { parsePgTimestamp } from "./pg-time.ts";
 
@@ -79,6 +79,10 @@ export interface BackupDetails {
   timeline: number;
   sizeBytes: number;
   postgresVersion: number;
+  /** "full" or "incremental" since Barman 3.11 (PostgreSQL 17 incremental backups); undefined before. */
+  backupType: string | undefined;
+  /** The backup an incremental one builds on (Barman 3.11+); undefined for a full backup. */
+  parentBackupId: string | undefined;
 }
 const showBackupSchema = z.record(
   z.string(),
@@ -96,9 +100,13 @@ const showBackupSchema = z.record(
           begin_lsn: z.string(),
           end_lsn: z.string(),
           timeline: z.number(),
-          disk_usage_bytes: z.number(),
+          // Barman 3.4 says disk_usage_bytes; 3.11 renamed it backup_size_bytes.
+          disk_usage_bytes: z.number().optional(),
+          backup_size_bytes: z.number().optional(),
         })
         .loose(),
+      backup_type: z.string().optional(),
+      catalog_information: z.object({ parent_backup_id: z.string().nullish() }).loose().optional(),
     })
     .loose(),
 );
@@ -117,6 +125,8 @@ export function parseShowBackup(raw: string, server: string): BackupDetails {
   const b = byServer[server];
   if (!b) throw new BarmanOutputError("show-backup", `no result for server '${server}'`, raw);
   const info = b.base_backup_information;
+  const size = info.backup_size_bytes ?? info.disk_usage_bytes;
+  if (size === undefined) throw new BarmanOutputError("show-backup", "no backup size (disk_usage_bytes before Barman 3.11, backup_size_bytes since)", raw);
   return {
     backupId: b.backup_id,
     status: b.status,
@@ -127,8 +137,10 @@ export function parseShowBackup(raw: string, server: string): BackupDetails {
     beginLsn: info.begin_lsn,
     endLsn: info.end_lsn,
     timeline: info.timeline,
-    sizeBytes: info.disk_usage_bytes,
+    sizeBytes: size,
     postgresVersion: b.postgresql_version,
+    backupType: b.backup_type,
+    parentBackupId: b.catalog_information?.parent_backup_id ?? undefined,
   };
 }
 

@@ -451,3 +451,28 @@ describe("Barman's message keys in JSON output", () => {
     ]);
   });
 });
+
+describe("newer Barman versions: output captured from Barman 3.13.3 (PostgreSQL 17) and 3.20.1 (PostgreSQL 18)", () => {
+  // Captured by the commands in samples/README-barman-versions.md; their server is named "pg".
+  test.each([
+    ["3.13", 170007],
+    ["3.20", 180006],
+  ])("Barman %s: show-backup of a full and an incremental backup, sizes from backup_size_bytes", (version, postgresVersion) => {
+    const full = parseShowBackup(sample(`barman-${version}-show-backup-full.json`), "pg");
+    const incremental = parseShowBackup(sample(`barman-${version}-show-backup-incremental.json`), "pg");
+    expect([full.backupType, full.parentBackupId]).toEqual(["full", undefined]);
+    expect([incremental.backupType, incremental.parentBackupId]).toEqual(["incremental", full.backupId]);
+    expect(full.sizeBytes).toBeGreaterThan(incremental.sizeBytes);
+    expect(Math.floor(full.postgresVersion / 10000)).toBe(Math.floor(postgresVersion / 10000));
+    expect(full.endTime.getTime()).toBeGreaterThan(full.beginTime.getTime());
+    expect(full.beginWal).toMatch(/^[0-9A-F]{24}$/);
+  });
+
+  test.each(["3.13", "3.20"])("Barman %s: list-backup and check parse as in 3.4", (version) => {
+    const listed = parseListBackup(sample(`barman-${version}-list-backup.json`), "pg");
+    expect(listed.map((b) => b.status)).toEqual(["DONE", "DONE"]);
+    const lines = parseCheck(sample(`barman-${version}-check.json`), "pg");
+    expect(lines.find((l) => l.check === "receive wal running")?.ok).toBe(true);
+    expect(parseCheck(sample(`barman-${version}-check-failing.json`), "pg").some((l) => !l.ok)).toBe(true);
+  });
+});
