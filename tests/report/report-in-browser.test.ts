@@ -89,6 +89,10 @@ describe("The Allure report in a real browser", () => {
       .first()
       .click();
     const details = page.locator("body");
+    // The report lists 8 parameters and folds the rest behind "Show more".
+    await visible(details.getByText("RTO barmanRecoverMs").first(), "the step's parameters");
+    const more = details.getByText("Show more", { exact: true }).first();
+    if (await more.isVisible()) await more.click();
     for (const parameter of ["RTO barmanRecoverMs", "RTO instanceStartUntilPromotedMs", "RTO verificationMs", "RTO total from disaster", "RPO rows lost"]) {
       await visible(details.getByText(parameter).first(), `parameter ${parameter}`);
     }
