@@ -14,6 +14,7 @@ import { cpus, hostname, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { assertEngineAnswers, docker, reap } from "../containers/docker-resources.ts";
 import { ensureImages } from "../containers/images.ts";
+import { DEFAULT_PLATFORM } from "../containers/platforms.ts";
 import { failedChecks } from "../src/asserts/check.ts";
 import { recoveredStateChecks } from "../src/asserts/drill-asserts.ts";
 import { segmentTimeline } from "../src/barman-output.ts";
@@ -263,7 +264,7 @@ async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
 const engine = await assertEngineAnswers();
 await reap();
 const imagesStarted = monotonicNow();
-const { images, built } = await ensureImages({ baseOverride: settings.baseImage, progress: (l) => say(l) });
+const { images, built } = await ensureImages({ platform: DEFAULT_PLATFORM, baseOverride: settings.baseImage, progress: (l) => say(l) });
 const imagesMs = monotonicNow() - imagesStarted;
 const run: DrillRun = { runId: `bench-${randomBytes(3).toString("hex")}`, ownerPid: process.pid, images };
 process.once("SIGINT", () => void reap({ runId: run.runId }).finally(() => process.exit(130)));

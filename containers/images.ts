@@ -9,16 +9,19 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { docker } from "./docker-resources.ts";
+import { BARMAN_VERSIONS, DEBIAN_SUITES, type DebianSuite, type Platform, POSTGRES_VERSIONS } from "./platforms.ts";
 
 export const CONTAINERS_DIR = fileURLToPath(new URL(".", import.meta.url));
 
 export interface DrillImages {
-  /** Debian base every image starts FROM. */
-  base: string;
-  /** PostgreSQL 15: the primary and the recovered instances. */
+  /** The platform these images give. */
+  platform: Platform;
+  /** PostgreSQL of `platform.postgres`: the primary and the recovered instances. */
   postgres: string;
-  /** Barman 3.4 server. */
+  /** Barman of `platform.barman`. */
   barman: string;
+  /** The Debian base images they start FROM, one per suite. */
+  bases: string[];
 }
 
 export type ProgressSink = (line: string) => void;
@@ -33,14 +36,34 @@ async function contextFiles(dir = CONTAINERS_DIR): Promise<string[]> {
     .sort();
 }
 
-export function packagesFor(packageList: string, image: string): string[] {
-  return packageList
-    .split("\n")
-    .map((line) => line.replace(/#.*/, "").trim())
-    .filter(Boolean)
-    .map((line) => line.split(/\s+/))
-    .filter(([role]) => role === image)
-    .map(([, pkg]) => pkg!);
+/**
+ * The packages of one section of debian-packages.txt: `[base]`, or `[image version suite]` such
+ * as `[postgres 17 trixie]`. Returns the suite the section names (undefined for base) with them.
+ */
+export function packageSection(packageList: string, image: string, version?: string): { suite: string | undefined; packages: string[] } {
+  let inSection = false;
+  let suite: string | undefined;
+  const packages: string[] = [];
+  for (const raw of packageList.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim();
+    if (!line) continue;
+    const header = /^\[(\S+)(?:\s+(\S+))?(?:\s+(\S+))?\]$/.exec(line);
+    if (header) {
+      inSection = header[1] === image && (version === undefined ? header[2] === undefined : header[2] === version);
+      if (inSection) suite = header[3];
+      continue;
+    }
+    if (inSection) packages.push(line);
+  }
+  return { suite, packages };
+}
+
+/** The Debian mirror this machine's apt uses (deb822 or one-line sources), for suites other than its own. */
+export async function debianMirror(): Promise<string> {
+  const sources = await Promise.all(["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"].map((path) => readFile(path, "utf8").catch(() => "")));
+  const deb822 = /^URIs:\s*(\S+)/m.exec(sources[0]!);
+  const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+/m.exec(sources[1]!);
+  return deb822?.[1] ?? oneLine?.[1] ?? "http://deb.debian.org/debian";
 }
 
 async function hashOf(parts: Array<[string, string | Buffer]>): Promise<string> {
@@ -49,16 +72,60 @@ async function hashOf(parts: Array<[string, string | Buffer]>): Promise<string> 
   return hash.digest("hex").slice(0, 12);
 }
 
-export async function imageTags(baseOverride?: string): Promise<{ tags: DrillImages; files: string[] }> {
+interface ImagePlan {
+  tag: string;
+  dockerfile: string;
+  base: string;
+  suite: DebianSuite;
+  buildArgs: Record<string, string>;
+}
+
+/**
+ * The tags of a platform's images and how to build them. Tags carry a hash of everything that
+ * goes in (the base, the build context, the packages), so a cached image is found by name.
+ * `baseOverride`: a registry image for the base, `{suite}` standing for the Debian suite (e.g.
+ * `debian:{suite}-slim`).
+ */
+export async function imagePlans(
+  platform: Platform,
+  baseOverride?: string,
+): Promise<{ bases: Record<string, string>; postgres: ImagePlan; barman: ImagePlan; files: string[] }> {
   const packageList = await readFile(join(CONTAINERS_DIR, "debian-packages.txt"), "utf8");
-  const base = baseOverride ?? `pgdrill/debian-base:bookworm-${await hashOf([["base", packagesFor(packageList, "base").join(" ")]])}`;
+  const basePackages = packageSection(packageList, "base").packages;
+  const baseTag = async (suite: DebianSuite): Promise<string> =>
+    baseOverride ? baseOverride.replaceAll("{suite}", suite) : `pgdrill/debian-base:${suite}-${await hashOf([["base", `${suite} ${basePackages.join(" ")}`]])}`;
   const files = await contextFiles();
-  const contextHash = await hashOf([
-    ["FROM", base],
-    ...(await Promise.all(files.map(async (f): Promise<[string, Buffer]> => [f, await readFile(join(CONTAINERS_DIR, f))]))),
-  ]);
+  const context = await Promise.all(files.map(async (f): Promise<[string, Buffer]> => [f, await readFile(join(CONTAINERS_DIR, f))]));
+  const section = (image: string, version: string, suite: DebianSuite): string[] => {
+    const found = packageSection(packageList, image, version);
+    if (found.packages.length === 0) throw new Error(`containers/debian-packages.txt has no section [${image} ${version} ${suite}]`);
+    if (found.suite !== suite)
+      throw new Error(`containers/debian-packages.txt names suite ${found.suite} for [${image} ${version}], containers/platforms.ts says ${suite}`);
+    return found.packages;
+  };
+  const pgSuite = POSTGRES_VERSIONS[platform.postgres].suite;
+  const barmanVersion = BARMAN_VERSIONS[platform.barman];
+  const pgBase = await baseTag(pgSuite);
+  const barmanBase = await baseTag(barmanVersion.suite);
+  const pgArgs = { PG_MAJOR: platform.postgres, PACKAGES: section("postgres", platform.postgres, pgSuite).join(" ") };
+  const barmanArgs = { PG_CLIENT_MAJOR: String(barmanVersion.clientMajor), PACKAGES: section("barman", platform.barman, barmanVersion.suite).join(" ") };
+  const tagHash = (base: string, args: Record<string, string>): Promise<string> => hashOf([["FROM", base], ["ARGS", JSON.stringify(args)], ...context]);
   return {
-    tags: { base, postgres: `pgdrill/postgres:15-${contextHash}`, barman: `pgdrill/barman:3.4-${contextHash}` },
+    bases: { [pgSuite]: pgBase, [barmanVersion.suite]: barmanBase },
+    postgres: {
+      tag: `pgdrill/postgres:${platform.postgres}-${await tagHash(pgBase, pgArgs)}`,
+      dockerfile: "postgres/Dockerfile",
+      base: pgBase,
+      suite: pgSuite,
+      buildArgs: pgArgs,
+    },
+    barman: {
+      tag: `pgdrill/barman:${platform.barman}-${await tagHash(barmanBase, barmanArgs)}`,
+      dockerfile: "barman/Dockerfile",
+      base: barmanBase,
+      suite: barmanVersion.suite,
+      buildArgs: barmanArgs,
+    },
     files,
   };
 }
@@ -97,17 +164,30 @@ function run(command: string, args: string[], progress: ProgressSink): Promise<v
 }
 
 /** No registry is reachable here, so the Debian base is made from Debian packages with mmdebstrap. */
-async function buildBaseImage(tag: string, progress: ProgressSink): Promise<void> {
+async function buildBaseImage(tag: string, suite: DebianSuite, progress: ProgressSink): Promise<void> {
   const packageList = await readFile(join(CONTAINERS_DIR, "debian-packages.txt"), "utf8");
   const dir = await mkdtemp(join(tmpdir(), "pgdrill-base-"));
   try {
     const tarball = join(dir, "rootfs.tar");
-    progress(`building base image ${tag} with mmdebstrap (Debian bookworm, minbase)`);
-    await run("mmdebstrap", ["--variant=minbase", `--include=${packagesFor(packageList, "base").join(",")}`, "bookworm", tarball], progress);
+    progress(`building base image ${tag} with mmdebstrap (${DEBIAN_SUITES[suite].release}, minbase)`);
+    // A moving suite's snapshot carries an expired Release file; the option is kept in the image's apt config.
+    const aptOptions = DEBIAN_SUITES[suite].moving ? ['--aptopt=Acquire::Check-Valid-Until "false"'] : [];
+    const packages = packageSection(packageList, "base").packages;
+    await run(
+      "mmdebstrap",
+      ["--variant=minbase", `--include=${packages.join(",")}`, ...aptOptions, suite, tarball, `deb ${await debianMirror()} ${suite} main`],
+      progress,
+    );
     progress(`importing ${tag}`);
     const [repo, version] = tag.split(/:(?=[^:]+$)/);
     const stream = await docker().importImage(createReadStream(tarball), { repo, tag: version, changes: ['CMD ["bash"]'] } as object);
     await followBuildStream(stream, progress);
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/Release|Valid-Until|Unable to locate package|not found/.test(message)) {
+      throw new Error(`Debian ${suite} cannot give the drill's packages here: ${message.split("\n").slice(-3).join(" ")}`);
+    }
+    throw error;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -128,35 +208,42 @@ function followBuildStream(stream: NodeJS.ReadableStream, progress: ProgressSink
   });
 }
 
-async function buildFromDockerfile(options: { tag: string; dockerfile: string; base: string; files: string[]; progress: ProgressSink }): Promise<void> {
-  options.progress(`building ${options.tag} from containers/${options.dockerfile}`);
+async function buildFromDockerfile(options: { plan: ImagePlan; files: string[]; progress: ProgressSink }): Promise<void> {
+  const { tag, dockerfile, base, buildArgs } = options.plan;
+  options.progress(`building ${tag} from containers/${dockerfile} (Debian ${options.plan.suite})`);
   const stream = await docker().buildImage(
     { context: CONTAINERS_DIR, src: options.files },
-    { t: options.tag, dockerfile: options.dockerfile, buildargs: { BASE_IMAGE: options.base }, rm: true, forcerm: true },
+    { t: tag, dockerfile, buildargs: { BASE_IMAGE: base, ...buildArgs }, rm: true, forcerm: true },
   );
   try {
     await followBuildStream(stream, options.progress);
   } catch (error) {
-    throw new Error(`Building image ${options.tag} from containers/${options.dockerfile} failed: ${(error as Error).message}`);
+    throw new Error(`Building image ${tag} from containers/${dockerfile} failed: ${(error as Error).message}`);
   }
 }
 
-/** Makes sure the three images exist; builds only what is missing. Returns their tags. */
-export async function ensureImages(options: { baseOverride?: string; progress: ProgressSink }): Promise<{ images: DrillImages; built: string[] }> {
-  const { tags, files } = await imageTags(options.baseOverride);
+/** Makes sure a platform's images exist; builds only what is missing (a version not used is not built). */
+export async function ensureImages(options: {
+  platform: Platform;
+  baseOverride?: string;
+  progress: ProgressSink;
+}): Promise<{ images: DrillImages; built: string[] }> {
+  const plans = await imagePlans(options.platform, options.baseOverride);
   const built: string[] = [];
-  if (!(await imageExists(tags.base))) {
-    if (options.baseOverride) throw new Error(`PGDRILL_BASE_IMAGE=${options.baseOverride} is not an image this engine has; pull or build it first.`);
-    await buildBaseImage(tags.base, options.progress);
-    built.push(tags.base);
+  for (const [suite, base] of Object.entries(plans.bases)) {
+    if (await imageExists(base)) continue;
+    if (options.baseOverride)
+      throw new Error(`PGDRILL_BASE_IMAGE=${options.baseOverride} gives ${base}, which this engine does not have; pull or build it first.`);
+    await buildBaseImage(base, suite as DebianSuite, options.progress);
+    built.push(base);
   }
-  for (const [tag, dockerfile] of [
-    [tags.postgres, "postgres/Dockerfile"],
-    [tags.barman, "barman/Dockerfile"],
-  ] as const) {
-    if (await imageExists(tag)) continue;
-    await buildFromDockerfile({ tag, dockerfile, base: tags.base, files, progress: options.progress });
-    built.push(tag);
+  for (const plan of [plans.postgres, plans.barman]) {
+    if (await imageExists(plan.tag)) continue;
+    await buildFromDockerfile({ plan, files: plans.files, progress: options.progress });
+    built.push(plan.tag);
   }
-  return { images: tags, built };
+  return {
+    images: { platform: options.platform, postgres: plans.postgres.tag, barman: plans.barman.tag, bases: [...new Set(Object.values(plans.bases))] },
+    built,
+  };
 }

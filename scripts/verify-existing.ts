@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { assertEngineAnswers, DockerEngineUnavailableError, reap, runLabels } from "../containers/docker-resources.ts";
 import { ensureImages } from "../containers/images.ts";
+import { DEFAULT_PLATFORM } from "../containers/platforms.ts";
 import { readSettings, SettingsError } from "../src/config.ts";
 import { applyConfigToSettings, DrillConfigError, loadDrillConfig } from "../src/drill-config.ts";
 import {
@@ -244,7 +245,7 @@ for (const [signal, code] of [
 
 let result: NightlyResult;
 try {
-  const { images } = await ensureImages({ baseOverride: settings!.baseImage, progress: say });
+  const { images } = await ensureImages({ platform: DEFAULT_PLATFORM, baseOverride: settings!.baseImage, progress: say });
   say(`run ${runId}: verifying ${args.backup} backup of '${server}' in container ${args["barman-container"]} (image ${images.postgres})`);
   result = await verifyExistingBackup({
     barmanContainer: args["barman-container"]!,

@@ -64,7 +64,15 @@ export interface DrillConfig {
     /** `barman recover --jobs` (default: barman.settings.parallel_jobs, else 1). */
     jobs?: number;
   };
+  /** Shorthand for both versions, e.g. "pg17-barman3.13" (containers/platforms.ts lists the pairs). */
+  platform?: string;
+  postgres?: {
+    /** PostgreSQL major version of the primary and the recovered instances: "15", "17" or "18". */
+    version?: string;
+  };
   barman?: {
+    /** Barman version of the server: "3.4", "3.13" or "3.20". */
+    version?: string;
     /** Barman's name for the server (default "pg-primary"). */
     serverName?: string;
     /** Lines of the server section of barman.conf, e.g. { compression: "gzip" }. */
@@ -129,8 +137,11 @@ const configSchema = z
       .object({ jobs: z.number().int({ message: "must be a whole number of jobs" }).min(1).max(64).optional() })
       .strict()
       .optional(),
+    platform: z.string().optional(),
+    postgres: z.object({ version: z.string().optional() }).strict().optional(),
     barman: z
       .object({
+        version: z.string().optional(),
         serverName: z
           .string()
           .regex(/^[a-z0-9][a-z0-9_-]*$/, { message: "must be a Barman server name (lower case, digits, - and _)" })

@@ -145,6 +145,14 @@ export function barmanJsonErrors(raw: string): string[] {
   }
 }
 
+/** `restore` from Barman 3.12 on, `recover` before, from `barman --version`'s first line. */
+export function barmanRestoreVerb(versionLine: string): "restore" | "recover" {
+  const match = /^(\d+)\.(\d+)/.exec(versionLine.trim());
+  if (!match) throw new Error(`cannot read a Barman version from '${versionLine}'`);
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major > 3 || (major === 3 && minor >= 12) ? "restore" : "recover";
+}
+
 /** What the WAL check before a recovery found: every segment from the backup's start to the target. */
 export interface WalCoverage {
   from: string;
@@ -183,8 +191,17 @@ export class BarmanClient {
     return result.stdout.trim();
   }
 
+  private versionLine: string | undefined;
+
+  /** `barman --version`'s first line, e.g. "3.13.3 Barman by EnterpriseDB (www.enterprisedb.com)". */
   async version(): Promise<string> {
-    return (await this.command(["--version"])).stdout.split("\n")[0]!.trim();
+    this.versionLine ??= (await this.command(["--version"])).stdout.split("\n")[0]!.trim();
+    return this.versionLine;
+  }
+
+  /** Barman renamed `recover` to `restore` in 3.12 (the old name stays an alias): speak each version's word. */
+  async restoreVerb(): Promise<"restore" | "recover"> {
+    return barmanRestoreVerb(await this.version());
   }
 
   async listServers(): Promise<string[]> {
@@ -324,13 +341,13 @@ export class BarmanClient {
 
   /** `barman recover` into `destination` on the Barman server, with the target and `--target-action promote`. */
   async recover(options: { backupId: string; destination: string; target: RecoveryTarget; jobs?: number; onLine?: LineSink }): Promise<string> {
-    const args = ["recover", this.serverName, options.backupId, options.destination, ...barmanTargetArgs(options.target)];
+    const args = [await this.restoreVerb(), this.serverName, options.backupId, options.destination, ...barmanTargetArgs(options.target)];
     if (options.target.kind !== "latest") args.push("--target-action", "promote");
     if (options.jobs !== undefined && options.jobs > 1) args.push("--jobs", String(options.jobs));
     const result = await this.command(args, { onLine: options.onLine, allowFailure: true });
     const output = words(result);
     if (result.exitCode !== 0 || !recoverSucceeded(output)) {
-      throw new Error(`barman recover of backup ${options.backupId} to ${describeTarget(options.target)} failed (exit ${result.exitCode}):\n${output}`);
+      throw new Error(`barman ${args[0]} of backup ${options.backupId} to ${describeTarget(options.target)} failed (exit ${result.exitCode}):\n${output}`);
     }
     return output;
   }

@@ -7,6 +7,7 @@
 import type { Readable } from "node:stream";
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer, type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
 import { type RecoveryLogFacts, readRecoveryLog } from "../../src/recovery-log.ts";
+import { RECOVERY_MOUNT } from "../barman/barman-container.ts";
 import { bindPortsToLoopback } from "./postgres-containers.ts";
 import { PgClientSession, PsqlSession, type SqlSession } from "./sql-session.ts";
 
@@ -55,8 +56,10 @@ export class RecoveredInstanceContainer extends GenericContainer {
     // data directory carries the primary's archive_command.
     const command = ["postgres", "-c", "archive_mode=off"];
     if (options.source.kind === "volume") {
-      this.withBindMounts([{ source: options.source.volume, target: `${INSTANCE_HOME}/recovery` }]).withEnvironment({
-        PGDATA: `${INSTANCE_HOME}/recovery/${options.source.directory}`,
+      // The volume at the same path as on the Barman server: Barman 3.13 and later write an absolute
+      // restore_command (cp /recovery/<dir>/barman_wal/%f %p), 3.4 a relative one.
+      this.withBindMounts([{ source: options.source.volume, target: RECOVERY_MOUNT }]).withEnvironment({
+        PGDATA: `${RECOVERY_MOUNT}/${options.source.directory}`,
       });
     } else {
       this.withEnvironment({ PGDATA: `${INSTANCE_HOME}/${ISOLATED_PGDATA_NAME}` }).withCopyContentToContainer([

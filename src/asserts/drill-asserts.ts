@@ -104,6 +104,12 @@ export function targetAfterBackupChecks(target: RecoveryTarget, backupEnd: Date)
   return [checkThat("recovery target time", target.time, at.getTime() > backupEnd.getTime(), `after the backup's end ${backupEnd.toISOString()}`)];
 }
 
+/** The same timestamp text, an offset written "+00" or "+00:00" alike (Barman 3.13 writes the long form). */
+function sameTime(a: string, b: string): boolean {
+  const normal = (t: string): string => t.trim().replace(/([+-]\d\d)$/, "$1:00");
+  return normal(a) === normal(b);
+}
+
 /** What Barman must have written for PostgreSQL: the restore command, the target, and no archiving from the copy. */
 export function recoveredCopyChecks(copy: Pick<RecoveredCopy, "autoConf" | "recoverySignal">, target: RecoveryTarget): Check[] {
   const setting = (name: string): string | undefined => new RegExp(`^${name} = '?(.*?)'?$`, "m").exec(copy.autoConf)?.[1];
@@ -125,7 +131,13 @@ export function recoveredCopyChecks(copy: Pick<RecoveredCopy, "autoConf" | "reco
   };
   const wanted = targetSetting[target.kind];
   if (wanted) {
-    checks.push(checkEqual(`${wanted[0]} in postgresql.auto.conf`, setting(wanted[0]) ?? "missing", wanted[1], "the requested target"));
+    const written = setting(wanted[0]);
+    if (target.kind === "time" && written !== undefined) {
+      // Barman writes the time in its own format (3.13: "+00:00" where PostgreSQL said "+00"): the same instant is what counts.
+      checks.push(checkThat(`${wanted[0]} in postgresql.auto.conf`, written, sameTime(written, target.time), `the requested target ${target.time}`));
+    } else {
+      checks.push(checkEqual(`${wanted[0]} in postgresql.auto.conf`, written ?? "missing", wanted[1], "the requested target"));
+    }
     checks.push(checkEqual("recovery_target_action in postgresql.auto.conf", setting("recovery_target_action") ?? "missing", "promote"));
     checks.push(checkEqual("recovery.signal in the recovered copy", copy.recoverySignal, true));
   }

@@ -4,6 +4,8 @@
 // assertions layer's job (src/asserts), reporting is the caller's (the ordered suites, the failure
 // drills, the benchmark, the nightly verification).
 import { execIn } from "../../containers/exec.ts";
+import { ensureImages } from "../../containers/images.ts";
+import { type Platform, resolvePlatform } from "../../containers/platforms.ts";
 import type { StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
 import type { SqlSession } from "../../containers/postgres/sql-session.ts";
 import type { BackupDetails, BackupListEntry, CheckLine } from "../barman-output.ts";
@@ -39,6 +41,8 @@ export interface DrillPlan {
   primarySettings: Record<string, string>;
   /** `barman recover --jobs`: the config's recover.jobs, else Barman's parallel_jobs setting, else 1. */
   recoverJobs: number;
+  /** The PostgreSQL and Barman versions (config, PGDRILL_POSTGRES / PGDRILL_BARMAN). */
+  platform: Platform;
   /** The WAL paths this Barman setup uses (both by default; archive_command only when streaming is off). */
   walPaths: { streaming: boolean; archiveCommand: boolean };
 }
@@ -55,7 +59,14 @@ export async function resolvePlan(loaded: LoadedDrillConfig, options: { targets?
   }
   const resolveAll = (steps: DrillConfig["seed"]): Promise<ResolvedStep[]> => Promise.all((steps ?? []).map((step) => resolveStep(step, path)));
   const barmanSettings = config.barman?.settings ?? {};
+  let platform: Platform;
+  try {
+    platform = resolvePlatform({ postgres: config.postgres?.version, barman: config.barman?.version, platform: config.platform });
+  } catch (error) {
+    throw new DrillConfigError(path, [(error as Error).message]);
+  }
   return {
+    platform,
     name: config.name,
     configPath: path,
     database: config.database ?? "app",
@@ -87,7 +98,10 @@ export async function prepareTopology(
   plan: DrillPlan,
   options: { name: string; run: DrillRun; settings: DrillSettings; progress: (line: string) => void },
 ): Promise<DrillEnvironment> {
+  // Built once per version and cached by content hash: a run on the default platform finds them.
+  const { images } = await ensureImages({ platform: plan.platform, baseOverride: options.settings.baseImage, progress: options.progress });
   return DrillEnvironment.start({
+    images,
     name: options.name,
     run: options.run,
     settings: options.settings,
@@ -157,7 +171,18 @@ export interface BackedUp {
 
 export async function backUp(env: DrillEnvironment, onLine?: (line: string) => void): Promise<BackedUp> {
   return timed(async () => {
-    const { backupId, output } = await env.barman.backup({ budgetMs: env.settings.budgetsMs.backup, onLine });
+    // `barman backup --wait` waits for the WAL file of the backup's end. When the backup ends on a
+    // segment boundary, newer Barman versions (3.13 and later) wait for the next segment, which an
+    // idle primary never fills: write and switch WAL once, as an operator would (switch-wal).
+    let nudged: Promise<unknown> | undefined;
+    const { backupId, output } = await env.barman.backup({
+      budgetMs: env.settings.budgetsMs.backup,
+      onLine: (line) => {
+        onLine?.(line);
+        if (!nudged && /Waiting for the WAL file/.test(line)) nudged = env.nudgeWal().catch(() => undefined);
+      },
+    });
+    await nudged;
     const [backup, listed] = await Promise.all([env.barman.showBackup(backupId), env.barman.listBackups()]);
     return { backup, output, listed };
   });

@@ -31,6 +31,7 @@ export class DrillEnvironment {
     /** Name prefix of this environment's containers, network and volume. */
     readonly prefix: string,
     readonly run: DrillRun,
+    readonly images: DrillImages,
     readonly settings: DrillSettings,
     readonly network: string,
     readonly recoveryVolume: string,
@@ -46,6 +47,8 @@ export class DrillEnvironment {
   readonly secrets: string[] = [];
 
   static async start(options: {
+    /** The images of the drill's platform (containers/images.ts). */
+    images: DrillImages;
     /** Short name of this environment, unique within the run (container and volume names). */
     name: string;
     run: DrillRun;
@@ -74,7 +77,7 @@ export class DrillEnvironment {
     // The primary and the Barman server start together: neither needs the other to come up.
     progress("starting the primary and the Barman server");
     const primaryStarting = new PrimaryContainer({
-      image: run.images.postgres,
+      image: options.images.postgres,
       network,
       alias: "pg-primary",
       labels,
@@ -87,7 +90,7 @@ export class DrillEnvironment {
       .withName(`${prefix}-primary`)
       .start();
     const barmanStarting = new BarmanContainer({
-      image: run.images.barman,
+      image: options.images.barman,
       network,
       labels,
       serverName: options.serverName,
@@ -128,7 +131,7 @@ export class DrillEnvironment {
     }
     await primary.query(`CREATE ROLE streaming_barman LOGIN REPLICATION PASSWORD ${literal(streamingPassword)}`);
 
-    const environment = new DrillEnvironment(prefix, run, settings, network, recoveryVolume, superuser, primary, barman, labels);
+    const environment = new DrillEnvironment(prefix, run, options.images, settings, network, recoveryVolume, superuser, primary, barman, labels);
     environment.secrets.push(superuser.password, barmanPassword, streamingPassword);
 
     // The WAL paths are independent of each other: set them up together.
@@ -240,9 +243,15 @@ export class DrillEnvironment {
     return this.barman.shell(`cat ${RECOVERY_MOUNT}/${name}/${file}`, { user: "root" });
   }
 
+  /** WAL written and the segment switched: the current segment is closed and the next one opened. */
+  async nudgeWal(): Promise<void> {
+    await this.primary.query("SELECT txid_current()");
+    await this.switchWal();
+  }
+
   async startRecoveredInstance(directory: string): Promise<StartedRecoveredInstance> {
     const instance = await new RecoveredInstanceContainer({
-      image: this.run.images.postgres,
+      image: this.images.postgres,
       labels: this.labels,
       source: { kind: "volume", volume: this.recoveryVolume, directory },
       access: { kind: "network", network: this.network, alias: `pg-recovered-${directory}`, superuser: this.superuser },

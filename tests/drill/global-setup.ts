@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { assertEngineAnswers, manualCleanupCommands, reap } from "../../containers/docker-resources.ts";
 import { ensureImages } from "../../containers/images.ts";
+import { DEFAULT_PLATFORM } from "../../containers/platforms.ts";
 import { readSettings } from "../../src/config.ts";
 import type { DrillRun } from "../../src/engine/topology.ts";
 import { writeReportMetadata } from "../../src/report-metadata.ts";
@@ -31,7 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (count > 0) say(`removed leftovers of earlier runs: ${[...leftovers.containers, ...leftovers.networks, ...leftovers.volumes].join(", ")}`);
 
   const started = performance.now();
-  const { images, built } = await ensureImages({ baseOverride: settings.baseImage, progress: say });
+  const { images, built } = await ensureImages({ platform: DEFAULT_PLATFORM, baseOverride: settings.baseImage, progress: say });
   say(
     built.length > 0
       ? `built ${built.join(", ")} in ${((performance.now() - started) / 1000).toFixed(1)} s`
@@ -42,7 +43,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     "docker.engine": engine.version,
     "image.postgres": images.postgres,
     "image.barman": images.barman,
-    "image.base": images.base,
+    "image.base": images.bases.join(", "),
     node: process.version,
     machine: `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}`,
   });
