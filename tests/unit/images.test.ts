@@ -2,83 +2,97 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { CONTAINERS_DIR, imageTags, packagesFor } from "../../containers/images.ts";
+import { CONTAINERS_DIR, imagePlans, packageSection } from "../../containers/images.ts";
+import { BARMAN_VERSIONS, DEFAULT_PLATFORM, POSTGRES_VERSIONS, SUPPORTED_PAIRS } from "../../containers/platforms.ts";
 
 const PACKAGE_LIST = readFileSync(new URL("../../containers/debian-packages.txt", import.meta.url), "utf8");
 
-describe("packagesFor", () => {
-  test("the real list: PostgreSQL image", () => {
-    expect(packagesFor(PACKAGE_LIST, "postgres")).toEqual([
-      "postgresql-15",
-      "postgresql-client-15",
-      "tzdata",
-      "locales",
-      "barman-cli",
-      "openssh-client",
-      "openssh-server",
-      "rsync",
-      "tini",
-    ]);
+describe("packageSection", () => {
+  test("the real list: PostgreSQL 15 from bookworm", () => {
+    expect(packageSection(PACKAGE_LIST, "postgres", "15")).toEqual({
+      suite: "bookworm",
+      packages: ["postgresql-15", "postgresql-client-15", "tzdata", "locales", "barman-cli", "openssh-client", "openssh-server", "rsync", "tini"],
+    });
   });
 
-  test("the real list: Barman image", () => {
-    const barman = packagesFor(PACKAGE_LIST, "barman");
-    expect(barman).toEqual(["barman", "barman-cli", "postgresql-client-15", "rsync", "tzdata", "openssh-server", "bzip2", "pigz"]);
-    expect(barman).not.toContain("postgresql-15");
+  test("the real list: Barman 3.13 from trixie, with PostgreSQL 17's client tools and no server", () => {
+    const barman = packageSection(PACKAGE_LIST, "barman", "3.13");
+    expect(barman.suite).toBe("trixie");
+    expect(barman.packages).toEqual(["barman", "barman-cli", "postgresql-client-17", "rsync", "tzdata", "openssh-server", "bzip2", "pigz"]);
+    expect(barman.packages).not.toContain("postgresql-17");
   });
 
   test("the real list: base rootfs", () => {
-    expect(packagesFor(PACKAGE_LIST, "base")).toEqual(["ca-certificates", "tzdata"]);
+    expect(packageSection(PACKAGE_LIST, "base")).toEqual({ suite: undefined, packages: ["ca-certificates", "tzdata"] });
   });
 
-  test("an image not in the list has no packages", () => {
-    expect(packagesFor(PACKAGE_LIST, "pgbouncer")).toEqual([]);
-    expect(packagesFor(PACKAGE_LIST, "")).toEqual([]);
+  test.each(Object.entries(POSTGRES_VERSIONS))("PostgreSQL %s: the list's suite is the one containers/platforms.ts names", (version, { suite }) => {
+    const section = packageSection(PACKAGE_LIST, "postgres", version);
+    expect(section.suite).toBe(suite);
+    expect(section.packages).toContain(`postgresql-${version}`);
   });
 
-  test("comments, blank lines, indentation and tabs are ignored; the role must match exactly", () => {
+  test.each(Object.entries(BARMAN_VERSIONS))(
+    "Barman %s: the list's suite and client tools are the ones containers/platforms.ts names",
+    (version, { suite, clientMajor }) => {
+      const section = packageSection(PACKAGE_LIST, "barman", version);
+      expect(section.suite).toBe(suite);
+      expect(section.packages).toContain(`postgresql-client-${clientMajor}`);
+    },
+  );
+
+  test("an image or version not in the list has no packages", () => {
+    expect(packageSection(PACKAGE_LIST, "pgbouncer").packages).toEqual([]);
+    expect(packageSection(PACKAGE_LIST, "postgres", "16").packages).toEqual([]);
+    expect(packageSection(PACKAGE_LIST, "postgres").packages, "a versioned image needs its version").toEqual([]);
+  });
+
+  test("comments, blank lines, indentation, tabs and Windows line endings are ignored; the section must match exactly", () => {
     const list = [
-      "# header comment",
+      "# header",
       "",
-      "   ",
-      "postgres\tpostgresql-15   # the server",
-      "  postgres   postgresql-contrib-15",
-      "#postgres  commented-out",
-      "postgresql ignored-role",
-      "Postgres   wrong-case",
-      "barman barman",
+      "[postgres 15 bookworm]",
+      "  postgresql-15   # the server",
+      "\tlocales\r",
+      "#commented-out",
+      "[postgres 150 bookworm]",
+      "wrong-version",
+      "[barman 3.4 bookworm]",
+      "barman",
     ].join("\n");
-    expect(packagesFor(list, "postgres")).toEqual(["postgresql-15", "postgresql-contrib-15"]);
-    expect(packagesFor(list, "barman")).toEqual(["barman"]);
-  });
-
-  test("Windows line endings do not leak into package names", () => {
-    expect(packagesFor("postgres postgresql-15\r\npostgres locales\r\n", "postgres")).toEqual(["postgresql-15", "locales"]);
+    expect(packageSection(list, "postgres", "15")).toEqual({ suite: "bookworm", packages: ["postgresql-15", "locales"] });
+    expect(packageSection(list, "barman", "3.4").packages).toEqual(["barman"]);
   });
 });
 
-describe("imageTags (reads files only)", () => {
+describe("imagePlans (reads files only)", () => {
   test("same inputs, same tags, twice", async () => {
-    const first = await imageTags();
-    const second = await imageTags();
-    expect(second).toEqual(first);
+    expect(await imagePlans(DEFAULT_PLATFORM)).toEqual(await imagePlans(DEFAULT_PLATFORM));
   });
 
-  test("tag shapes; PostgreSQL and Barman share the context hash", async () => {
-    const { tags } = await imageTags();
-    expect(tags.base).toMatch(/^pgdrill\/debian-base:bookworm-[0-9a-f]{12}$/);
-    expect(tags.postgres).toMatch(/^pgdrill\/postgres:15-[0-9a-f]{12}$/);
-    expect(tags.barman).toMatch(/^pgdrill\/barman:3\.4-[0-9a-f]{12}$/);
-    expect(tags.postgres.slice(-12)).toBe(tags.barman.slice(-12));
+  test.each(SUPPORTED_PAIRS)("tag shapes for PostgreSQL $postgres + Barman $barman, each FROM its suite's base", async (platform) => {
+    const plans = await imagePlans(platform);
+    expect(plans.postgres.tag).toMatch(new RegExp(`^pgdrill/postgres:${platform.postgres}-[0-9a-f]{12}$`));
+    expect(plans.barman.tag).toMatch(new RegExp(`^pgdrill/barman:${platform.barman.replace(".", "\\.")}-[0-9a-f]{12}$`));
+    expect(plans.postgres.base).toMatch(new RegExp(`^pgdrill/debian-base:${POSTGRES_VERSIONS[platform.postgres].suite}-`));
+    expect(plans.barman.base).toMatch(new RegExp(`^pgdrill/debian-base:${BARMAN_VERSIONS[platform.barman].suite}-`));
+    expect(plans.postgres.buildArgs["PG_MAJOR"]).toBe(platform.postgres);
   });
 
-  test("the base tag is the hash of the base packages only", async () => {
-    const hash = createHash("sha256").update("base").update("\0").update("ca-certificates tzdata").update("\0").digest("hex").slice(0, 12);
-    expect((await imageTags()).tags.base).toBe(`pgdrill/debian-base:bookworm-${hash}`);
+  test("the same PostgreSQL image serves every Barman it pairs with", async () => {
+    const with34 = await imagePlans({ postgres: "15", barman: "3.4" });
+    const with313 = await imagePlans({ postgres: "15", barman: "3.13" });
+    expect(with313.postgres.tag).toBe(with34.postgres.tag);
+    expect(with313.barman.tag).not.toBe(with34.barman.tag);
+  });
+
+  test("a base tag is the hash of its suite and the base packages only", async () => {
+    const hash = createHash("sha256").update("base").update("\0").update("bookworm ca-certificates tzdata").update("\0").digest("hex").slice(0, 12);
+    expect((await imagePlans(DEFAULT_PLATFORM)).postgres.base).toBe(`pgdrill/debian-base:bookworm-${hash}`);
   });
 
   test("the build context: Dockerfiles, scripts and the package list, sorted; no TypeScript, nothing under base/", async () => {
-    const { files } = await imageTags();
+    const { files } = await imagePlans(DEFAULT_PLATFORM);
     expect(files).toEqual([
       ".dockerignore",
       "barman/Dockerfile",
@@ -90,14 +104,11 @@ describe("imageTags (reads files only)", () => {
     for (const file of files) expect(readFileSync(join(CONTAINERS_DIR, file)).length).toBeGreaterThan(0);
   });
 
-  test("a base override is used as is and changes the PostgreSQL and Barman tags", async () => {
-    const own = await imageTags();
-    const overridden = await imageTags("debian:bookworm-slim");
-    expect(overridden.tags.base).toBe("debian:bookworm-slim");
-    expect(overridden.tags.postgres).not.toBe(own.tags.postgres);
-    expect(overridden.tags.barman).not.toBe(own.tags.barman);
-    expect(overridden.files).toEqual(own.files);
-    expect(await imageTags("debian:bookworm-slim")).toEqual(overridden);
-    expect((await imageTags("debian:12")).tags.postgres).not.toBe(overridden.tags.postgres);
+  test("a base override names a registry image per suite ({suite}) and changes the image tags", async () => {
+    const own = await imagePlans({ postgres: "17", barman: "3.13" });
+    const overridden = await imagePlans({ postgres: "17", barman: "3.13" }, "debian:{suite}-slim");
+    expect([overridden.postgres.base, overridden.barman.base]).toEqual(["debian:trixie-slim", "debian:trixie-slim"]);
+    expect(overridden.postgres.tag).not.toBe(own.postgres.tag);
+    expect(overridden.barman.tag).not.toBe(own.barman.tag);
   });
 });
