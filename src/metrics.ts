@@ -30,6 +30,8 @@ export interface RecoveryMetrics {
   runId: string;
   /** The configuration's name. */
   drill: string;
+  /** The PostgreSQL/Barman pair, e.g. "pg15-barman3.4" (exact versions in `versions`). */
+  platform: string;
   server: string;
   backupId: string;
   backupSizeBytes: number;
@@ -83,7 +85,7 @@ export function renderMetricsText(m: RecoveryMetrics): string {
     "Recovery process:",
     `  ${pad("Server / backup:")}${m.server} / ${m.backupId} (${(m.backupSizeBytes / 1048576).toFixed(1)} MiB)`,
     `  ${pad("Recovery target:")}${m.target.kind} ${m.target.value}`,
-    `  ${pad("Versions:")}PostgreSQL ${m.versions.postgres}, ${m.versions.barman}`,
+    `  ${pad("Versions:")}PostgreSQL ${m.versions.postgres}, ${m.versions.barman} (${m.platform})`,
     "",
     "Recovery time breakdown (measured, monotonic clock):",
     `  ${pad("1. barman recover:")}${seconds(m.phasesMs.barmanRecoverMs)}`,

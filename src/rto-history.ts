@@ -14,6 +14,15 @@ export interface RtoHistoryEntry {
   verificationMs: number;
   recoveryMs: number;
   totalFromDisasterMs: number;
+  /** The pair the run drilled, e.g. "pg17-barman3.13"; runs before platforms existed were pg15-barman3.4. */
+  platform?: string;
+  /** Exact server versions of the run (forky moves: the same pair can change under you). */
+  versions?: { postgres: string; barman: string };
+}
+
+/** Runs of one pair only: a run on PostgreSQL 18 is not compared with one on 15. */
+export function historyOfPlatform(entries: RtoHistoryEntry[], platform: string): RtoHistoryEntry[] {
+  return entries.filter((e) => (e.platform ?? "pg15-barman3.4") === platform);
 }
 
 const entrySchema = z.object({
@@ -24,6 +33,8 @@ const entrySchema = z.object({
   verificationMs: z.number().nonnegative(),
   recoveryMs: z.number().positive(),
   totalFromDisasterMs: z.number().nonnegative(),
+  platform: z.string().optional(),
+  versions: z.object({ postgres: z.string(), barman: z.string() }).optional(),
 });
 
 export const RTO_HISTORY_PATH = "reports/history/rto-history.jsonl";

@@ -3,6 +3,7 @@
 // seed writes by hand. Pure: `judgeRecovery` computes, `recordJudgement` writes the files; the
 // caller attaches what it wants to its report.
 import { mkdir, writeFile } from "node:fs/promises";
+import { platformName } from "../../containers/platforms.ts";
 import type { BackupDetails } from "../barman-output.ts";
 import type { DrillSettings } from "../config.ts";
 import { incidentReport } from "../documents.ts";
@@ -10,7 +11,7 @@ import { computeRpo, type RecoveryMetrics, type RecoveryPhases, recoveryDuration
 import { evaluateObjectives } from "../objectives.ts";
 import { parsePgTimestamp } from "../pg-time.ts";
 import type { RecoveryTarget } from "../recovery-target.ts";
-import { appendRtoHistory, type RtoHistoryEntry, renderRtoChart, rtoTrend, type TrendVerdict } from "../rto-history.ts";
+import { appendRtoHistory, historyOfPlatform, type RtoHistoryEntry, renderRtoChart, rtoTrend, type TrendVerdict } from "../rto-history.ts";
 import type { Disaster, DrillPlan, GoodState } from "./phases.ts";
 import { changedTables, rowsLost, type TableSnapshot } from "./row-digest.ts";
 
@@ -43,7 +44,7 @@ export interface Judgement {
 
 export function judgeRecovery(input: {
   runId: string;
-  plan: Pick<DrillPlan, "name" | "serverName">;
+  plan: Pick<DrillPlan, "name" | "serverName" | "platform">;
   settings: Pick<DrillSettings, "objectives" | "trend">;
   versions: { postgres: string; barman: string };
   backup: BackupDetails;
@@ -62,6 +63,7 @@ export function judgeRecovery(input: {
     schemaVersion: 1 as const,
     runId: input.runId,
     drill: input.plan.name,
+    platform: platformName(input.plan.platform),
     server: input.plan.serverName,
     backupId: input.backup.backupId,
     backupSizeBytes: input.backup.sizeBytes,
@@ -81,6 +83,8 @@ export function judgeRecovery(input: {
   };
   const violations = evaluateObjectives(measured, settings.objectives).map((v) => v.message);
   const metrics: RecoveryMetrics = { ...measured, violations, verdict: violations.length ? "fail" : "pass" };
+  // History and trend per pair: a run on PostgreSQL 18 is not compared with one on 15.
+  const samePlatform = historyOfPlatform(input.history, platformName(input.plan.platform));
   const historyEntry: RtoHistoryEntry = {
     runId: input.runId,
     at: (input.now ?? new Date()).toISOString(),
@@ -89,13 +93,15 @@ export function judgeRecovery(input: {
     verificationMs: phases.verificationMs,
     recoveryMs: metrics.recoveryMs,
     totalFromDisasterMs: metrics.totalFromDisasterMs,
+    platform: platformName(input.plan.platform),
+    versions: input.versions,
   };
   return {
     metrics,
     metricsText: renderMetricsText(metrics),
-    trend: rtoTrend(metrics, input.history, settings.trend),
+    trend: rtoTrend(metrics, samePlatform, settings.trend),
     historyEntry,
-    chartSvg: renderRtoChart([...input.history, historyEntry]),
+    chartSvg: renderRtoChart([...samePlatform, historyEntry]),
   };
 }
 

@@ -48,7 +48,8 @@ export interface DrillPlan {
 }
 
 /** Reads a loaded configuration's files; `targets` (PGDRILL_TARGET_KINDS) overrides the config's. */
-export async function resolvePlan(loaded: LoadedDrillConfig, options: { targets?: TargetKindName[] } = {}): Promise<DrillPlan> {
+/** `targets` overrides the config's (PGDRILL_TARGET_KINDS); `platform` the config's and the environment's (a matrix of pairs). */
+export async function resolvePlan(loaded: LoadedDrillConfig, options: { targets?: TargetKindName[]; platform?: Platform } = {}): Promise<DrillPlan> {
   const { config, path } = loaded;
   const missing = (["seed", "normalWork", "disaster", "verify"] as const).filter((field) => config[field] === undefined);
   if (missing.length > 0) {
@@ -61,7 +62,7 @@ export async function resolvePlan(loaded: LoadedDrillConfig, options: { targets?
   const barmanSettings = config.barman?.settings ?? {};
   let platform: Platform;
   try {
-    platform = resolvePlatform({ postgres: config.postgres?.version, barman: config.barman?.version, platform: config.platform });
+    platform = options.platform ?? resolvePlatform({ postgres: config.postgres?.version, barman: config.barman?.version, platform: config.platform });
   } catch (error) {
     throw new DrillConfigError(path, [(error as Error).message]);
   }

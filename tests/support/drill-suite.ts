@@ -4,6 +4,7 @@
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, inject } from "vitest";
 import { manualCleanupCommands } from "../../containers/docker-resources.ts";
+import type { Platform } from "../../containers/platforms.ts";
 import { checkEqual, checkThat } from "../../src/asserts/check.ts";
 import {
   barmanCheckChecks,
@@ -96,7 +97,7 @@ const count = (snapshot: Record<string, number | null> | undefined): string =>
  * Defines the ordered suite of one configuration. `name` is short and unique in the run (container
  * names); `targets` overrides the configuration's (PGDRILL_TARGET_KINDS).
  */
-export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: string; source: string; targets?: TargetKindName[] }): void {
+export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: string; source: string; targets?: TargetKindName[]; platform?: Platform }): void {
   const { loaded } = options;
   const config = loaded.config;
   const settings = applyConfigToSettings(readSettings(), config);
@@ -152,7 +153,7 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
 
   describe(`${config.name} (${options.source})`, () => {
     beforeAll(async () => {
-      const plan = await resolvePlan(loaded, { targets });
+      const plan = await resolvePlan(loaded, { targets, platform: options.platform });
       state.plan = plan;
       state.env = await prepareTopology(plan, { name: options.name, run, settings, progress: say });
       state.versions = await readVersions(state.env);

@@ -318,7 +318,7 @@ describe("recoveredCopyChecks: what Barman 3.4 wrote into postgresql.auto.conf",
     expect(recoveredCopyChecks(copy, target).map(describeCheck)).toEqual([
       "archive_command in the recovered copy: false, equal to what Barman writes to protect the archive",
       "restore_command in postgresql.auto.conf: cp barman_wal/%f %p, set by Barman",
-      "recovery_target_time in postgresql.auto.conf: 2026-11-25 19:10:34.542995+00:00, equal to the requested target",
+      "recovery_target_time in postgresql.auto.conf: 2026-11-25 19:10:34.542995+00:00, the requested target 2026-11-25 19:10:34.542995+00:00",
       "recovery_target_action in postgresql.auto.conf: promote",
       "recovery.signal in the recovered copy: true",
     ]);
@@ -334,6 +334,15 @@ describe("recoveredCopyChecks: what Barman 3.4 wrote into postgresql.auto.conf",
     const checks = recoveredCopyChecks({ autoConf: autoConf([...lines, "recovery_target_action = 'promote'"]), recoverySignal: true }, target);
     expect(checks).toHaveLength(5);
     expect(failedChecks(checks)).toEqual([]);
+  });
+
+  test("a time as Barman 3.13 writes it (+00:00 for PostgreSQL's +00) is the requested time; another microsecond is not", () => {
+    const copy = (time: string) => ({ autoConf: autoConf([`recovery_target_time = '${time}'`, "recovery_target_action = 'promote'"]), recoverySignal: true });
+    const target: RecoveryTarget = { kind: "time", time: "2026-11-25 19:59:18.664352+00" };
+    expect(failedChecks(recoveredCopyChecks(copy("2026-11-25 19:59:18.664352+00:00"), target))).toEqual([]);
+    expect(failedChecks(recoveredCopyChecks(copy("2026-11-25 19:59:18.664353+00:00"), target))).toEqual([
+      "recovery_target_time in postgresql.auto.conf: 2026-11-25 19:59:18.664353+00:00, expected the requested target 2026-11-25 19:59:18.664352+00",
+    ]);
   });
 
   test("a target setting of another value fails, naming both", () => {

@@ -7,7 +7,7 @@ import type { Disaster, GoodState } from "../../src/engine/phases.ts";
 import { EMPTY_TABLE_CHECKSUM, type TableSnapshot } from "../../src/engine/row-digest.ts";
 import type { RtoHistoryEntry } from "../../src/rto-history.ts";
 
-const PLAN = { name: "Scenario 12: accidental DELETE of all orders", serverName: "pg-primary" };
+const PLAN = { name: "Scenario 12: accidental DELETE of all orders", serverName: "pg-primary", platform: { postgres: "15", barman: "3.4" } as const };
 const BACKUP = parseShowBackup(readFileSync(new URL("./samples/barman-3.4-show-backup.json", import.meta.url), "utf8"), "pg-primary");
 
 const GOOD: TableSnapshot = { users: { rows: 1000, checksum: "users-0" }, orders: { rows: 60104, checksum: "orders-1" } };
@@ -123,7 +123,16 @@ describe("judgeRecovery: a recovery of the good state within the objectives", ()
       verificationMs: 90,
       recoveryMs: 1579,
       totalFromDisasterMs: 2764,
+      platform: "pg15-barman3.4",
+      versions: { postgres: "15.20", barman: "3.4.0" },
     });
+  });
+
+  test("the trend compares with runs of the same pair only (entries without a pair are PostgreSQL 15 + Barman 3.4)", () => {
+    const earlier = (platform: string | undefined, recoveryMs: number) => ({ ...historyEntry, runId: `r-${recoveryMs}`, recoveryMs, platform });
+    const judged = judge({ history: [earlier("pg18-barman3.20", 100), earlier(undefined, 1579), earlier("pg15-barman3.4", 1579)] });
+    expect(judged.trend.baselineRuns).toBe(2);
+    expect(judged.trend.medianRecoveryMs).toBe(1579);
   });
 
   test("without earlier runs there is no trend", () => {

@@ -79,7 +79,7 @@ describe("renderMetricsText", () => {
     expect(lines).toContain("  Server / backup:                  pg-primary / 20261125T083624 (35.7 MiB)");
     expect(lines).toContain("  Recovery target:                  time 2026-11-25 08:36:25.933281+00");
     expect(lines).toContain(
-      "  Versions:                         PostgreSQL 15.20 (Debian 15.20-0+deb12u1), 3.4.0 Barman by EnterpriseDB (www.enterprisedb.com)",
+      "  Versions:                         PostgreSQL 15.20 (Debian 15.20-0+deb12u1), 3.4.0 Barman by EnterpriseDB (www.enterprisedb.com) (pg15-barman3.4)",
     );
     expect(lines).toContain("  1. barman recover:                0.87 s");
     expect(lines).toContain("  2. instance start until promoted: 0.62 s");

@@ -5,6 +5,7 @@ export const REAL_METRICS: RecoveryMetrics = {
   schemaVersion: 1,
   runId: "20261125-a2767c",
   drill: "Scenario 12: accidental DELETE of all orders",
+  platform: "pg15-barman3.4",
   server: "pg-primary",
   backupId: "20261125T083624",
   backupSizeBytes: 37463232,
