@@ -217,9 +217,12 @@ export class DrillEnvironment {
    * archive-wal always leaves the newest complete segment in its streaming directory until
    * pg_receivewal opens the next one, which needs new WAL; an idle primary writes none for up to
    * 15 s (the next running-xacts record). The commit is that WAL, at once.
+   * The closed segment is named from the last byte before the switch point: pg_switch_wal()
+   * returns the first byte after the completed segment, and which segment pg_walfile_name() names
+   * for a segment's first byte is not the same in every PostgreSQL version (18 names the next).
    */
   async switchWal(): Promise<{ closedSegment: string }> {
-    const { segment } = await this.primary.one<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal()) AS segment");
+    const { segment } = await this.primary.one<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal() - 1) AS segment");
     await this.primary.query("SELECT txid_current()");
     return { closedSegment: segment };
   }
