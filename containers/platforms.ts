@@ -45,6 +45,18 @@ export const SUPPORTED_PAIRS: Platform[] = (Object.keys(POSTGRES_VERSIONS) as Po
   (Object.keys(BARMAN_VERSIONS) as BarmanVersion[]).map((barman) => ({ postgres, barman })).filter(isSupported),
 );
 
+/**
+ * The pairs CI drills besides the default one: every Barman with the seed's PostgreSQL 15 (most
+ * teams run a newer Barman than their oldest PostgreSQL), and each newer PostgreSQL with the
+ * Barman of its own suite.
+ */
+export const CI_PAIRS: Platform[] = [
+  { postgres: "15", barman: "3.13" },
+  { postgres: "15", barman: "3.20" },
+  { postgres: "17", barman: "3.13" },
+  { postgres: "18", barman: "3.20" },
+];
+
 export const describePlatform = (p: Platform): string => `PostgreSQL ${p.postgres} + Barman ${p.barman}`;
 export const platformName = (p: Platform): string => `pg${p.postgres}-barman${p.barman}`;
 
