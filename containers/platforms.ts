@@ -33,8 +33,8 @@ export interface Platform {
   barman: BarmanVersion;
 }
 
-/** The seed's PostgreSQL 15 with the Barman of Debian's bookworm. */
-export const DEFAULT_PLATFORM: Platform = { postgres: "15", barman: "3.4" };
+/** The seed's PostgreSQL 15 with the Barman of Debian's current stable (trixie). */
+export const DEFAULT_PLATFORM: Platform = { postgres: "15", barman: "3.13" };
 
 /** A pair works when Barman's client tools are at least the server's major version. */
 export function isSupported(platform: Platform): boolean {
@@ -46,12 +46,12 @@ export const SUPPORTED_PAIRS: Platform[] = (Object.keys(POSTGRES_VERSIONS) as Po
 );
 
 /**
- * The pairs CI drills besides the default one: every Barman with the seed's PostgreSQL 15 (most
+ * The pairs CI drills besides the default one (15+3.13): every Barman with the seed's PostgreSQL 15 (most
  * teams run a newer Barman than their oldest PostgreSQL), and each newer PostgreSQL with the
  * Barman of its own suite.
  */
 export const CI_PAIRS: Platform[] = [
-  { postgres: "15", barman: "3.13" },
+  { postgres: "15", barman: "3.4" },
   { postgres: "15", barman: "3.20" },
   { postgres: "17", barman: "3.13" },
   { postgres: "18", barman: "3.20" },

@@ -12,7 +12,6 @@ import { bindPortsToLoopback } from "./postgres-containers.ts";
 import { PgClientSession, PsqlSession, type SqlSession } from "./sql-session.ts";
 
 const POSTGRES_PORT = 5432;
-const INSTANCE_HOME = "/var/lib/postgresql";
 /** The isolated variant's data directory: the tar archive holds one top-level directory of this name. */
 export const ISOLATED_PGDATA_NAME = "pgdata";
 const ISOLATED_HBA_FILE = "/etc/pgdrill/verify_hba.conf";
@@ -20,7 +19,11 @@ const ISOLATED_HBA_FILE = "/etc/pgdrill/verify_hba.conf";
 export type RecoveredInstanceSource =
   | { kind: "volume"; volume: string; directory: string }
   /** `afterCopy` runs once the archive is unpacked and before the start: the end of the transfer. */
-  | { kind: "archive"; archive: Readable; afterCopy: () => Promise<void> };
+  /**
+   * A tar archive of one top-level directory, pgdata/, unpacked into `parent` (the same path as on
+   * the Barman server: Barman 3.13 and later write an absolute restore_command).
+   */
+  | { kind: "archive"; archive: Readable; parent: string; afterCopy: () => Promise<void> };
 
 export type RecoveredInstanceAccess =
   | { kind: "network"; network: string; alias: string; superuser: { user: string; password: string; database: string } }
@@ -62,13 +65,15 @@ export class RecoveredInstanceContainer extends GenericContainer {
         PGDATA: `${RECOVERY_MOUNT}/${options.source.directory}`,
       });
     } else {
-      this.withEnvironment({ PGDATA: `${INSTANCE_HOME}/${ISOLATED_PGDATA_NAME}` }).withCopyContentToContainer([
+      const pgdata = `${options.source.parent}/${ISOLATED_PGDATA_NAME}`;
+      this.withEnvironment({ PGDATA: pgdata }).withCopyContentToContainer([
         // A server whose configuration lives outside PGDATA (Debian's /etc/postgresql layout) has a
         // backup without postgresql.conf; this empty one is unpacked first, so the backup's own
         // file, when there is one, replaces it.
-        { target: `${INSTANCE_HOME}/${ISOLATED_PGDATA_NAME}/postgresql.conf`, content: "# empty: the backup carried no postgresql.conf\n", mode: 0o600 },
+        // Copied before the archive, it also makes the parent directory the archive is unpacked into.
+        { target: `${pgdata}/postgresql.conf`, content: "# empty: the backup carried no postgresql.conf\n", mode: 0o600 },
       ]);
-      this.withCopyArchivesToContainer([{ tar: options.source.archive, target: INSTANCE_HOME }]);
+      this.withCopyArchivesToContainer([{ tar: options.source.archive, target: options.source.parent }]);
     }
     if (options.access.kind === "network") {
       this.withNetworkMode(options.access.network).withNetworkAliases(options.access.alias).withExposedPorts(POSTGRES_PORT);

@@ -104,10 +104,17 @@ export function targetAfterBackupChecks(target: RecoveryTarget, backupEnd: Date)
   return [checkThat("recovery target time", target.time, at.getTime() > backupEnd.getTime(), `after the backup's end ${backupEnd.toISOString()}`)];
 }
 
-/** The same timestamp text, an offset written "+00" or "+00:00" alike (Barman 3.13 writes the long form). */
-function sameTime(a: string, b: string): boolean {
-  const normal = (t: string): string => t.trim().replace(/([+-]\d\d)$/, "$1:00");
-  return normal(a) === normal(b);
+/**
+ * The same timestamp, however written: Barman 3.13 and later write "+00:00" where PostgreSQL said
+ * "+00", and PostgreSQL drops a fraction's trailing zeros (".65973" is ".659730").
+ */
+export function sameTimestamp(a: string, b: string): boolean {
+  const normal = (t: string): string | undefined => {
+    const m = /^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?([+-]\d\d)(?::?(\d\d))?$/.exec(t.trim());
+    return m ? `${m[1]!.replace("T", " ")}.${(m[2] ?? "").padEnd(6, "0")}${m[3]}:${m[4] ?? "00"}` : undefined;
+  };
+  const [x, y] = [normal(a), normal(b)];
+  return x !== undefined && x === y;
 }
 
 /** What Barman must have written for PostgreSQL: the restore command, the target, and no archiving from the copy. */
@@ -134,7 +141,7 @@ export function recoveredCopyChecks(copy: Pick<RecoveredCopy, "autoConf" | "reco
     const written = setting(wanted[0]);
     if (target.kind === "time" && written !== undefined) {
       // Barman writes the time in its own format (3.13: "+00:00" where PostgreSQL said "+00"): the same instant is what counts.
-      checks.push(checkThat(`${wanted[0]} in postgresql.auto.conf`, written, sameTime(written, target.time), `the requested target ${target.time}`));
+      checks.push(checkThat(`${wanted[0]} in postgresql.auto.conf`, written, sameTimestamp(written, target.time), `the requested target ${target.time}`));
     } else {
       checks.push(checkEqual(`${wanted[0]} in postgresql.auto.conf`, written ?? "missing", wanted[1], "the requested target"));
     }

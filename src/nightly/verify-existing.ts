@@ -328,6 +328,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       labels: { ...options.labels, [LABEL_ROLE]: THROWAWAY_ROLE },
       source: {
         kind: "archive",
+        parent: workDirectory,
         archive: tar.stdout,
         afterCopy: async () => {
           await tar.finished();

@@ -84,7 +84,10 @@ describe("Faults in the request, the archive and the backup", () => {
     const { segment } = await env.primary.one<{ segment: string }>("SELECT pg_walfile_name($1::pg_lsn) AS segment", [prepared.goodState.restorePointLsn]);
     expect(segment > prepared.backup.endWal, `segment ${segment} lies after the backup's end WAL ${prepared.backup.endWal}`).toBe(true);
     // As if a clean-up script had deleted it: the file and its line in Barman's WAL catalogue.
-    await env.barman.shell(`set -e; f=$(find ${barmanHome}/wals -name ${segment}); rm "$f"; sed -i "/^${segment}\\t/d" ${barmanHome}/wals/xlog.db`);
+    // Barman 3.4 keeps the catalogue in wals/xlog.db; later versions in <server>-xlog.db (xlogdb_directory).
+    await env.barman.shell(
+      `set -e; f=$(find ${barmanHome}/wals -name ${segment}); rm "$f"; for db in $(find /var/lib/barman -name '*xlog.db'); do sed -i "/^${segment}\\t/d" "$db"; done`,
+    );
     await allure.parameter("removed WAL segment", segment);
     const error = await expectRedDrill(env, prepared, { kind: "time" }, "missing-wal");
     expect(error.phase, "caught by the WAL check, before barman recover").toBe("WAL verification");

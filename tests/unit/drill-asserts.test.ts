@@ -11,6 +11,7 @@ import {
   promotionChecks,
   recoveredCopyChecks,
   recoveredStateChecks,
+  sameTimestamp,
   snapshotChecks,
   stopLineCheck,
   targetAfterBackupChecks,
@@ -576,5 +577,17 @@ describe("recoveredStateChecks", () => {
       "the recovered instance in recovery: true, expected false",
       "the recovered instance's timeline: 1, expected a new one after the primary's 1",
     ]);
+  });
+});
+
+describe("sameTimestamp: a target time as Barman and PostgreSQL write it", () => {
+  test.each([
+    ["2026-11-25 20:07:19.659730+00:00", "2026-11-25 20:07:19.65973+00", true],
+    ["2026-11-25 20:07:19+00:00", "2026-11-25 20:07:19+00", true],
+    ["2026-11-25 20:07:19.659731+00:00", "2026-11-25 20:07:19.65973+00", false],
+    ["2026-11-25 20:07:19.65973+01", "2026-11-25 19:07:19.65973+00", false],
+    ["not a time", "not a time", false],
+  ])("%s vs %s: %s", (a, b, same) => {
+    expect(sameTimestamp(a, b)).toBe(same);
   });
 });
