@@ -66,6 +66,17 @@ export async function debianMirror(): Promise<string> {
   return deb822?.[1] ?? oneLine?.[1] ?? "http://deb.debian.org/debian";
 }
 
+/** "host" for this machine's own suite (its apt sources as they are), else the mirror line. */
+async function baseSources(suite: DebianSuite): Promise<string> {
+  return suite === (await hostSuite()) ? "host" : `deb ${await debianMirror()} ${suite} main`;
+}
+
+/** This machine's Debian suite (VERSION_CODENAME), if it is Debian. */
+async function hostSuite(): Promise<string | undefined> {
+  const release = await readFile("/etc/os-release", "utf8").catch(() => "");
+  return /^VERSION_CODENAME=(\S+)$/m.exec(release)?.[1];
+}
+
 async function hashOf(parts: Array<[string, string | Buffer]>): Promise<string> {
   const hash = createHash("sha256");
   for (const [name, content] of parts) hash.update(name).update("\0").update(content).update("\0");
@@ -92,8 +103,12 @@ export async function imagePlans(
 ): Promise<{ bases: Record<string, string>; postgres: ImagePlan; barman: ImagePlan; files: string[] }> {
   const packageList = await readFile(join(CONTAINERS_DIR, "debian-packages.txt"), "utf8");
   const basePackages = packageSection(packageList, "base").packages;
+  // The hash covers where the packages come from: this machine's own sources (with security
+  // updates) for its suite, the mirror for another.
   const baseTag = async (suite: DebianSuite): Promise<string> =>
-    baseOverride ? baseOverride.replaceAll("{suite}", suite) : `pgdrill/debian-base:${suite}-${await hashOf([["base", `${suite} ${basePackages.join(" ")}`]])}`;
+    baseOverride
+      ? baseOverride.replaceAll("{suite}", suite)
+      : `pgdrill/debian-base:${suite}-${await hashOf([["base", `${suite} ${await baseSources(suite)} ${basePackages.join(" ")}`]])}`;
   const files = await contextFiles();
   const context = await Promise.all(files.map(async (f): Promise<[string, Buffer]> => [f, await readFile(join(CONTAINERS_DIR, f))]));
   const section = (image: string, version: string, suite: DebianSuite): string[] => {
@@ -173,11 +188,11 @@ async function buildBaseImage(tag: string, suite: DebianSuite, progress: Progres
     // A moving suite's snapshot carries an expired Release file; the option is kept in the image's apt config.
     const aptOptions = DEBIAN_SUITES[suite].moving ? ['--aptopt=Acquire::Check-Valid-Until "false"'] : [];
     const packages = packageSection(packageList, "base").packages;
-    await run(
-      "mmdebstrap",
-      ["--variant=minbase", `--include=${packages.join(",")}`, ...aptOptions, suite, tarball, `deb ${await debianMirror()} ${suite} main`],
-      progress,
-    );
+    // This machine's own suite through its apt sources as they are (with -updates and -security);
+    // another suite from the same mirror.
+    const sources = await baseSources(suite);
+    const mirror = sources === "host" ? [] : [sources];
+    await run("mmdebstrap", ["--variant=minbase", `--include=${packages.join(",")}`, ...aptOptions, suite, tarball, ...mirror], progress);
     progress(`importing ${tag}`);
     const [repo, version] = tag.split(/:(?=[^:]+$)/);
     const stream = await docker().importImage(createReadStream(tarball), { repo, tag: version, changes: ['CMD ["bash"]'] } as object);

@@ -86,9 +86,11 @@ describe("imagePlans (reads files only)", () => {
     expect(with313.barman.tag).not.toBe(with34.barman.tag);
   });
 
-  test("a base tag is the hash of its suite and the base packages only", async () => {
-    const hash = createHash("sha256").update("base").update("\0").update("bookworm ca-certificates tzdata").update("\0").digest("hex").slice(0, 12);
+  const onBookworm = /^VERSION_CODENAME=bookworm$/m.test(readFileSync("/etc/os-release", "utf8"));
+  test.skipIf(!onBookworm)("a base tag is the hash of its suite, its sources (this machine's own for its suite) and the base packages", async () => {
+    const hash = createHash("sha256").update("base").update("\0").update("bookworm host ca-certificates tzdata").update("\0").digest("hex").slice(0, 12);
     expect((await imagePlans(DEFAULT_PLATFORM)).postgres.base).toBe(`pgdrill/debian-base:bookworm-${hash}`);
+    expect((await imagePlans(DEFAULT_PLATFORM)).barman.base, "another suite comes from the mirror").toMatch(/^pgdrill\/debian-base:trixie-[0-9a-f]{12}$/);
   });
 
   test("the build context: Dockerfiles, scripts and the package list, sorted; no TypeScript, nothing under base/", async () => {
