@@ -1,0 +1,99 @@
+// --target-time when the disaster spans several WAL segments: Barman 3.4 copies WAL only up to the
+// first segment archived after the target time, so the first commit after it (the disaster's) is
+// never read and recovery ends before the target. Upstream fixed it in 3.11 (Barman issue #881,
+// PR #951). The same drill on each Barman with PostgreSQL 15: recovered exactly on 3.13 and 3.20,
+// the known failure, in PostgreSQL's words, on 3.4.
+
+import { fileURLToPath } from "node:url";
+import * as allure from "allure-js-commons";
+import { afterAll, beforeEach, describe, expect, inject, test } from "vitest";
+import type { BarmanVersion } from "../../containers/platforms.ts";
+import { walSegmentRange } from "../../src/barman-output.ts";
+import { readSettings } from "../../src/config.ts";
+import { validateDrillConfig } from "../../src/drill-config.ts";
+import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
+import { prepareTopology, RecoveryFailedError, resolvePlan } from "../../src/engine/phases.ts";
+import type { DrillEnvironment } from "../../src/engine/topology.ts";
+
+const run = inject("drillRun");
+const say = (line: string): void => console.log(`[multi-segment ${run.runId}] ${line}`);
+const settings = readSettings();
+const ORDERS = 1_000_000;
+const fixture = (name: string): { file: string } => ({ file: fileURLToPath(new URL(`../../fixtures/${name}`, import.meta.url)) });
+
+/** Scenario 12 with a million orders: its DELETE writes several segments of WAL. */
+const config = validateDrillConfig(
+  {
+    name: `Scenario 12 with ${ORDERS.toLocaleString("en-US")} orders: a disaster over several WAL segments`,
+    database: "shop",
+    seed: [
+      fixture("01-schema.sql"),
+      fixture("02-baseline-users.sql"),
+      `INSERT INTO orders (user_id, product, amount, order_date)
+       SELECT 1 + (i * 7919) % 1000, 'PRODUCT_' || (1 + (i * 104729) % 250), round((50 + (i * 7727) % 45000 / 100.0)::numeric, 2),
+              timestamptz '2025-06-01 00:00:00+00' + i * interval '7 seconds'
+       FROM generate_series(1::bigint, ${ORDERS}::bigint) AS i`,
+    ],
+    normalWork: [fixture("03-normal-orders.sql")],
+    disaster: [fixture("04-disaster.sql")],
+    verify: { tables: ["users", "orders"] },
+    expect: { baseline: { orders: ORDERS }, goodState: { orders: ORDERS + 100 }, afterDisaster: { orders: 0 } },
+    targets: ["time"],
+    recover: { jobs: 2 },
+  },
+  "multi-segment --target-time drill",
+);
+const path = fileURLToPath(import.meta.url);
+let env: DrillEnvironment | undefined;
+
+beforeEach(async () => {
+  await allure.epic("Disaster recovery");
+  await allure.feature("Platforms");
+  await allure.story("--target-time across several WAL segments");
+  await allure.parameter("run id", run.runId);
+});
+
+afterAll(async () => {
+  if (env && !settings.keepResources) await env.stop();
+});
+
+describe(`--target-time after a DELETE of ${ORDERS.toLocaleString("en-US")} rows spanning several WAL segments (PostgreSQL 15)`, () => {
+  test.each<[BarmanVersion, "recovered" | "known failure"]>([
+    ["3.13", "recovered"],
+    ["3.20", "recovered"],
+    ["3.4", "known failure"],
+  ])("Barman %s: %s", async (barman, outcome) => {
+    await allure.parameter("Barman", barman);
+    const plan = await resolvePlan({ config, path }, { platform: { postgres: "15", barman } });
+    env = await prepareTopology(plan, { name: `multiseg-${barman.replace(".", "")}`, run, settings, progress: say });
+    try {
+      const facts = await prepareDisaster(env, plan, say);
+      const { segment: targetSegment } = await env.primary.one<{ segment: string }>("SELECT pg_walfile_name($1::pg_lsn) AS segment", [
+        facts.goodState.restorePointLsn,
+      ]);
+      const span = walSegmentRange(targetSegment, facts.disaster.segment).length;
+      await allure.parameter("WAL segments from the target to the disaster's commit", String(span));
+      expect(span, `segments from the target's (${targetSegment}) to the disaster's commit (${facts.disaster.segment})`).toBeGreaterThanOrEqual(3);
+
+      const attempt = await runGatedRecovery(env, plan, facts, { kind: "time", directory: "multiseg" }).then(
+        (result) => result,
+        (error: unknown) => error as Error,
+      );
+      if (outcome === "recovered") {
+        if (attempt instanceof Error) throw attempt;
+        expect(attempt.state.snapshot["orders"]?.rows, "orders recovered by time").toBe(ORDERS + 100);
+        say(`Barman ${barman}: recovered ${ORDERS + 100} orders by time across ${span} segments`);
+      } else {
+        expect(attempt, "Barman 3.4 must fail this target").toBeInstanceOf(RecoveryFailedError);
+        const error = attempt as RecoveryFailedError;
+        await allure.attachment("the known failure", env.mask(error.message), "text/plain");
+        expect(error.phase).toBe("instance start");
+        expect(error.message).toMatch(/FATAL: +recovery ended before configured recovery target was reached/);
+        say(`Barman 3.4: the known limit, as expected:\n${error.message}`);
+      }
+    } finally {
+      if (!settings.keepResources) await env.stop();
+      env = undefined;
+    }
+  });
+});
