@@ -57,6 +57,12 @@ export const CI_PAIRS: Platform[] = [
   { postgres: "18", barman: "3.20" },
 ];
 
+/** Incremental backups need PostgreSQL 17+ and Barman 3.11+: each newer PostgreSQL with its suite's Barman. */
+export const CI_INCREMENTAL_PAIRS: Platform[] = [
+  { postgres: "17", barman: "3.13" },
+  { postgres: "18", barman: "3.20" },
+];
+
 export const describePlatform = (p: Platform): string => `PostgreSQL ${p.postgres} + Barman ${p.barman}`;
 export const platformName = (p: Platform): string => `pg${p.postgres}-barman${p.barman}`;
 

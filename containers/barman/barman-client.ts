@@ -254,8 +254,16 @@ export class BarmanClient {
    * backup_method = postgres (pg_basebackup) writes one, rsync does not.
    */
   async backupHasManifest(backupId: string): Promise<boolean> {
-    const base = parseBaseBackupsDirectory(await this.showServer(), this.serverName);
-    return (await this.transport.run(["test", "-f", `${base}/${backupId}/data/backup_manifest`])).exitCode === 0;
+    return (await this.transport.run(["test", "-f", `${await this.backupDataDirectory(backupId)}/backup_manifest`])).exitCode === 0;
+  }
+
+  /** Whether the backup's files are still in Barman's storage (a catalogue entry can outlive them). */
+  async backupDataExists(backupId: string): Promise<boolean> {
+    return (await this.transport.run(["test", "-d", await this.backupDataDirectory(backupId)])).exitCode === 0;
+  }
+
+  private async backupDataDirectory(backupId: string): Promise<string> {
+    return `${parseBaseBackupsDirectory(await this.showServer(), this.serverName)}/${backupId}/data`;
   }
 
   /**
@@ -295,9 +303,11 @@ export class BarmanClient {
   }
 
   /** `barman backup --wait`: returns once the backup and the WAL it needs are in Barman. */
-  async backup(options: { budgetMs: number; onLine?: LineSink }): Promise<{ backupId: string; output: string }> {
+  /** `incrementalFrom`: a PostgreSQL 17+ incremental backup on top of that one (Barman 3.11+, summarize_wal = on). */
+  async backup(options: { budgetMs: number; onLine?: LineSink; incrementalFrom?: string }): Promise<{ backupId: string; output: string }> {
     const waitS = Math.max(1, Math.floor(options.budgetMs / 1000));
-    const result = await this.command(["backup", "--wait", "--wait-timeout", String(waitS), this.serverName], { onLine: options.onLine });
+    const incremental = options.incrementalFrom ? ["--incremental", options.incrementalFrom] : [];
+    const result = await this.command(["backup", "--wait", "--wait-timeout", String(waitS), ...incremental, this.serverName], { onLine: options.onLine });
     const output = result.stdout + result.stderr;
     return { backupId: parseBackupId(output), output };
   }

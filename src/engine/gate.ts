@@ -25,7 +25,7 @@ import {
   seed,
   startUntilPromoted,
   targetOf,
-  verifyBackupIfManifest,
+  verifyBackupChain,
   walNeededThrough,
 } from "./phases.ts";
 import type { DrillEnvironment } from "./topology.ts";
@@ -77,7 +77,7 @@ export async function runGatedRecovery(
     throw new RecoveryFailedError(phase, backupId, target, words);
   };
   try {
-    await verifyBackupIfManifest(env, backupId).catch((error: Error) => fail("backup verification", error.message));
+    await verifyBackupChain(env, backupId).catch((error: Error) => fail("backup verification", error.message));
     const coverage = await env.barman
       .walCoverage(facts.backup.beginWal, await walNeededThrough(env, kind, facts))
       .catch((error: Error) => fail("WAL verification", error.message));

@@ -170,7 +170,7 @@ export interface BackedUp {
   durationMs: number;
 }
 
-export async function backUp(env: DrillEnvironment, onLine?: (line: string) => void): Promise<BackedUp> {
+export async function backUp(env: DrillEnvironment, onLine?: (line: string) => void, options: { incrementalFrom?: string } = {}): Promise<BackedUp> {
   return timed(async () => {
     // `barman backup --wait` waits for the WAL file of the backup's end. When the backup ends on a
     // segment boundary, newer Barman versions (3.13 and later) wait for the next segment, which an
@@ -178,6 +178,7 @@ export async function backUp(env: DrillEnvironment, onLine?: (line: string) => v
     let nudged: Promise<unknown> | undefined;
     const { backupId, output } = await env.barman.backup({
       budgetMs: env.settings.budgetsMs.backup,
+      incrementalFrom: options.incrementalFrom,
       onLine: (line) => {
         onLine?.(line);
         if (!nudged && /Waiting for the WAL file/.test(line)) nudged = env.nudgeWal().catch(() => undefined);
@@ -332,6 +333,9 @@ export interface BackupVerification {
 
 /** `barman verify-backup` where the backup has a manifest; otherwise says why it was not verified. */
 export async function verifyBackupIfManifest(env: DrillEnvironment, backupId: string): Promise<{ verifyOutput: string | undefined; notVerified?: string }> {
+  if (!(await env.barman.backupDataExists(backupId))) {
+    throw new Error(`backup ${backupId} is in Barman's catalogue but its files are gone from Barman's storage (no data directory)`);
+  }
   if (!(await env.barman.backupHasManifest(backupId))) {
     return {
       verifyOutput: undefined,
@@ -341,10 +345,39 @@ export async function verifyBackupIfManifest(env: DrillEnvironment, backupId: st
   return { verifyOutput: await env.barman.verifyBackup(backupId) };
 }
 
+/**
+ * Every backup of the chain `backupId` restores from, the root first: an incremental backup is
+ * only as good as its parents. A parent that is gone or damaged fails naming it.
+ */
+export async function verifyBackupChain(
+  env: DrillEnvironment,
+  backupId: string,
+): Promise<{ chain: string[]; verifyOutput: string | undefined; notVerified?: string }> {
+  const chain: string[] = [];
+  for (let id: string | undefined = backupId; id !== undefined; ) {
+    const child = chain.at(-1);
+    const details: BackupDetails = await env.barman.showBackup(id).catch((error: Error) => {
+      throw new Error(`backup ${id}${child ? `, the parent of ${child},` : ""} cannot be read: ${error.message}`);
+    });
+    chain.push(id);
+    id = details.parentBackupId;
+  }
+  const outputs: string[] = [];
+  const notVerified: string[] = [];
+  for (const id of [...chain].reverse()) {
+    const verified = await verifyBackupIfManifest(env, id).catch((error: Error) => {
+      throw new Error(id === backupId ? error.message : `the parent backup ${id} of ${backupId} is damaged or missing: ${error.message}`);
+    });
+    if (verified.verifyOutput !== undefined) outputs.push(verified.verifyOutput);
+    if (verified.notVerified) notVerified.push(verified.notVerified);
+  }
+  return { chain, verifyOutput: outputs.length ? outputs.join("\n") : undefined, ...(notVerified.length ? { notVerified: notVerified.join("; ") } : {}) };
+}
+
 /** verify-backup, then every WAL segment from the backup's first through `walThrough` present and readable. */
 export async function verifyBackupAndWal(env: DrillEnvironment, options: { backupId: string; walThrough: string }): Promise<BackupVerification> {
   return timed(async () => {
-    const verified = await verifyBackupIfManifest(env, options.backupId);
+    const verified = await verifyBackupChain(env, options.backupId);
     const backup = await env.barman.showBackup(options.backupId);
     return { ...verified, backup, wal: await env.barman.walCoverage(backup.beginWal, options.walThrough) };
   });
