@@ -350,8 +350,10 @@ export class BarmanClient {
   }
 
   /** `barman recover` into `destination` on the Barman server, with the target and `--target-action promote`. */
-  async recover(options: { backupId: string; destination: string; target: RecoveryTarget; jobs?: number; onLine?: LineSink }): Promise<string> {
+  /** `getWal`: the recovered instance fetches WAL from Barman during replay (`--get-wal`) instead of a copy made now. */
+  async recover(options: { backupId: string; destination: string; target: RecoveryTarget; jobs?: number; getWal?: boolean; onLine?: LineSink }): Promise<string> {
     const args = [await this.restoreVerb(), this.serverName, options.backupId, options.destination, ...barmanTargetArgs(options.target)];
+    if (options.getWal) args.push("--get-wal");
     if (options.target.kind !== "latest") args.push("--target-action", "promote");
     if (options.jobs !== undefined && options.jobs > 1) args.push("--jobs", String(options.jobs));
     const result = await this.command(args, { onLine: options.onLine, allowFailure: true });

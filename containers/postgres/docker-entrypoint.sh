@@ -19,6 +19,8 @@ if [ "${PGDRILL_SSHD:-}" = 1 ] && [ "$(id -u)" = 0 ]; then
 fi
 
 if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
+  # An SSH identity copied in for the postgres user (WAL fetched from Barman with barman-wal-restore).
+  if [ -d /var/lib/postgresql/.ssh ]; then chown -R postgres:postgres /var/lib/postgresql/.ssh; chmod -R go-rwx /var/lib/postgresql/.ssh; fi
   # Files written by another uid (barman recover runs as the barman user) become postgres's,
   # and PostgreSQL insists on 0700 for its data directory.
   install -d -o postgres -g postgres -m 0700 "$PGDATA"

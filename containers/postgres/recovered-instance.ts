@@ -36,6 +36,8 @@ export interface RecoveredInstanceOptions {
   access: RecoveredInstanceAccess;
   startupTimeoutMs: number;
   statementTimeoutMs: number;
+  /** An SSH key of the postgres user for the Barman server "barman" (WAL fetched with barman-wal-restore). */
+  sshIdentity?: { privateKey: string };
 }
 
 export class RecoveredInstanceStartError extends Error {
@@ -88,6 +90,14 @@ export class RecoveredInstanceContainer extends GenericContainer {
         // Production settings that would stop a copy from starting here or hide its log from us.
         ...["-c", "ssl=off", "-c", "logging_collector=off", "-c", "log_destination=stderr"],
       );
+    }
+    if (options.sshIdentity) {
+      // The entrypoint makes ~postgres/.ssh the postgres user's before PostgreSQL starts.
+      this.withCopyContentToContainer([
+        { target: "/var/lib/postgresql/.ssh/id_ed25519", content: options.sshIdentity.privateKey, mode: 0o600 },
+        // The Barman server's host key is new every run: accepted on first use, pinned after.
+        { target: "/var/lib/postgresql/.ssh/config", content: "Host barman\n  StrictHostKeyChecking accept-new\n  BatchMode yes\n", mode: 0o600 },
+      ]);
     }
     this.withLabels(options.labels)
       .withCommand(command)

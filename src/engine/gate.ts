@@ -68,7 +68,7 @@ export async function runGatedRecovery(
   env: DrillEnvironment,
   plan: DrillPlan,
   facts: DrillFacts,
-  options: { kind: TargetKindName; target?: RecoveryTarget; directory: string; keep?: boolean; onLine?: (line: string) => void },
+  options: { kind: TargetKindName; target?: RecoveryTarget; directory: string; keep?: boolean; walFromBarman?: boolean; onLine?: (line: string) => void },
 ): Promise<GatedRecovery> {
   const { kind, directory } = options;
   const target = options.target ?? targetOf(kind, facts);
@@ -83,8 +83,9 @@ export async function runGatedRecovery(
       .catch((error: Error) => fail("WAL verification", error.message));
     const missingWal = failedChecks(walCoverageChecks(coverage));
     if (missingWal.length > 0) fail("WAL verification", missingWal.join("\n"));
-    const copy = await recoverToTarget(env, { backupId, target, directory, jobs: plan.recoverJobs, onLine: options.onLine });
-    const promoted = await startUntilPromoted(env, { backupId, target, directory });
+    const { walFromBarman } = options;
+    const copy = await recoverToTarget(env, { backupId, target, directory, jobs: plan.recoverJobs, walFromBarman, onLine: options.onLine });
+    const promoted = await startUntilPromoted(env, { backupId, target, directory, walFromBarman });
     const notPromoted = failedChecks(promotionChecks(promoted.log, kind));
     if (notPromoted.length > 0) fail("instance start", notPromoted.join("\n"));
     const state = await readRecoveredState(promoted.instance, plan);

@@ -411,13 +411,22 @@ export interface RecoveredCopy {
 /** `barman recover` into a directory of the recovery volume; the instance is started separately, so several copies can be made first. */
 export async function recoverToTarget(
   env: DrillEnvironment,
-  options: { backupId: string; target: RecoveryTarget; directory: string; jobs?: number; onLine?: (line: string) => void },
+  options: { backupId: string; target: RecoveryTarget; directory: string; jobs?: number; walFromBarman?: boolean; onLine?: (line: string) => void },
 ): Promise<RecoveredCopy> {
   const started = monotonicNow();
   let output: string;
   try {
     const destination = await env.prepareRecoveryDirectory(options.directory);
-    output = await env.barman.recover({ backupId: options.backupId, destination, target: options.target, jobs: options.jobs, onLine: options.onLine });
+    output = await env.barman.recover({
+      backupId: options.backupId,
+      destination,
+      target: options.target,
+      jobs: options.jobs,
+      getWal: options.walFromBarman,
+      onLine: options.onLine,
+    });
+    // WAL fetched at replay from the Barman server, as Barman sets it up for a remote restore.
+    if (options.walFromBarman) await env.useBarmanWalRestore(options.directory);
   } catch (error) {
     throw new RecoveryFailedError("barman recover", options.backupId, options.target, (error as Error).message);
   }
@@ -438,12 +447,12 @@ export interface PromotedInstance {
 /** Starts the recovered instance until it has reached its target and promoted (or says why not, in PostgreSQL's words). */
 export async function startUntilPromoted(
   env: DrillEnvironment,
-  options: { backupId: string; target: RecoveryTarget; directory: string },
+  options: { backupId: string; target: RecoveryTarget; directory: string; walFromBarman?: boolean },
 ): Promise<PromotedInstance> {
   const started = monotonicNow();
   let instance: StartedRecoveredInstance;
   try {
-    instance = await env.startRecoveredInstance(options.directory);
+    instance = await env.startRecoveredInstance(options.directory, { walFromBarman: options.walFromBarman });
   } catch (error) {
     throw new RecoveryFailedError("instance start", options.backupId, options.target, (error as Error).message);
   }

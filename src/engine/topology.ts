@@ -252,8 +252,48 @@ export class DrillEnvironment {
     await this.switchWal();
   }
 
-  async startRecoveredInstance(directory: string): Promise<StartedRecoveredInstance> {
+  private walRestoreKey: Promise<string> | undefined;
+
+  /**
+   * A key pair for the recovered instances' barman-wal-restore, made for this run on the Barman
+   * server, its public half authorised for the barman user, its private half handed to the
+   * instances only (never written to a report).
+   */
+  private getWalRestoreKey(): Promise<string> {
+    this.walRestoreKey ??= (async () => {
+      const privateKey = await this.barman.shell(
+        [
+          "set -e",
+          "d=$(mktemp -d); trap 'rm -rf \"$d\"' EXIT",
+          'ssh-keygen -q -t ed25519 -N "" -C pgdrill-wal-restore -f "$d/key"',
+          "install -d -o barman -g barman -m 0700 ~barman/.ssh",
+          'cat "$d/key.pub" >> ~barman/.ssh/authorized_keys; chown barman:barman ~barman/.ssh/authorized_keys; chmod 0600 ~barman/.ssh/authorized_keys',
+          'cat "$d/key"',
+        ].join("\n"),
+        { user: "root" },
+      );
+      this.secrets.push(privateKey);
+      return `${privateKey}\n`;
+    })();
+    return this.walRestoreKey;
+  }
+
+  /**
+   * Barman's restore command for a remote recovery with --get-wal (barman-wal-restore over SSH, from
+   * the barman-cli package), in place of the local `barman get-wal` a restore on the Barman host writes.
+   */
+  async useBarmanWalRestore(directory: string): Promise<string> {
+    const command = `barman-wal-restore -P -U barman barman ${this.barman.serverName} %f %p`;
+    await this.barman.shell(`sed -i "s|^restore_command = .*|restore_command = '${command}'|" ${RECOVERY_MOUNT}/${directory}/postgresql.auto.conf`, {
+      user: "root",
+    });
+    return command;
+  }
+
+  async startRecoveredInstance(directory: string, options: { walFromBarman?: boolean } = {}): Promise<StartedRecoveredInstance> {
+    const sshIdentity = options.walFromBarman ? { privateKey: await this.getWalRestoreKey() } : undefined;
     const instance = await new RecoveredInstanceContainer({
+      sshIdentity,
       image: this.images.postgres,
       labels: this.labels,
       source: { kind: "volume", volume: this.recoveryVolume, directory },
