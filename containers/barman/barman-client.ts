@@ -349,9 +349,19 @@ export class BarmanClient {
     return said;
   }
 
-  /** `barman recover` into `destination` on the Barman server, with the target and `--target-action promote`. */
-  /** `getWal`: the recovered instance fetches WAL from Barman during replay (`--get-wal`) instead of a copy made now. */
-  async recover(options: { backupId: string; destination: string; target: RecoveryTarget; jobs?: number; getWal?: boolean; onLine?: LineSink }): Promise<string> {
+  /**
+   * `barman restore` (`recover` before 3.12) into `destination` on the Barman server, with the
+   * target and `--target-action promote`. `getWal`: the recovered instance fetches WAL from Barman
+   * during replay (`--get-wal`) instead of a copy made now.
+   */
+  async recover(options: {
+    backupId: string;
+    destination: string;
+    target: RecoveryTarget;
+    jobs?: number;
+    getWal?: boolean;
+    onLine?: LineSink;
+  }): Promise<string> {
     const args = [await this.restoreVerb(), this.serverName, options.backupId, options.destination, ...barmanTargetArgs(options.target)];
     if (options.getWal) args.push("--get-wal");
     if (options.target.kind !== "latest") args.push("--target-action", "promote");
