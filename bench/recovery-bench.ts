@@ -15,11 +15,12 @@ import { fileURLToPath } from "node:url";
 import { assertEngineAnswers, docker, reap } from "../containers/docker-resources.ts";
 import { ensureImages } from "../containers/images.ts";
 import { DEFAULT_PLATFORM } from "../containers/platforms.ts";
+import { scenario12AtScale } from "../fixtures/scenario-12-at-scale.ts";
 import { failedChecks } from "../src/asserts/check.ts";
 import { recoveredStateChecks } from "../src/asserts/drill-asserts.ts";
 import { segmentTimeline } from "../src/barman-output.ts";
 import { readSettings } from "../src/config.ts";
-import { applyConfigToSettings, type DrillConfig, loadDrillConfig, validateDrillConfig } from "../src/drill-config.ts";
+import { applyConfigToSettings, type DrillConfig, loadDrillConfig } from "../src/drill-config.ts";
 import {
   archiveWalThroughDisaster,
   backUp,
@@ -144,37 +145,13 @@ interface ScaleResult {
 }
 
 /**
- * Scenario 12's schema, users and disaster with `orders` rows shaped like the fixture's, and 10% of
- * them touched after the backup so the recovery replays WAL. Barman 3.4 copies WAL for a
- * --target-time only up to the first segment archived after that time; the large DELETE spans
- * several segments, its commit would be missing and recovery would stop short (the drill reports
- * exactly that). The restore point has no such limit: the target is `name`.
+ * 10% of the orders touched after the backup so the recovery replays WAL. Barman 3.4 copies WAL
+ * for a --target-time only up to the first segment archived after that time; the large DELETE
+ * spans several segments, its commit would be missing and recovery would stop short (the drill
+ * reports exactly that). The restore point has no such limit: the target is `name`.
  */
-function scaleConfig(orders: number, jobs: number): DrillConfig {
-  const fixture = (name: string): { file: string } => ({ file: fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url)) });
-  return validateDrillConfig(
-    {
-      name: `Scenario 12 at ${orders.toLocaleString("en-US")} orders`,
-      database: "shop",
-      seed: [
-        fixture("01-schema.sql"),
-        fixture("02-baseline-users.sql"),
-        `INSERT INTO orders (user_id, product, amount, order_date)
-         SELECT 1 + (i * 7919) % 1000, 'PRODUCT_' || (1 + (i * 104729) % 250), round((50 + (i * 7727) % 45000 / 100.0)::numeric, 2),
-                timestamptz '2025-06-01 00:00:00+00' + i * interval '7 seconds'
-         FROM generate_series(1::bigint, ${orders}::bigint) AS i`,
-        "CHECKPOINT",
-      ],
-      normalWork: ["UPDATE orders SET amount = amount + 1 WHERE id % 10 = 0"],
-      disaster: [fixture("04-disaster.sql")],
-      verify: { tables: ["users", "orders"] },
-      expect: { baseline: { users: 1000, orders }, afterDisaster: { orders: 0 } },
-      targets: ["name"],
-      recover: { jobs },
-    },
-    `bench scale ${orders}`,
-  );
-}
+const scaleConfig = (orders: number, jobs: number): DrillConfig =>
+  scenario12AtScale({ orders, normalWork: ["UPDATE orders SET amount = amount + 1 WHERE id % 10 = 0"], targets: ["name"], jobs });
 
 async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
   const plans = await Promise.all(JOBS.map((jobs) => resolvePlan({ config: scaleConfig(orders, jobs), path: fileURLToPath(import.meta.url) })));

@@ -74,6 +74,21 @@ for (const platform of CI_INCREMENTAL_PAIRS) {
       if (env && !settings.keepResources) await env.stop();
     });
 
+    /** The recovery from the incremental goes red at backup verification, naming the parent, and leaves nothing behind. */
+    async function expectRedAtBackupVerification(directory: string): Promise<RecoveryFailedError> {
+      const error = await runGatedRecovery(env, plan, facts, { kind: "time", directory }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, "the drill must go red").toBeInstanceOf(RecoveryFailedError);
+      const failure = error as RecoveryFailedError;
+      await allure.attachment("failure message", env.mask(failure.message), "text/plain");
+      expect(failure.phase).toBe("backup verification");
+      expect(failure.message).toContain(`the parent backup ${fullBackupId} of ${facts.backup.backupId} is damaged or missing`);
+      expect(await env.leftoverRecoveredInstances(), "no recovered instance left behind").toEqual([]);
+      return failure;
+    }
+
     // Barman 3.13.3's local restore of a chain moves the combined data directory without pg_wal
     // (recovery_executor.py excludes it, nothing creates it): PostgreSQL 17 refuses to start. 3.20 restores it.
     const pgWalMissing = platform.barman === "3.13";
@@ -107,33 +122,15 @@ for (const platform of CI_INCREMENTAL_PAIRS) {
       await allure.story(`Damaged parent of an incremental backup (${platformName(platform)})`);
       const { path } = await env.primary.one<{ path: string }>("SELECT pg_relation_filepath('orders') AS path");
       await env.barman.shell(`set -e; f=/var/lib/barman/${plan.serverName}/base/${fullBackupId}/data/${path}; test -s $f; truncate -s 8192 $f`);
-      const error = await runGatedRecovery(env, plan, facts, { kind: "time", directory: "damaged-parent" }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(error, "the drill must go red").toBeInstanceOf(RecoveryFailedError);
-      const failure = error as RecoveryFailedError;
-      await allure.attachment("failure message", env.mask(failure.message), "text/plain");
-      expect(failure.phase).toBe("backup verification");
-      expect(failure.message).toContain(`the parent backup ${fullBackupId} of ${facts.backup.backupId} is damaged or missing`);
+      const failure = await expectRedAtBackupVerification("damaged-parent");
       expect(failure.message, "names the damaged file").toContain(path);
-      expect(await env.leftoverRecoveredInstances(), "no recovered instance left behind").toEqual([]);
     });
 
     test("the parent backup deleted: red at backup verification, naming the parent", async () => {
       await allure.story(`Missing parent of an incremental backup (${platformName(platform)})`);
       await env.barman.shell(`rm -rf /var/lib/barman/${plan.serverName}/base/${fullBackupId}`, { user: "root" });
-      const error = await runGatedRecovery(env, plan, facts, { kind: "time", directory: "missing-parent" }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(error, "the drill must go red").toBeInstanceOf(RecoveryFailedError);
-      const failure = error as RecoveryFailedError;
-      await allure.attachment("failure message", env.mask(failure.message), "text/plain");
-      expect(failure.phase).toBe("backup verification");
-      expect(failure.message).toContain(`the parent backup ${fullBackupId} of ${facts.backup.backupId} is damaged or missing`);
+      const failure = await expectRedAtBackupVerification("missing-parent");
       expect(failure.message).toMatch(/files are gone from Barman's storage|cannot be read/);
-      expect(await env.leftoverRecoveredInstances(), "no recovered instance left behind").toEqual([]);
     });
   });
 }

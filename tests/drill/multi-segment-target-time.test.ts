@@ -8,9 +8,9 @@ import { fileURLToPath } from "node:url";
 import * as allure from "allure-js-commons";
 import { afterAll, beforeEach, describe, expect, inject, test } from "vitest";
 import type { BarmanVersion } from "../../containers/platforms.ts";
+import { NORMAL_ORDERS, scenario12AtScale } from "../../fixtures/scenario-12-at-scale.ts";
 import { walSegmentRange } from "../../src/barman-output.ts";
 import { readSettings } from "../../src/config.ts";
-import { validateDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
 import { prepareTopology, RecoveryFailedError, resolvePlan } from "../../src/engine/phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
@@ -19,30 +19,8 @@ const run = inject("drillRun");
 const say = (line: string): void => console.log(`[multi-segment ${run.runId}] ${line}`);
 const settings = readSettings();
 const ORDERS = 1_000_000;
-const fixture = (name: string): { file: string } => ({ file: fileURLToPath(new URL(`../../fixtures/${name}`, import.meta.url)) });
-
 /** Scenario 12 with a million orders: its DELETE writes several segments of WAL. */
-const config = validateDrillConfig(
-  {
-    name: `Scenario 12 with ${ORDERS.toLocaleString("en-US")} orders: a disaster over several WAL segments`,
-    database: "shop",
-    seed: [
-      fixture("01-schema.sql"),
-      fixture("02-baseline-users.sql"),
-      `INSERT INTO orders (user_id, product, amount, order_date)
-       SELECT 1 + (i * 7919) % 1000, 'PRODUCT_' || (1 + (i * 104729) % 250), round((50 + (i * 7727) % 45000 / 100.0)::numeric, 2),
-              timestamptz '2025-06-01 00:00:00+00' + i * interval '7 seconds'
-       FROM generate_series(1::bigint, ${ORDERS}::bigint) AS i`,
-    ],
-    normalWork: [fixture("03-normal-orders.sql")],
-    disaster: [fixture("04-disaster.sql")],
-    verify: { tables: ["users", "orders"] },
-    expect: { baseline: { orders: ORDERS }, goodState: { orders: ORDERS + 100 }, afterDisaster: { orders: 0 } },
-    targets: ["time"],
-    recover: { jobs: 2 },
-  },
-  "multi-segment --target-time drill",
-);
+const config = scenario12AtScale({ orders: ORDERS, normalWork: [NORMAL_ORDERS], goodStateOrders: ORDERS + 100, targets: ["time"], jobs: 2 });
 const path = fileURLToPath(import.meta.url);
 let env: DrillEnvironment | undefined;
 
