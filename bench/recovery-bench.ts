@@ -5,6 +5,7 @@
 //   BENCH_RUNS=3                 drill repetitions (median reported)
 //   BENCH_SCALES=60004,1000000   orders rows for the recovery-at-scale part (10000000 works, ~1 GB)
 //   BENCH_JOBS=1,2               recover.jobs of the scale configuration (`barman recover --jobs`), one run each
+//   BENCH_PAIRS=pg15-barman3.13  PostgreSQL/Barman pairs to measure, comma-separated (default: the default pair)
 process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
 process.env["TESTCONTAINERS_HOST_OVERRIDE"] ??= "127.0.0.1";
 
@@ -14,7 +15,7 @@ import { cpus, hostname, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { assertEngineAnswers, docker, reap } from "../containers/docker-resources.ts";
 import { ensureImages } from "../containers/images.ts";
-import { DEFAULT_PLATFORM } from "../containers/platforms.ts";
+import { DEFAULT_PLATFORM, describePlatform, type Platform, platformName, resolvePlatform } from "../containers/platforms.ts";
 import { scenario12AtScale } from "../fixtures/scenario-12-at-scale.ts";
 import { failedChecks } from "../src/asserts/check.ts";
 import { recoveredStateChecks } from "../src/asserts/drill-asserts.ts";
@@ -31,6 +32,7 @@ import {
   prepareTopology,
   readRecoveredState,
   recoverToTarget,
+  removeRecovery,
   resolvePlan,
   seed,
   startUntilPromoted,
@@ -55,6 +57,18 @@ const numbers = (name: string, fallback: number[]): number[] => {
 const RUNS = numbers("BENCH_RUNS", [3])[0]!;
 const SCALES = numbers("BENCH_SCALES", [60_004, 1_000_000]);
 const JOBS = numbers("BENCH_JOBS", [1, 2]);
+const PAIRS: Platform[] = (() => {
+  try {
+    return process.env["BENCH_PAIRS"]?.split(",").map((name) => resolvePlatform({ platform: name.trim() }, {})) ?? [DEFAULT_PLATFORM];
+  } catch (error) {
+    console.error(`BENCH_PAIRS=${process.env["BENCH_PAIRS"]}: ${(error as Error).message}`);
+    process.exit(2);
+  }
+})();
+/** Barman 3.4 cannot recover a multi-segment disaster by time (README, Known limits). */
+const canRecoverByTimeAtScale = (p: Platform): boolean => p.barman !== "3.4";
+/** Incremental backups: PostgreSQL 17+ with Barman 3.11+. */
+const canBackUpIncrementally = (p: Platform): boolean => Number(p.postgres) >= 17 && p.barman !== "3.4";
 const say = (line: string): void => console.log(`[bench] ${line}`);
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -90,8 +104,8 @@ function assertRecovered(plan: DrillPlan, what: string, input: Parameters<typeof
 }
 
 // --- 1. The Scenario 12 drill, phase by phase, on the engine ------------------------------------
-async function drillOnce(run: DrillRun, index: number): Promise<Record<string, number>> {
-  const plan = await resolvePlan(scenario12);
+async function drillOnce(run: DrillRun, index: number, platform: Platform): Promise<Record<string, number>> {
+  const plan = await resolvePlan(scenario12, { platform });
   const kind = plan.targets[0]!;
   const phases: Record<string, number> = {};
   const wall = monotonicNow();
@@ -142,6 +156,10 @@ interface ScaleResult {
   verificationMs: number;
   containersMemoryBytes: number;
   barmanDiskBytes: number;
+  /** `barman restore --target-time` of the disaster at scale and its start; null where the version cannot (3.4). */
+  targetTime: { restoreMs: number; startUntilPromotedMs: number } | null;
+  /** `barman restore` of an incremental backup (taken after the normal work) to the restore point; null before PostgreSQL 17. */
+  incrementalRestoreMs: number | null;
 }
 
 /**
@@ -153,8 +171,19 @@ interface ScaleResult {
 const scaleConfig = (orders: number, jobs: number): DrillConfig =>
   scenario12AtScale({ orders, normalWork: ["UPDATE orders SET amount = amount + 1 WHERE id % 10 = 0"], targets: ["name"], jobs });
 
-async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
-  const plans = await Promise.all(JOBS.map((jobs) => resolvePlan({ config: scaleConfig(orders, jobs), path: fileURLToPath(import.meta.url) })));
+async function scaleOnce(run: DrillRun, orders: number, platform: Platform): Promise<ScaleResult> {
+  const incremental = canBackUpIncrementally(platform);
+  const plans = (
+    await Promise.all(JOBS.map((jobs) => resolvePlan({ config: scaleConfig(orders, jobs), path: fileURLToPath(import.meta.url) }, { platform })))
+  ).map((p) =>
+    incremental
+      ? {
+          ...p,
+          primarySettings: { ...p.primarySettings, summarize_wal: "on" },
+          barmanSettings: { ...p.barmanSettings, local_staging_path: "/var/lib/barman/staging" },
+        }
+      : p,
+  );
   const plan = plans[0]!;
   const kind = plan.targets[0]!;
   const env = await prepareTopology(plan, { name: `bench-${orders}`, run, settings, progress: () => {} });
@@ -164,6 +193,7 @@ async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
     const { backup, durationMs: backupMs } = await backUp(env);
     say(`  backup ${backup.backupId}: ${(backup.sizeBytes / 1048576).toFixed(0)} MiB in ${s(backupMs)}`);
     await doNormalWork(env, plan);
+    const incrementalBackup = incremental ? (await backUp(env, undefined, { incrementalFrom: backup.backupId })).backup : undefined;
     const goodState = await markGoodState(env, plan);
     const disaster = await causeDisaster(env, plan);
     const { closedSegment } = await archiveWalThroughDisaster(env);
@@ -194,6 +224,35 @@ async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
       lastDirectory = directory;
     }
 
+    let targetTime: ScaleResult["targetTime"] = null;
+    if (canRecoverByTimeAtScale(platform)) {
+      // The disaster's WAL spans several segments: a recovery by time must still reach the good state.
+      const byTime = targetOf("time", { goodState, disaster });
+      const copy = await recoverToTarget(env, { backupId: backup.backupId, target: byTime, directory: "by-time", jobs: plans.at(-1)!.recoverJobs });
+      const started = await startUntilPromoted(env, { backupId: backup.backupId, target: byTime, directory: "by-time" });
+      const state = await readRecoveredState(started.instance, plan);
+      assertRecovered(plan, `scale ${orders} by time`, {
+        kind: "time",
+        plan,
+        checkpoints: { baseline: seeded.baseline, goodState: goodState.snapshot, afterDisaster: disaster.snapshot },
+        goodStateQueries: goodState.queries,
+        state,
+        primaryTimeline: segmentTimeline(closedSegment),
+      });
+      targetTime = { restoreMs: copy.durationMs, startUntilPromotedMs: started.durationMs };
+      await removeRecovery(env, "by-time");
+      say(`  --target-time: restore ${s(copy.durationMs)}, start until promoted ${s(started.durationMs)}`);
+    }
+    let incrementalRestoreMs: number | null = null;
+    if (incrementalBackup) {
+      // Restore time only: Barman 3.13.3 restores a chain without pg_wal (README, Platforms).
+      const copy = await recoverToTarget(env, { backupId: incrementalBackup.backupId, target, directory: "incremental", jobs: plans.at(-1)!.recoverJobs });
+      incrementalRestoreMs = copy.durationMs;
+      await env.removeRecoveryDirectory("incremental");
+      say(
+        `  incremental backup ${(incrementalBackup.sizeBytes / 1048576).toFixed(0)} MiB: restore ${s(copy.durationMs)} (full backup: ${s(recover.at(-1)!.ms)})`,
+      );
+    }
     const promoted = await startUntilPromoted(env, { backupId: backup.backupId, target, directory: lastDirectory });
     const log = promoted.instance.serverLog();
     const redoStart = /redo starts at ([0-9A-F]+\/[0-9A-F]+)/.exec(log)?.[1];
@@ -231,6 +290,8 @@ async function scaleOnce(run: DrillRun, orders: number): Promise<ScaleResult> {
       verificationMs: state.durationMs,
       containersMemoryBytes: memory,
       barmanDiskBytes,
+      targetTime,
+      incrementalRestoreMs,
     };
   } finally {
     await env.stop();
@@ -247,53 +308,58 @@ const run: DrillRun = { runId: `bench-${randomBytes(3).toString("hex")}`, ownerP
 process.once("SIGINT", () => void reap({ runId: run.runId }).finally(() => process.exit(130)));
 
 try {
-  say(`drill: ${RUNS} run(s) with cached images`);
-  const drills: Array<Record<string, number>> = [];
-  for (let i = 0; i < RUNS; i++) {
-    drills.push(await drillOnce(run, i));
-    say(`  run ${i + 1}: ${s(drills[i]!["drill wall time"]!)}`);
-  }
-  const phaseNames = Object.keys(drills[0]!);
-  const drillMedians = Object.fromEntries(phaseNames.map((p) => [p, median(drills.map((d) => d[p]!))]));
-
-  const scales: ScaleResult[] = [];
-  for (const orders of SCALES) {
-    say(`recovery at scale: ${orders.toLocaleString("en-US")} orders`);
-    scales.push(await scaleOnce(run, orders));
-  }
-
   const machine = { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryBytes: totalmem(), docker: engine.version };
-  const result = {
-    schemaVersion: 1,
-    measuredAt: new Date().toISOString(),
-    machine,
-    images: { built, ensureMs: imagesMs },
-    drill: { runs: RUNS, medianMs: drillMedians, allRunsMs: drills },
-    scales,
-  };
+  const pairs: Array<{
+    platform: string;
+    drill: { runs: number; medianMs: Record<string, number>; allRunsMs: Array<Record<string, number>> };
+    scales: ScaleResult[];
+  }> = [];
+  for (const platform of PAIRS) {
+    await ensureImages({ platform, baseOverride: settings.baseImage, progress: (l) => say(l) });
+    say(`${describePlatform(platform)}: drill, ${RUNS} run(s) with cached images`);
+    const drills: Array<Record<string, number>> = [];
+    for (let i = 0; i < RUNS; i++) {
+      drills.push(await drillOnce(run, i, platform));
+      say(`  run ${i + 1}: ${s(drills[i]!["drill wall time"]!)}`);
+    }
+    const phaseNames = Object.keys(drills[0]!);
+    const medianMs = Object.fromEntries(phaseNames.map((p) => [p, median(drills.map((d) => d[p]!))]));
+    const scales: ScaleResult[] = [];
+    for (const orders of SCALES) {
+      say(`${describePlatform(platform)}: recovery at scale, ${orders.toLocaleString("en-US")} orders`);
+      scales.push(await scaleOnce(run, orders, platform));
+    }
+    pairs.push({ platform: platformName(platform), drill: { runs: RUNS, medianMs, allRunsMs: drills }, scales });
+  }
+
+  const result = { schemaVersion: 2, measuredAt: new Date().toISOString(), machine, images: { built, ensureMs: imagesMs }, pairs };
   await mkdir("reports", { recursive: true });
   await writeFile("reports/bench.json", JSON.stringify(result, null, 2));
 
-  console.log(`\nDrill (median of ${RUNS}, images cached), ${machine.cpus} cores, Docker ${machine.docker}`);
-  console.log("| phase | median |\n|---|---|");
-  for (const p of phaseNames) console.log(`| ${p} | ${s(drillMedians[p]!)} |`);
-  const recoverySum = drillMedians["barman recover"]! + drillMedians["start until promoted"]! + drillMedians["verification"]!;
-  console.log(`| recover + start + verification | ${s(recoverySum)} |`);
-  console.log("\nRecovery at scale");
-  console.log(
-    "| orders | backup | recovered bytes | barman recover (--jobs: time, MB/s, vs plain copy) | WAL replay | start until promoted | verification | memory | Barman disk |",
-  );
-  console.log("|---|---|---|---|---|---|---|---|---|");
-  for (const r of scales) {
-    const recovers = r.recover
-      .map(
-        (x) =>
-          `${x.jobs}: ${s(x.ms)}, ${(r.recoveredBytes / 1048576 / (x.ms / 1000)).toFixed(0)} MB/s, ${x.ratioToPlainCopy.toFixed(2)}x of ${s(x.plainCopyMs)}`,
-      )
-      .join("; ");
+  for (const pair of pairs) {
+    const { medianMs } = pair.drill;
+    console.log(`\n## ${pair.platform}\n\nDrill (median of ${RUNS}, images cached), ${machine.cpus} cores, Docker ${machine.docker}`);
+    console.log("| phase | median |\n|---|---|");
+    for (const [p, ms] of Object.entries(medianMs)) console.log(`| ${p} | ${s(ms)} |`);
+    console.log(`| recover + start + verification | ${s(medianMs["barman recover"]! + medianMs["start until promoted"]! + medianMs["verification"]!)} |`);
+    console.log("\nRecovery at scale");
     console.log(
-      `| ${r.orders.toLocaleString("en-US")} | ${(r.backupBytes / 1048576).toFixed(0)} MiB in ${s(r.backupMs)} | ${(r.recoveredBytes / 1048576).toFixed(0)} MiB | ${recovers} | ${(r.walReplayBytes / 1048576).toFixed(1)} MiB in ${s(r.walReplayMs)} (${r.walReplayMbPerS.toFixed(0)} MB/s) | ${s(r.startUntilPromotedMs)} | ${s(r.verificationMs)} | ${(r.containersMemoryBytes / 1048576).toFixed(0)} MiB | ${(r.barmanDiskBytes / 1048576).toFixed(0)} MiB |`,
+      "| orders | backup | recovered bytes | barman recover (--jobs: time, MB/s, vs plain copy) | WAL replay | start until promoted | verification | --target-time (restore / start) | incremental restore | memory | Barman disk |",
     );
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (const r of pair.scales) {
+      const recovers = r.recover
+        .map(
+          (x) =>
+            `${x.jobs}: ${s(x.ms)}, ${(r.recoveredBytes / 1048576 / (x.ms / 1000)).toFixed(0)} MB/s, ${x.ratioToPlainCopy.toFixed(2)}x of ${s(x.plainCopyMs)}`,
+        )
+        .join("; ");
+      const byTime = r.targetTime ? `${s(r.targetTime.restoreMs)} / ${s(r.targetTime.startUntilPromotedMs)}` : "not possible (Barman 3.4)";
+      const incremental = r.incrementalRestoreMs === null ? "n/a (PostgreSQL < 17 or Barman 3.4)" : s(r.incrementalRestoreMs);
+      console.log(
+        `| ${r.orders.toLocaleString("en-US")} | ${(r.backupBytes / 1048576).toFixed(0)} MiB in ${s(r.backupMs)} | ${(r.recoveredBytes / 1048576).toFixed(0)} MiB | ${recovers} | ${(r.walReplayBytes / 1048576).toFixed(1)} MiB in ${s(r.walReplayMs)} (${r.walReplayMbPerS.toFixed(0)} MB/s) | ${s(r.startUntilPromotedMs)} | ${s(r.verificationMs)} | ${byTime} | ${incremental} | ${(r.containersMemoryBytes / 1048576).toFixed(0)} MiB | ${(r.barmanDiskBytes / 1048576).toFixed(0)} MiB |`,
+      );
+    }
   }
   console.log(`\nImages: ${built.length ? `built ${built.length} in ${s(imagesMs)}` : `cached (checked in ${s(imagesMs)})`}. Written: reports/bench.json`);
 } finally {
