@@ -66,6 +66,24 @@ export async function debianMirror(): Promise<string> {
   return deb822?.[1] ?? oneLine?.[1] ?? "http://deb.debian.org/debian";
 }
 
+/**
+ * A build that failed because the Debian suite could not give a package (a moving suite such as
+ * forky drops or renames packages; a snapshot can be unreachable) becomes one line naming the
+ * suite, the image and apt's own words; any other failure is returned as it was.
+ */
+export function explainPackageFailure(suite: string, image: string, error: Error): Error {
+  const lines = error.message.split("\n");
+  const apt = lines.find((l) =>
+    /Unable to locate package|has no installation candidate|Release file .* is expired|is not valid yet|does not have a Release file|Failed to fetch|Unable to fetch/.test(
+      l,
+    ),
+  );
+  if (!apt) return error;
+  return new Error(
+    `Debian ${suite} cannot give the packages of ${image} here: ${apt.replace(/^\s*(E:|W:)?\s*/, "").trim()} (containers/debian-packages.txt lists them)`,
+  );
+}
+
 /** "host" for this machine's own suite (its apt sources as they are), else the mirror line. */
 async function baseSources(suite: DebianSuite): Promise<string> {
   return suite === (await hostSuite()) ? "host" : `deb ${await debianMirror()} ${suite} main`;
@@ -198,11 +216,7 @@ async function buildBaseImage(tag: string, suite: DebianSuite, progress: Progres
     const stream = await docker().importImage(createReadStream(tarball), { repo, tag: version, changes: ['CMD ["bash"]'] } as object);
     await followBuildStream(stream, progress);
   } catch (error) {
-    const message = (error as Error).message;
-    if (/Release|Valid-Until|Unable to locate package|not found/.test(message)) {
-      throw new Error(`Debian ${suite} cannot give the drill's packages here: ${message.split("\n").slice(-3).join(" ")}`);
-    }
-    throw error;
+    throw explainPackageFailure(suite, "the base image", error as Error);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -233,7 +247,7 @@ async function buildFromDockerfile(options: { plan: ImagePlan; files: string[]; 
   try {
     await followBuildStream(stream, options.progress);
   } catch (error) {
-    throw new Error(`Building image ${tag} from containers/${dockerfile} failed: ${(error as Error).message}`);
+    throw explainPackageFailure(options.plan.suite, tag, new Error(`Building image ${tag} from containers/${dockerfile} failed: ${(error as Error).message}`));
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { CONTAINERS_DIR, imagePlans, packageSection } from "../../containers/images.ts";
+import { CONTAINERS_DIR, explainPackageFailure, imagePlans, packageSection } from "../../containers/images.ts";
 import { BARMAN_VERSIONS, DEFAULT_PLATFORM, POSTGRES_VERSIONS, SUPPORTED_PAIRS } from "../../containers/platforms.ts";
 
 const PACKAGE_LIST = readFileSync(new URL("../../containers/debian-packages.txt", import.meta.url), "utf8");
@@ -112,5 +112,28 @@ describe("imagePlans (reads files only)", () => {
     expect([overridden.postgres.base, overridden.barman.base]).toEqual(["debian:trixie-slim", "debian:trixie-slim"]);
     expect(overridden.postgres.tag).not.toBe(own.postgres.tag);
     expect(overridden.barman.tag).not.toBe(own.barman.tag);
+  });
+});
+
+describe("explainPackageFailure: a suite that cannot give the packages is one line", () => {
+  test.each([
+    ["E: Unable to locate package postgresql-19", "Unable to locate package postgresql-19"],
+    [
+      "Package barman is not available, but is referred to by another package.\nE: Package 'barman' has no installation candidate",
+      "Package 'barman' has no installation candidate",
+    ],
+    [
+      "E: Release file for http://deb.debian.org/debian/dists/forky/InRelease is expired (invalid since 2d). Updates for this repository will not be applied.",
+      "Release file for http://deb.debian.org/debian/dists/forky/InRelease is expired (invalid since 2d). Updates for this repository will not be applied.",
+    ],
+  ])("%s", (aptSays, words) => {
+    const error = explainPackageFailure("forky", "pgdrill/barman:3.20-abc", new Error(`Building image failed:\n${aptSays}`));
+    expect(error.message).toBe(`Debian forky cannot give the packages of pgdrill/barman:3.20-abc here: ${words} (containers/debian-packages.txt lists them)`);
+    expect(error.message).not.toContain("\n");
+  });
+
+  test("any other failure is returned as it was", () => {
+    const original = new Error("no space left on device");
+    expect(explainPackageFailure("trixie", "base", original)).toBe(original);
   });
 });
