@@ -352,13 +352,15 @@ export async function verifyBackupIfManifest(env: DrillEnvironment, backupId: st
 export async function verifyBackupChain(
   env: DrillEnvironment,
   backupId: string,
-): Promise<{ chain: string[]; verifyOutput: string | undefined; notVerified?: string }> {
+): Promise<{ backup: BackupDetails; chain: string[]; verifyOutput: string | undefined; notVerified?: string }> {
   const chain: string[] = [];
+  let backup: BackupDetails | undefined;
   for (let id: string | undefined = backupId; id !== undefined; ) {
     const child = chain.at(-1);
     const details: BackupDetails = await env.barman.showBackup(id).catch((error: Error) => {
       throw new Error(`backup ${id}${child ? `, the parent of ${child},` : ""} cannot be read: ${error.message}`);
     });
+    backup ??= details;
     chain.push(id);
     id = details.parentBackupId;
   }
@@ -371,15 +373,20 @@ export async function verifyBackupChain(
     if (verified.verifyOutput !== undefined) outputs.push(verified.verifyOutput);
     if (verified.notVerified) notVerified.push(verified.notVerified);
   }
-  return { chain, verifyOutput: outputs.length ? outputs.join("\n") : undefined, ...(notVerified.length ? { notVerified: notVerified.join("; ") } : {}) };
+  return {
+    backup: backup!,
+    chain,
+    verifyOutput: outputs.length ? outputs.join("\n") : undefined,
+    ...(notVerified.length ? { notVerified: notVerified.join("; ") } : {}),
+  };
 }
 
 /** verify-backup, then every WAL segment from the backup's first through `walThrough` present and readable. */
 export async function verifyBackupAndWal(env: DrillEnvironment, options: { backupId: string; walThrough: string }): Promise<BackupVerification> {
   return timed(async () => {
+    // The chain's walk already read the backup's catalogue entry: no second show-backup.
     const verified = await verifyBackupChain(env, options.backupId);
-    const backup = await env.barman.showBackup(options.backupId);
-    return { ...verified, backup, wal: await env.barman.walCoverage(backup.beginWal, options.walThrough) };
+    return { ...verified, wal: await env.barman.walCoverage(verified.backup.beginWal, options.walThrough) };
   });
 }
 

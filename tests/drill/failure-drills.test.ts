@@ -8,10 +8,11 @@ import { docker } from "../../containers/docker-resources.ts";
 import { readSettings, type TargetKindName } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
-import { backUp, type DrillFacts, type DrillPlan, prepareTopology, RecoveryFailedError, resolvePlan, seed } from "../../src/engine/phases.ts";
+import { backUp, type DrillFacts, type DrillPlan, prepareTopology, RecoveryFailedError, resolvePlan, seed, walNeededThrough } from "../../src/engine/phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import type { RecoveryTarget } from "../../src/recovery-target.ts";
 import { pollUntil } from "../../src/wait.ts";
+import { removeArchivedSegment } from "../support/faults.ts";
 
 const run = inject("drillRun");
 const say = (line: string): void => console.log(`[faults ${run.runId}] ${line}`);
@@ -81,13 +82,9 @@ describe("Faults in the request, the archive and the backup", () => {
 
   test("a WAL segment between the backup and the target is missing from Barman's archive: red before any recovery, naming it", async () => {
     await allure.story("Missing WAL segment");
-    const { segment } = await env.primary.one<{ segment: string }>("SELECT pg_walfile_name($1::pg_lsn) AS segment", [prepared.goodState.restorePointLsn]);
+    const segment = await walNeededThrough(env, "name", prepared);
     expect(segment > prepared.backup.endWal, `segment ${segment} lies after the backup's end WAL ${prepared.backup.endWal}`).toBe(true);
-    // As if a clean-up script had deleted it: the file and its line in Barman's WAL catalogue.
-    // Barman 3.4 keeps the catalogue in wals/xlog.db; later versions in <server>-xlog.db (xlogdb_directory).
-    await env.barman.shell(
-      `set -e; f=$(find ${barmanHome}/wals -name ${segment}); rm "$f"; for db in $(find /var/lib/barman -name '*xlog.db'); do sed -i "/^${segment}\\t/d" "$db"; done`,
-    );
+    await removeArchivedSegment(env, segment);
     await allure.parameter("removed WAL segment", segment);
     const error = await expectRedDrill(env, prepared, { kind: "time" }, "missing-wal");
     expect(error.phase, "caught by the WAL check, before barman recover").toBe("WAL verification");

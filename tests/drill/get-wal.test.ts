@@ -9,8 +9,9 @@ import type { BarmanVersion } from "../../containers/platforms.ts";
 import { readSettings } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
-import { prepareTopology, RecoveryFailedError, recoverToTarget, resolvePlan, startUntilPromoted, targetOf } from "../../src/engine/phases.ts";
+import { prepareTopology, RecoveryFailedError, recoverToTarget, resolvePlan, startUntilPromoted, targetOf, walNeededThrough } from "../../src/engine/phases.ts";
 import { seconds } from "../../src/metrics.ts";
+import { removeArchivedSegment } from "../support/faults.ts";
 
 const run = inject("drillRun");
 const say = (line: string): void => console.log(`[get-wal ${run.runId}] ${line}`);
@@ -44,10 +45,8 @@ describe("--get-wal: the recovered instance fetches WAL from Barman during repla
 
       // A segment the replay needs, gone from the archive (file and catalogue). The gate's WAL
       // check would catch it first; here the restore runs without it to show what --get-wal does.
-      const { segment } = await env.primary.one<{ segment: string }>("SELECT pg_walfile_name($1::pg_lsn) AS segment", [facts.goodState.restorePointLsn]);
-      await env.barman.shell(
-        `set -e; f=$(find /var/lib/barman/${plan.serverName}/wals -name ${segment}); rm "$f"; for db in $(find /var/lib/barman -name '*xlog.db'); do sed -i "/^${segment}\\t/d" "$db"; done`,
-      );
+      const segment = await walNeededThrough(env, "name", facts);
+      await removeArchivedSegment(env, segment);
       const target = targetOf("time", facts);
       await recoverToTarget(env, { backupId: facts.backup.backupId, target, directory: "get-wal-missing", walFromBarman: true });
       const error = await startUntilPromoted(env, { backupId: facts.backup.backupId, target, directory: "get-wal-missing", walFromBarman: true }).then(

@@ -12,7 +12,7 @@ import { NORMAL_ORDERS, scenario12AtScale } from "../../fixtures/scenario-12-at-
 import { walSegmentRange } from "../../src/barman-output.ts";
 import { readSettings } from "../../src/config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
-import { prepareTopology, RecoveryFailedError, resolvePlan } from "../../src/engine/phases.ts";
+import { prepareTopology, RecoveryFailedError, resolvePlan, walNeededThrough } from "../../src/engine/phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 
 const run = inject("drillRun");
@@ -46,9 +46,7 @@ describe(`--target-time after a DELETE of ${ORDERS.toLocaleString("en-US")} rows
     env = await prepareTopology(plan, { name: `multiseg-${barman.replace(".", "")}`, run, settings, progress: say });
     try {
       const facts = await prepareDisaster(env, plan, say);
-      const { segment: targetSegment } = await env.primary.one<{ segment: string }>("SELECT pg_walfile_name($1::pg_lsn) AS segment", [
-        facts.goodState.restorePointLsn,
-      ]);
+      const targetSegment = await walNeededThrough(env, "name", facts);
       const span = walSegmentRange(targetSegment, facts.disaster.segment).length;
       await allure.parameter("WAL segments from the target to the disaster's commit", String(span));
       expect(span, `segments from the target's (${targetSegment}) to the disaster's commit (${facts.disaster.segment})`).toBeGreaterThanOrEqual(3);
