@@ -185,6 +185,8 @@ export function segmentTimeline(name: string): number {
 }
 /** Barman stores a segment under wals/<first 16 hex digits>/<segment>. */
 export function archivedSegmentPath(walsDirectory: string, segment: string): string {
+  // A timeline history file (00000002.history) sits at the top of the archive, as Barman's hash_dir has it.
+  if (/^[0-9A-F]{8}\.history$/.test(segment)) return `${walsDirectory}/${segment}`;
   if (!isWalSegmentName(segment)) throw new Error(`not a WAL segment name: '${segment}'`);
   return `${walsDirectory}/${segment.slice(0, 16)}/${segment}`;
 }

@@ -18,6 +18,14 @@ export const BUDGET_DEFAULTS_S = {
   recoveredInstancePromoted: 300,
   /** Any single SQL statement of the drill (seeding, counting, checksums). */
   sqlStatement: 120,
+  /** Scenario 13: one commit of the steady workload; an attempt without an answer by then counts as failed. */
+  workloadCommit: 5,
+  /** Scenario 13: the workload's first acknowledged commits, and its first commit after the switchover. */
+  workloadCommitted: 60,
+  /** Scenario 13: the workload's first failed attempt after the primary's host is lost. */
+  outageDetected: 30,
+  /** Scenario 13: Barman's receive-wal streaming synchronously (sync_state = sync in pg_stat_replication). */
+  synchronousStreaming: 60,
 } as const;
 
 export type BudgetName = keyof typeof BUDGET_DEFAULTS_S;

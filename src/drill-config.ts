@@ -88,7 +88,40 @@ export interface DrillConfig {
   budgetsS?: Partial<Record<BudgetName, number>>;
   /** Checks for the nightly verification of an existing Barman server (no primary to compare with). */
   nightly?: { checks: Array<Required<VerificationQuery>> };
+  /** Scenario 13, the full disaster-recovery drill (tests/drill/scenario-13.test.ts); Scenario 12 drills ignore it. */
+  fullDr?: FullDrConfig;
 }
+
+/** How WAL reaches Barman in a full disaster-recovery drill. */
+export const WAL_MODES = ["archive", "streaming", "synchronous"] as const;
+export type WalMode = (typeof WAL_MODES)[number];
+
+export interface FullDrConfig {
+  /**
+   * archive: archive_command only (streaming_archiver = off), a segment reaches Barman when it is
+   * full or archive_timeout has passed; streaming: also Barman's receive-wal, asynchronous;
+   * synchronous: receive-wal named in synchronous_standby_names, a commit is acknowledged only
+   * once Barman has it.
+   */
+  walMode: WalMode;
+  /** The primary's archive_timeout in seconds; required with walMode "archive". */
+  archiveTimeoutS?: number;
+  workload?: {
+    /** Commits per second of the steady writer (default 200). */
+    ratePerSecond?: number;
+  };
+  /** Objectives the drill is judged against; RPO defaults to no loss at all, RTO to 120 s. */
+  objectives?: {
+    /** Acknowledged commits that may be lost. */
+    rpoCommits?: number;
+    /** Seconds of acknowledged work that may be lost. */
+    rpoSeconds?: number;
+    /** From the last commit acknowledged before the loss to the first acknowledged by the new primary. */
+    rtoApplicationS?: number;
+  };
+}
+
+export const FULL_DR_DEFAULTS = { ratePerSecond: 200, objectives: { rpoCommits: 0, rpoSeconds: 0, rtoApplicationS: 120 } } as const;
 
 export const defineDrillConfig = (config: DrillConfig): DrillConfig => config;
 
@@ -169,6 +202,34 @@ const configSchema = z
     nightly: z
       .object({ checks: z.array(query.required()).min(1) })
       .strict()
+      .optional(),
+    fullDr: z
+      .object({
+        walMode: z.enum(WAL_MODES, { message: `allowed: ${WAL_MODES.join(", ")}` }),
+        archiveTimeoutS: z.number().int({ message: "must be a whole number of seconds" }).min(1).max(3600).optional(),
+        workload: z
+          .object({ ratePerSecond: z.number().min(1, { message: "must be at least 1 commit per second" }).max(2000).optional() })
+          .strict()
+          .optional(),
+        objectives: z
+          .object({
+            rpoCommits: z.number().int({ message: "must be a whole number of commits" }).nonnegative().optional(),
+            rpoSeconds: z.number().nonnegative().optional(),
+            rtoApplicationS: z.number().positive().optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .superRefine((fullDr, context) => {
+        if (fullDr.walMode === "archive" && fullDr.archiveTimeoutS === undefined) {
+          context.addIssue({
+            code: "custom",
+            path: ["archiveTimeoutS"],
+            message: "walMode archive ships WAL only when a segment is full or archive_timeout passes: set the primary's archive_timeout in seconds",
+          });
+        }
+      })
       .optional(),
   })
   .strict()

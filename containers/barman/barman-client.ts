@@ -240,6 +240,35 @@ export class BarmanClient {
     });
   }
 
+  /**
+   * receive-wal stopped and started again by `barman cron`: Barman decides whether pg_receivewal
+   * runs --synchronous when it starts it (its name in synchronous_standby_names).
+   */
+  async restartWalStreaming(budgetMs: number): Promise<void> {
+    await this.command(["receive-wal", "--stop", this.serverName], { allowFailure: true });
+    await this.startWalStreaming(budgetMs);
+  }
+
+  /**
+   * Streaming from a new primary after a switchover, as Barman's receive-wal documents it: the
+   * replication slot created on the new server, the streaming position reset to the new server's
+   * (the old timeline's .partial marker removed: its WAL is in the new primary's timeline), then
+   * receive-wal started again. Returns Barman's words.
+   */
+  async followNewPrimaryStreaming(budgetMs: number): Promise<string> {
+    const outputs: string[] = [];
+    for (const args of [
+      ["receive-wal", "--stop", this.serverName],
+      ["receive-wal", "--create-slot", this.serverName],
+      ["receive-wal", "--reset", this.serverName],
+    ]) {
+      const result = await this.command(args, { allowFailure: args[1] === "--stop" });
+      outputs.push(`$ barman ${args.join(" ")}\n${words(result)}`);
+    }
+    await this.startWalStreaming(budgetMs);
+    return outputs.join("\n");
+  }
+
   private async showServer(): Promise<string> {
     this.showServerOutput ??= (await this.command(["-f", "json", "show-server", this.serverName])).stdout;
     return this.showServerOutput;

@@ -72,7 +72,7 @@ export class BarmanContainer extends GenericContainer {
   }
 
   override async start(): Promise<StartedBarmanServer> {
-    return new StartedBarmanServer(await super.start(), this.options.serverName);
+    return new StartedBarmanServer(await super.start(), this.options.serverName, this.options);
   }
 }
 
@@ -83,6 +83,7 @@ export class StartedBarmanServer extends AbstractStartedContainer {
   constructor(
     started: StartedTestContainer,
     readonly serverName: string,
+    private readonly options: BarmanServerOptions,
   ) {
     super(started);
     this.client = new BarmanClient(new DockerExecTransport(started.getId(), started.getName().replace(/^\//, "")), serverName);
@@ -100,6 +101,21 @@ export class StartedBarmanServer extends AbstractStartedContainer {
         "authorize",
         publicKey.trim(),
       ],
+      { user: "barman", where: "the Barman server" },
+    );
+  }
+
+  /**
+   * Re-points the server at a new primary (a switchover): conninfo and streaming_conninfo name
+   * `host`, and .pgpass carries the same roles' passwords for it (the new primary was recovered
+   * from this server's backup: its roles are the old primary's).
+   */
+  async pointAt(host: string): Promise<void> {
+    const section = serverSection({ ...this.options, primaryHost: host });
+    const pgpass = [`${host}:5432:*:barman:${this.options.barmanPassword}`, `${host}:5432:*:streaming_barman:${this.options.streamingPassword}`].join("\n");
+    await execIn(
+      this.getId(),
+      ["bash", "-c", 'printf "%s" "$1" > "/etc/barman.d/$3.conf" && printf "%s\n" "$2" >> ~/.pgpass', "repoint", section, pgpass, this.serverName],
       { user: "barman", where: "the Barman server" },
     );
   }

@@ -103,15 +103,22 @@ export class StartedDrillPostgres extends StartedPostgreSqlContainer implements 
   }
 }
 
+/** What a primary needs for Barman: WAL for replication, senders and slots for receive-wal, archiving. */
+export const PRIMARY_SERVER_OPTIONS = ["-c", "wal_level=replica", "-c", "max_wal_senders=10", "-c", "max_replication_slots=10", "-c", "archive_mode=on"];
+
 /** The production database of the drill: WAL streamed to Barman through a replication slot. */
 export class PrimaryContainer extends DrillPostgresContainer {
   /**
    * `settings`: the user's postgresql.conf settings, passed as -c name=value.
    * `sshd`: start sshd for Barman's backup_method = rsync (Barman runs rsync over SSH as postgres).
+   * `dataVolume`: a named volume for PGDATA (otherwise the container's own layer).
    */
-  constructor(options: PostgresRoleOptions & { settings?: Record<string, string>; sshd?: boolean }) {
+  constructor(options: PostgresRoleOptions & { settings?: Record<string, string>; sshd?: boolean; dataVolume?: string }) {
     super(options);
     if (options.sshd) this.withEnvironment({ PGDRILL_SSHD: "1" });
+    // PGDATA on a named volume of its own: a drill that destroys the primary's host (Scenario 13)
+    // destroys this volume, and can prove it is gone.
+    if (options.dataVolume) this.withBindMounts([{ source: options.dataVolume, target: "/var/lib/postgresql/data" }]);
     const userSettings = Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
     // Barman's streaming connection (pg_basebackup, pg_receivewal) needs a replication line in
     // pg_hba.conf; the official contract only adds "host all all all". The image's opt-in adds it
@@ -119,18 +126,7 @@ export class PrimaryContainer extends DrillPostgresContainer {
     this.withEnvironment({ PGDRILL_REPLICATION_HBA: "1" })
       // archive_command is set with ALTER SYSTEM once Barman trusts this server's SSH key
       // (DrillEnvironment.enableArchiveCommand); until then WAL waits in pg_wal, marked .ready.
-      .withCommand([
-        "postgres",
-        "-c",
-        "wal_level=replica",
-        "-c",
-        "max_wal_senders=10",
-        "-c",
-        "max_replication_slots=10",
-        "-c",
-        "archive_mode=on",
-        ...userSettings,
-      ]);
+      .withCommand(["postgres", ...PRIMARY_SERVER_OPTIONS, ...userSettings]);
   }
 
   override async start(): Promise<StartedDrillPostgres> {

@@ -8,7 +8,7 @@ import type { Readable } from "node:stream";
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer, type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
 import { type RecoveryLogFacts, readRecoveryLog } from "../../src/recovery-log.ts";
 import { RECOVERY_MOUNT } from "../barman/barman-container.ts";
-import { bindPortsToLoopback } from "./postgres-containers.ts";
+import { bindPortsToLoopback, PRIMARY_SERVER_OPTIONS } from "./postgres-containers.ts";
 import { PgClientSession, PsqlSession, type SqlSession } from "./sql-session.ts";
 
 const POSTGRES_PORT = 5432;
@@ -38,6 +38,12 @@ export interface RecoveredInstanceOptions {
   statementTimeoutMs: number;
   /** An SSH key of the postgres user for the Barman server "barman" (WAL fetched with barman-wal-restore). */
   sshIdentity?: { privateKey: string };
+  /**
+   * The instance becomes production (Scenario 13's switchover): it archives into Barman from its
+   * first second (the new timeline's history file, the old timeline's last partial segment) with
+   * these settings (archive_command among them), instead of the throwaway's archive_mode = off.
+   */
+  asNewPrimary?: { settings: Record<string, string> };
 }
 
 export class RecoveredInstanceStartError extends Error {
@@ -57,9 +63,12 @@ export class RecoveredInstanceContainer extends GenericContainer {
 
   constructor(private readonly options: RecoveredInstanceOptions) {
     super(options.image);
-    // Never archive the copy's new timeline into the production Barman server: the recovered
-    // data directory carries the primary's archive_command.
-    const command = ["postgres", "-c", "archive_mode=off"];
+    // Never archive a throwaway copy's new timeline into the production Barman server: the recovered
+    // data directory carries the primary's archive_command. A new primary is production: it must.
+    // Command-line settings win over the postgresql.auto.conf Barman wrote (archive_command = false).
+    const command = options.asNewPrimary
+      ? ["postgres", ...PRIMARY_SERVER_OPTIONS, ...Object.entries(options.asNewPrimary.settings).flatMap(([name, value]) => ["-c", `${name}=${value}`])]
+      : ["postgres", "-c", "archive_mode=off"];
     if (options.source.kind === "volume") {
       // The volume at the same path as on the Barman server: Barman 3.13 and later write an absolute
       // restore_command (cp /recovery/<dir>/barman_wal/%f %p), 3.4 a relative one.

@@ -97,7 +97,7 @@ async function timed<T extends object>(work: () => Promise<T>): Promise<T & { du
 
 export async function prepareTopology(
   plan: DrillPlan,
-  options: { name: string; run: DrillRun; settings: DrillSettings; progress: (line: string) => void },
+  options: { name: string; run: DrillRun; settings: DrillSettings; progress: (line: string) => void; primaryDataVolume?: boolean },
 ): Promise<DrillEnvironment> {
   // Built once per version and cached by content hash: a run on the default platform finds them.
   const { images } = await ensureImages({ platform: plan.platform, baseOverride: options.settings.baseImage, progress: options.progress });
@@ -111,6 +111,7 @@ export async function prepareTopology(
     progress: options.progress,
     barmanServerSettings: plan.barmanSettings,
     primarySettings: plan.primarySettings,
+    primaryDataVolume: options.primaryDataVolume,
   });
 }
 
@@ -454,12 +455,12 @@ export interface PromotedInstance {
 /** Starts the recovered instance until it has reached its target and promoted (or says why not, in PostgreSQL's words). */
 export async function startUntilPromoted(
   env: DrillEnvironment,
-  options: { backupId: string; target: RecoveryTarget; directory: string; walFromBarman?: boolean },
+  options: { backupId: string; target: RecoveryTarget; directory: string; walFromBarman?: boolean; asNewPrimary?: { settings: Record<string, string> } },
 ): Promise<PromotedInstance> {
   const started = monotonicNow();
   let instance: StartedRecoveredInstance;
   try {
-    instance = await env.startRecoveredInstance(options.directory, { walFromBarman: options.walFromBarman });
+    instance = await env.startRecoveredInstance(options.directory, { walFromBarman: options.walFromBarman, asNewPrimary: options.asNewPrimary });
   } catch (error) {
     throw new RecoveryFailedError("instance start", options.backupId, options.target, (error as Error).message);
   }

@@ -10,6 +10,7 @@ import { execIn } from "../../containers/exec.ts";
 import type { DrillImages } from "../../containers/images.ts";
 import { PrimaryContainer, type StartedDrillPostgres } from "../../containers/postgres/postgres-containers.ts";
 import { RecoveredInstanceContainer, type StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
+import type { SqlSession } from "../../containers/postgres/sql-session.ts";
 import type { DrillSettings } from "../config.ts";
 
 export interface DrillRun {
@@ -28,7 +29,7 @@ export class DrillEnvironment {
   readonly barman: BarmanClient;
 
   private constructor(
-    /** Name prefix of this environment's containers, network and volume. */
+    /** Name prefix of this environment's containers, network and volumes. */
     readonly prefix: string,
     readonly run: DrillRun,
     readonly images: DrillImages,
@@ -38,13 +39,63 @@ export class DrillEnvironment {
     readonly superuser: { user: string; password: string; database: string },
     readonly primary: StartedDrillPostgres,
     readonly barmanServer: StartedBarmanServer,
-    private readonly labels: Record<string, string>,
+    readonly labels: Record<string, string>,
   ) {
     this.barman = barmanServer.client;
   }
 
   /** The secrets of this run, for masking in anything written to a report. */
   readonly secrets: string[] = [];
+
+  /** Other containers of this environment (Scenario 13's PgBouncer), removed with it. */
+  readonly companions: Array<{ stop(): Promise<unknown> }> = [];
+
+  /** The primary's own data volume, when it has one (Scenario 13). */
+  primaryDataVolume: string | undefined;
+
+  /** A recovered instance that became production after a switchover (Scenario 13). */
+  private newPrimary: { session: SqlSession; host: string } | undefined;
+
+  /** The server production writes go to now: the primary, or the instance promoted in its place. */
+  get currentPrimary(): SqlSession {
+    return this.newPrimary?.session ?? this.primary;
+  }
+
+  /** Its host name on the drill network. */
+  get currentPrimaryHost(): string {
+    return this.newPrimary?.host ?? "pg-primary";
+  }
+
+  /** From now on `instance` is production: WAL switches and nudges go to it. */
+  adoptAsPrimary(instance: SqlSession, host: string): void {
+    this.newPrimary = { session: instance, host };
+  }
+
+  /**
+   * The primary's host is lost: its container killed with SIGKILL (no shutdown checkpoint, no last
+   * WAL flush, no goodbye to Barman), removed, and its data volume destroyed. Returns the monotonic
+   * time of the kill.
+   */
+  async losePrimaryHost(): Promise<{ killedAt: number; volumeDestroyed: string | undefined }> {
+    const container = docker().getContainer(this.primary.getId());
+    const killedAt = performance.now();
+    await container.kill({ signal: "SIGKILL" });
+    await this.primary.session.end().catch(() => undefined);
+    await container.remove({ force: true, v: true });
+    if (this.primaryDataVolume) await docker().getVolume(this.primaryDataVolume).remove({ force: true });
+    return { killedAt, volumeDestroyed: this.primaryDataVolume };
+  }
+
+  async volumeExists(name: string): Promise<boolean> {
+    return docker()
+      .getVolume(name)
+      .inspect()
+      .then(() => true)
+      .catch((error: { statusCode?: number }) => {
+        if (error.statusCode === 404) return false;
+        throw error;
+      });
+  }
 
   static async start(options: {
     /** The images of the drill's platform (containers/images.ts). */
@@ -60,6 +111,8 @@ export class DrillEnvironment {
     barmanServerSettings?: Record<string, string>;
     /** The primary's postgresql.conf settings (-c name=value). */
     primarySettings?: Record<string, string>;
+    /** PGDATA of the primary on a volume of its own, which a host loss destroys (Scenario 13). */
+    primaryDataVolume?: boolean;
   }): Promise<DrillEnvironment> {
     const { run, settings, progress } = options;
     const labels = runLabels(run.runId, run.ownerPid);
@@ -69,6 +122,8 @@ export class DrillEnvironment {
     progress(`creating network ${network} and volume ${recoveryVolume}`);
     await docker().createNetwork({ Name: network, Driver: "bridge", Labels: labels, CheckDuplicate: true });
     await docker().createVolume({ Name: recoveryVolume, Labels: labels });
+    const primaryDataVolume = options.primaryDataVolume ? `${prefix}-primary-data` : undefined;
+    if (primaryDataVolume) await docker().createVolume({ Name: primaryDataVolume, Labels: labels });
 
     const superuser = { user: "postgres", password: secret(), database: options.database };
     const barmanPassword = secret();
@@ -86,6 +141,7 @@ export class DrillEnvironment {
       statementTimeoutMs: settings.budgetsMs.sqlStatement,
       settings: options.primarySettings,
       sshd: options.barmanServerSettings?.["backup_method"] === "rsync",
+      dataVolume: primaryDataVolume,
     })
       .withName(`${prefix}-primary`)
       .start();
@@ -132,6 +188,7 @@ export class DrillEnvironment {
     await primary.query(`CREATE ROLE streaming_barman LOGIN REPLICATION PASSWORD ${literal(streamingPassword)}`);
 
     const environment = new DrillEnvironment(prefix, run, options.images, settings, network, recoveryVolume, superuser, primary, barman, labels);
+    environment.primaryDataVolume = primaryDataVolume;
     environment.secrets.push(superuser.password, barmanPassword, streamingPassword);
 
     // The WAL paths are independent of each other: set them up together.
@@ -222,8 +279,8 @@ export class DrillEnvironment {
    * for a segment's first byte is not the same in every PostgreSQL version (18 names the next).
    */
   async switchWal(): Promise<{ closedSegment: string }> {
-    const { segment } = await this.primary.one<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal() - 1) AS segment");
-    await this.primary.query("SELECT txid_current()");
+    const { segment } = await this.currentPrimary.one<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal() - 1) AS segment");
+    await this.currentPrimary.query("SELECT txid_current()");
     return { closedSegment: segment };
   }
 
@@ -246,9 +303,15 @@ export class DrillEnvironment {
     return this.barman.shell(`cat ${RECOVERY_MOUNT}/${name}/${file}`, { user: "root" });
   }
 
+  /** Removes a setting from a recovered copy's postgresql.auto.conf before its start (what ALTER SYSTEM RESET would do). */
+  async removeRecoveredSetting(directory: string, setting: string): Promise<void> {
+    if (!/^[a-z_]+$/.test(setting)) throw new Error(`not a setting name: ${setting}`);
+    await this.barman.shell(`sed -i '/^${setting} = /d' ${RECOVERY_MOUNT}/${directory}/postgresql.auto.conf`, { user: "root" });
+  }
+
   /** WAL written and the segment switched: the current segment is closed and the next one opened. */
   async nudgeWal(): Promise<void> {
-    await this.primary.query("SELECT txid_current()");
+    await this.currentPrimary.query("SELECT txid_current()");
     await this.switchWal();
   }
 
@@ -290,10 +353,15 @@ export class DrillEnvironment {
     return command;
   }
 
-  async startRecoveredInstance(directory: string, options: { walFromBarman?: boolean } = {}): Promise<StartedRecoveredInstance> {
-    const sshIdentity = options.walFromBarman ? { privateKey: await this.getWalRestoreKey() } : undefined;
+  async startRecoveredInstance(
+    directory: string,
+    options: { walFromBarman?: boolean; asNewPrimary?: { settings: Record<string, string> } } = {},
+  ): Promise<StartedRecoveredInstance> {
+    // A new primary archives into Barman with barman-wal-archive: the same SSH access as barman-wal-restore.
+    const sshIdentity = options.walFromBarman || options.asNewPrimary ? { privateKey: await this.getWalRestoreKey() } : undefined;
     const instance = await new RecoveredInstanceContainer({
       sshIdentity,
+      asNewPrimary: options.asNewPrimary,
       image: this.images.postgres,
       labels: this.labels,
       source: { kind: "volume", volume: this.recoveryVolume, directory },
@@ -346,11 +414,14 @@ export class DrillEnvironment {
       ...[...this.recovered.keys()].map((directory) => this.stopRecoveredInstance(directory).catch(() => undefined)),
       this.barmanServer.stop().catch(() => undefined),
       this.primary.stop().catch(() => undefined),
+      ...this.companions.map((c) => c.stop().catch(() => undefined)),
     ]);
-    await docker()
-      .getVolume(this.recoveryVolume)
-      .remove({ force: true })
-      .catch(() => undefined);
+    for (const volume of [this.recoveryVolume, this.primaryDataVolume].filter((v) => v !== undefined)) {
+      await docker()
+        .getVolume(volume)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
     await docker()
       .getNetwork(this.network)
       .remove()

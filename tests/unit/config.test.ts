@@ -18,6 +18,10 @@ const DEFAULT_BUDGETS_MS = {
   recover: 600_000,
   recoveredInstancePromoted: 300_000,
   sqlStatement: 120_000,
+  workloadCommit: 5_000,
+  workloadCommitted: 60_000,
+  outageDetected: 30_000,
+  synchronousStreaming: 60_000,
 };
 
 // Written out by hand: the seed drill's figures, documented defaults.
@@ -51,6 +55,10 @@ describe("budgetEnvName", () => {
     ["recover", "PGDRILL_BUDGET_RECOVER_S"],
     ["recoveredInstancePromoted", "PGDRILL_BUDGET_RECOVERED_INSTANCE_PROMOTED_S"],
     ["sqlStatement", "PGDRILL_BUDGET_SQL_STATEMENT_S"],
+    ["workloadCommit", "PGDRILL_BUDGET_WORKLOAD_COMMIT_S"],
+    ["workloadCommitted", "PGDRILL_BUDGET_WORKLOAD_COMMITTED_S"],
+    ["outageDetected", "PGDRILL_BUDGET_OUTAGE_DETECTED_S"],
+    ["synchronousStreaming", "PGDRILL_BUDGET_SYNCHRONOUS_STREAMING_S"],
   ])("%s -> %s", (name, variable) => {
     expect(budgetEnvName(name)).toBe(variable);
   });
