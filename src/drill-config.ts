@@ -109,6 +109,12 @@ export interface FullDrConfig {
   workload?: {
     /** Commits per second of the steady writer (default 200). */
     ratePerSecond?: number;
+    /**
+     * Acknowledged commits before the primary's host is lost (default: two seconds' worth). Give
+     * more than archive_timeout's worth in walMode archive, so that the loss is what the WAL
+     * shipping leaves behind, not merely the whole workload.
+     */
+    commitsBeforeDisaster?: number;
   };
   /** Objectives the drill is judged against; RPO defaults to no loss at all, RTO to 120 s. */
   objectives?: {
@@ -208,7 +214,10 @@ const configSchema = z
         walMode: z.enum(WAL_MODES, { message: `allowed: ${WAL_MODES.join(", ")}` }),
         archiveTimeoutS: z.number().int({ message: "must be a whole number of seconds" }).min(1).max(3600).optional(),
         workload: z
-          .object({ ratePerSecond: z.number().min(1, { message: "must be at least 1 commit per second" }).max(2000).optional() })
+          .object({
+            ratePerSecond: z.number().min(1, { message: "must be at least 1 commit per second" }).max(2000).optional(),
+            commitsBeforeDisaster: z.number().int({ message: "must be a whole number of commits" }).min(1).optional(),
+          })
           .strict()
           .optional(),
         objectives: z

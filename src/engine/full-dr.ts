@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { PgBouncerContainer, type StartedPgBouncer } from "../../containers/pgbouncer/pgbouncer-container.ts";
 import type { StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
 import type { SqlSession } from "../../containers/postgres/sql-session.ts";
-import { segmentTimeline } from "../barman-output.ts";
+import { compareSegmentPosition, segmentTimeline } from "../barman-output.ts";
 import type { DrillSettings } from "../config.ts";
 import { type DataLoss, measureDataLoss, outageFromLog, type WorkloadAttempt } from "../data-loss.ts";
 import { DrillConfigError, FULL_DR_DEFAULTS, type FullDrConfig, type LoadedDrillConfig } from "../drill-config.ts";
@@ -28,6 +28,7 @@ export interface FullDrPlan extends DrillPlan {
   fullDr: Required<Pick<FullDrConfig, "walMode">> & {
     archiveTimeoutS?: number;
     ratePerSecond: number;
+    commitsBeforeDisaster: number;
     objectives: { rpoCommits: number; rpoSeconds: number; rtoApplicationS: number };
   };
 }
@@ -57,6 +58,7 @@ export async function resolveFullDrPlan(loaded: LoadedDrillConfig): Promise<Full
       walMode: fullDr.walMode,
       archiveTimeoutS: fullDr.archiveTimeoutS,
       ratePerSecond: fullDr.workload?.ratePerSecond ?? FULL_DR_DEFAULTS.ratePerSecond,
+      commitsBeforeDisaster: fullDr.workload?.commitsBeforeDisaster ?? 2 * (fullDr.workload?.ratePerSecond ?? FULL_DR_DEFAULTS.ratePerSecond),
       objectives: { ...FULL_DR_DEFAULTS.objectives, ...fullDr.objectives },
     },
   };
@@ -168,6 +170,68 @@ export async function startWorkload(fe: FullDrEnvironment, budgetMs: number): Pr
     },
   );
   return { firstAck: fe.workload.acknowledged()[0]!, acked: fe.workload.acknowledged().length };
+}
+
+export interface WorkloadShipped {
+  /** The primary's WAL position after the workload's first second. */
+  lsn: string;
+  /** How Barman got it: pg_stat_archiver's last archived segment, or receive-wal's flush position. */
+  evidence: string;
+  acked: number;
+}
+
+/**
+ * Lets the workload run until (1) the WAL of its first second has reached Barman (the segment
+ * archived by archive_command, or flushed by receive-wal), so that the recovery must bring back
+ * part of the workload in every WAL mode, and (2) `commitsBeforeDisaster` commits are acknowledged.
+ * Both are events, each with its budget.
+ */
+export async function runWorkloadUntilShipped(fe: FullDrEnvironment, plan: FullDrPlan): Promise<WorkloadShipped> {
+  const { env, workload } = fe;
+  const { lsn, segment } = await env.primary.one<{ lsn: string; segment: string }>(
+    "SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS segment",
+  );
+  const shipped =
+    plan.fullDr.walMode === "archive"
+      ? await pollUntil({
+          what: `the workload's WAL (segment ${segment}) archived to Barman by archive_command`,
+          budget: "walArchived",
+          budgetMs: env.settings.budgetsMs.walArchived,
+          probe: () => env.primary.one<{ last: string | null }>("SELECT last_archived_wal AS last FROM pg_stat_archiver"),
+          done: (r) => r.last !== null && /^[0-9A-F]{24}$/.test(r.last) && compareSegmentPosition(r.last, segment) >= 0,
+          describe: (r) => `last archived: ${r.last ?? "none"}`,
+        }).then((r) => `pg_stat_archiver.last_archived_wal = ${r.last}`)
+      : // write_lsn, not flush_lsn: an asynchronous pg_receivewal fsyncs (and reports flush) only when a
+        // segment is complete; what it has written it reports every status interval (10 s).
+        await pollUntil({
+          what: `the workload's WAL (up to ${lsn}) written by Barman's receive-wal`,
+          budget: "walArchived",
+          budgetMs: env.settings.budgetsMs.walArchived,
+          probe: () =>
+            env.primary
+              .query<{ written: string | null; reached: boolean }>(
+                "SELECT write_lsn::text AS written, write_lsn >= $1::pg_lsn AS reached FROM pg_stat_replication WHERE application_name = $2",
+                [lsn, RECEIVE_WAL_NAME],
+              )
+              .then((rows) => rows[0]),
+          done: (r) => r?.reached === true,
+          describe: (r) => (r ? `receive-wal wrote up to ${r.written}` : "receive-wal not connected"),
+        }).then((r) => `pg_stat_replication.write_lsn = ${r?.written} for ${RECEIVE_WAL_NAME}`);
+  const wanted = plan.fullDr.commitsBeforeDisaster;
+  if (workload.acknowledged().length < wanted) {
+    let acked = workload.acknowledged().length;
+    const waiting = workload.waitFor((a) => a.outcome === "acked" && ++acked >= wanted);
+    await withinBudget(
+      `${wanted} acknowledged commits of the workload (fullDr.workload.commitsBeforeDisaster)`,
+      "workloadCommitted",
+      env.settings.budgetsMs.workloadCommitted,
+      () => waiting.attempt,
+    ).catch((error: Error) => {
+      waiting.cancel();
+      throw error;
+    });
+  }
+  return { lsn, evidence: shipped, acked: workload.acknowledged().length };
 }
 
 export interface HostLoss {

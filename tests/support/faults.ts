@@ -10,3 +10,14 @@ export async function removeArchivedSegment(env: DrillEnvironment, segment: stri
     `set -e; f=$(find /var/lib/barman/${env.barman.serverName}/wals -name ${segment}); rm "$f"; for db in $(find /var/lib/barman -name '*xlog.db'); do sed -i "/^${segment}\\t/d" "$db"; done`,
   );
 }
+
+/**
+ * The .partial segment gone from Barman's streaming directory (receive-wal's host lost the file it
+ * was writing): the newest WAL Barman received is no longer there to restore. Returns what was removed.
+ */
+export async function removeStreamingPartial(env: DrillEnvironment): Promise<string[]> {
+  const removed = await env.barman.shell(`set -e; cd /var/lib/barman/${env.barman.serverName}/streaming; ls *.partial 2>/dev/null || true; rm -f *.partial`, {
+    user: "root",
+  });
+  return removed.split("\n").filter(Boolean);
+}

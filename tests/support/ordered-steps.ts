@@ -1,9 +1,9 @@
 // An ordered scenario in Vitest: one test per step, run in file order; after a failed step the
 // later ones are skipped with a note naming it, instead of failing in a cascade of confusing errors.
-import { test } from "vitest";
+import { type TestContext, test } from "vitest";
 
 export interface OrderedScenario {
-  step(name: string, body: () => Promise<void>): void;
+  step(name: string, body: (context: TestContext) => Promise<void>): void;
 }
 
 export function orderedScenario(options: {
@@ -20,7 +20,7 @@ export function orderedScenario(options: {
           failedStep ??= name;
         });
         try {
-          await body();
+          await body(context);
         } catch (error) {
           await options.onFailure?.().catch(() => undefined);
           throw error;

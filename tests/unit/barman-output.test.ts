@@ -338,7 +338,8 @@ describe("WAL segment names", () => {
   });
 
   test("archivedSegmentPath rejects other names", () => {
-    expect(() => archivedSegmentPath("/w", "00000002.history")).toThrow("not a WAL segment name: '00000002.history'");
+    expect(() => archivedSegmentPath("/w", "00000002.partial")).toThrow("not a WAL segment name: '00000002.partial'");
+    expect(() => archivedSegmentPath("/w", "0000000100000000000000")).toThrow("not a WAL segment name: '0000000100000000000000'");
   });
 
   test("compareSegmentPosition orders by position, hex digits included", () => {

@@ -11,7 +11,7 @@ describe("packageSection", () => {
   test("the real list: PostgreSQL 15 from bookworm", () => {
     expect(packageSection(PACKAGE_LIST, "postgres", "15")).toEqual({
       suite: "bookworm",
-      packages: ["postgresql-15", "postgresql-client-15", "tzdata", "locales", "barman-cli", "openssh-client", "openssh-server", "rsync", "tini"],
+      packages: ["postgresql-15", "postgresql-client-15", "tzdata", "locales", "barman-cli", "openssh-client", "openssh-server", "rsync", "tini", "pgbouncer"],
     });
   });
 
