@@ -331,6 +331,8 @@ export interface Switchover {
   startedAt: number;
   /** PgBouncer's database entry after RELOAD. */
   pointsAt: string;
+  /** The end of the switch itself: PgBouncer answered, or the first commit went through. */
+  switchedAt: number;
   firstAckOnNewPrimary: WorkloadAttempt;
 }
 
@@ -339,6 +341,7 @@ export async function switchApplication(fe: FullDrEnvironment, newPrimary: NewPr
   const startedAt = monotonicNow();
   const waiting = fe.workload.waitFor((a) => a.outcome === "acked" && a.sentAtMs >= startedAt);
   const { host } = await fe.bouncer.pointAt(newPrimary.host);
+  const reloadAnsweredAt = monotonicNow();
   const firstAckOnNewPrimary = await withinBudget(
     "the workload's first acknowledged commit on the new primary",
     "workloadCommitted",
@@ -350,7 +353,9 @@ export async function switchApplication(fe: FullDrEnvironment, newPrimary: NewPr
     throw new Error(`${error.message}${failed ? `; the application's last error: ${failed.error}` : ""}`);
   });
   fe.env.adoptAsPrimary(newPrimary.instance, newPrimary.host);
-  return { startedAt, pointsAt: host, firstAckOnNewPrimary };
+  // The workload's first commit can be acknowledged before PgBouncer's own answers to RELOAD,
+  // ENABLE and SHOW DATABASES reach the drill: the switch ends at whichever came first.
+  return { startedAt, pointsAt: host, switchedAt: Math.min(reloadAnsweredAt, firstAckOnNewPrimary.doneAtMs), firstAckOnNewPrimary };
 }
 
 export interface BarmanFollows {

@@ -436,6 +436,7 @@ export function defineFullDrSuite(options: { loaded: LoadedDrillConfig; name: st
           restoreFinished: need("restoreStarted") + newPrimary.copy.durationMs,
           promoted: need("restoreStarted") + newPrimary.copy.durationMs + newPrimary.promoted.durationMs,
           switchStarted: switchover.startedAt,
+          switchFinished: switchover.switchedAt,
           firstAckOnNewPrimary: switchover.firstAckOnNewPrimary.doneAtMs,
         },
         timelines: { lost: need("lostTimeline"), new: newPrimary.timeline },

@@ -103,6 +103,7 @@ const marks: OutageMarks = {
   restoreFinished: 2600,
   promoted: 4600,
   switchStarted: 4700,
+  switchFinished: 4740,
   firstAckOnNewPrimary: 4850,
 };
 
@@ -110,13 +111,21 @@ describe("applicationRto", () => {
   test("consecutive phases that add up to the application's RTO exactly", () => {
     const rto = applicationRto(marks);
     expect(rto.applicationMs).toBe(3850);
-    expect(rto.phasesMs).toEqual({ detectionMs: 10, beforeRestoreMs: 90, restoreMs: 1500, startUntilPromotedMs: 2000, lossMeasuredMs: 100, switchMs: 150 });
+    expect(rto.phasesMs).toEqual({
+      detectionMs: 10,
+      beforeRestoreMs: 90,
+      restoreMs: 1500,
+      startUntilPromotedMs: 2000,
+      lossMeasuredMs: 100,
+      switchMs: 40,
+      firstCommitMs: 110,
+    });
     expect(Object.values(rto.phasesMs).reduce((a, b) => a + b, 0)).toBe(rto.applicationMs);
   });
 
   test("marks out of order are refused, naming the phase", () => {
     expect(() => applicationRto({ ...marks, firstAckOnNewPrimary: 4600 })).toThrow(
-      /RTO phase 'switch of the address until the first commit on the new primary' has no valid duration/,
+      /RTO phase 'first acknowledged commit on the new primary' has no valid duration/,
     );
   });
 });
