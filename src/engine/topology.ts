@@ -20,6 +20,16 @@ export interface DrillRun {
   images: DrillImages;
 }
 
+/** An engine inspect call: true if it answers, false on 404, any other error thrown. */
+const existsUnless404 = (inspect: Promise<unknown>): Promise<boolean> =>
+  inspect.then(
+    () => true,
+    (error: { statusCode?: number }) => {
+      if (error.statusCode === 404) return false;
+      throw error;
+    },
+  );
+
 const secret = (): string => randomBytes(18).toString("base64url");
 
 export class DrillEnvironment {
@@ -87,14 +97,7 @@ export class DrillEnvironment {
   }
 
   async volumeExists(name: string): Promise<boolean> {
-    return docker()
-      .getVolume(name)
-      .inspect()
-      .then(() => true)
-      .catch((error: { statusCode?: number }) => {
-        if (error.statusCode === 404) return false;
-        throw error;
-      });
+    return existsUnless404(docker().getVolume(name).inspect());
   }
 
   static async start(options: {
@@ -389,14 +392,7 @@ export class DrillEnvironment {
   }
 
   async containerExists(id: string): Promise<boolean> {
-    return docker()
-      .getContainer(id)
-      .inspect()
-      .then(() => true)
-      .catch((error: { statusCode?: number }) => {
-        if (error.statusCode === 404) return false;
-        throw error;
-      });
+    return existsUnless404(docker().getContainer(id).inspect());
   }
 
   /** Replaces every secret of the run in `text`, so reports and logs never carry one. */

@@ -37,12 +37,13 @@ async function visible(locator: Locator, what: string): Promise<void> {
  * Opens the results tree down to the Scenario 12 suite. How much of the tree starts open depends on
  * the number of results, so each node is clicked only when its child is not on screen yet.
  */
-async function openScenarioSuite(): Promise<Page> {
+const SCENARIO_12_PATH = ["pg-dr-drill", "tests", "drill", "drill.test.ts", "Scenario 12: accidental DELETE of all orders (pgdrill.config.ts)"];
+
+async function openScenarioSuite(path: string[] = SCENARIO_12_PATH): Promise<Page> {
   // A fresh page (and browser context) each time: the report remembers which nodes were open.
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.setDefaultTimeout(UI_TIMEOUT_MS);
   await page.goto(server.url);
-  const path = ["pg-dr-drill", "tests", "drill", "drill.test.ts", "Scenario 12: accidental DELETE of all orders (pgdrill.config.ts)"];
   for (let i = 0; i < path.length; i++) {
     const node = page.getByText(path[i]!, { exact: true }).first();
     await visible(node, `the tree node '${path[i]}'`);
@@ -114,5 +115,33 @@ describe("The Allure report in a real browser", () => {
       page.getByText(/orders rows on the recovered instance: 60,104, equal to the good state/).first(),
       "the named check of the recovered orders with its value",
     );
+  });
+
+  test("Scenario 13 in synchronous mode shows the zero-loss check with its value, and the runbook", async () => {
+    await allure.feature("Evidence");
+    await allure.story("Report in a browser");
+    const synchronousSuite = [
+      "pg-dr-drill",
+      "tests",
+      "drill",
+      "scenario-13.test.ts",
+      "Scenario 13: full disaster recovery, synchronous WAL streaming to Barman (fixtures/scenario-13/synchronous.config.ts)",
+    ];
+    const page = await openScenarioSuite(synchronousSuite);
+    await page
+      .getByText(/^Step 6: /)
+      .first()
+      .click();
+    await visible(
+      page.getByText(/^acknowledged commits lost with synchronous WAL streaming: 0, equal to Barman acknowledging every commit/).first(),
+      "the zero-loss check with its value",
+    );
+    // A fresh page: the step's own page has replaced the tree.
+    const runbookPage = await openScenarioSuite(synchronousSuite);
+    await runbookPage
+      .getByText(/^Step 11: /)
+      .first()
+      .click();
+    await visible(runbookPage.getByText("runbook-executed.txt").first(), "the executed runbook attached");
   });
 });

@@ -2,8 +2,7 @@
 // for any configuration: the engine (src/engine) acts, the assertions layer (src/asserts) says what
 // is right, and this file reports: Allure steps, parameters and the evidence attachments.
 import * as allure from "allure-js-commons";
-import { afterAll, beforeAll, beforeEach, describe, inject } from "vitest";
-import { manualCleanupCommands } from "../../containers/docker-resources.ts";
+import { afterAll, beforeAll, beforeEach, describe } from "vitest";
 import type { Platform } from "../../containers/platforms.ts";
 import { checkEqual, checkThat } from "../../src/asserts/check.ts";
 import {
@@ -22,9 +21,9 @@ import {
   walCoverageChecks,
 } from "../../src/asserts/drill-asserts.ts";
 import { compareSegmentPosition, segmentTimeline } from "../../src/barman-output.ts";
-import { readSettings, type TargetKindName } from "../../src/config.ts";
+import type { TargetKindName } from "../../src/config.ts";
 import { lessonsLearned, switchoverPlan } from "../../src/documents.ts";
-import { applyConfigToSettings, type LoadedDrillConfig } from "../../src/drill-config.ts";
+import type { LoadedDrillConfig } from "../../src/drill-config.ts";
 import { incidentReportFor, type Judgement, judgeRecovery, recordJudgement } from "../../src/engine/judge.ts";
 import {
   archiveWalThroughDisaster,
@@ -61,6 +60,7 @@ import { describeTarget, type RecoveryTarget } from "../../src/recovery-target.t
 import { addReportEnvironment } from "../../src/report-metadata.ts";
 import { readRtoHistory } from "../../src/rto-history.ts";
 import { orderedScenario } from "./ordered-steps.ts";
+import { labelStep, removeUnlessKept, stateReader, suiteContext } from "./suite-lifecycle.ts";
 import { verify } from "./verify.ts";
 
 /** One recovery of the drill: a target kind, its copy, its instance, its state. */
@@ -98,20 +98,10 @@ const count = (snapshot: Record<string, number | null> | undefined): string =>
  * names); `targets` overrides the configuration's (PGDRILL_TARGET_KINDS).
  */
 export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: string; source: string; targets?: TargetKindName[]; platform?: Platform }): void {
-  const { loaded } = options;
-  const config = loaded.config;
-  const settings = applyConfigToSettings(readSettings(), config);
-  const run = inject("drillRun");
-  const suiteStarted = performance.now();
-  const say = (line: string): void => console.log(`[${options.name} ${run.runId} +${((performance.now() - suiteStarted) / 1000).toFixed(1)}s] ${line}`);
+  const { config, settings, run, say } = suiteContext(options.loaded, options.name);
   const state: Partial<DrillState> = {};
 
-  /** A value an earlier step must have produced; the ordered scenario skips steps after a failure. */
-  const need = <K extends keyof DrillState>(key: K): NonNullable<DrillState[K]> => {
-    const value = state[key];
-    if (value === undefined || value === null) throw new Error(`drill state '${key}' is missing: an earlier step did not produce it`);
-    return value as NonNullable<DrillState[K]>;
-  };
+  const need = stateReader(state);
   const attachText = async (name: string, text: string): Promise<void> => {
     await allure.attachment(name, state.env ? state.env.mask(text) : text, "text/plain");
   };
@@ -153,7 +143,7 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
 
   describe(`${config.name} (${options.source})`, () => {
     beforeAll(async () => {
-      const plan = await resolvePlan(loaded, { targets, platform: options.platform });
+      const plan = await resolvePlan(options.loaded, { targets, platform: options.platform });
       state.plan = plan;
       state.env = await prepareTopology(plan, { name: options.name, run, settings, progress: say });
       state.versions = await readVersions(state.env);
@@ -162,26 +152,18 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
     });
 
     afterAll(async () => {
-      if (!state.env) return;
-      if (settings.keepResources) {
-        say("PGDRILL_KEEP is set, containers kept. Remove them with:");
-        for (const command of manualCleanupCommands(run.runId)) say(`  ${command}`);
-        return;
-      }
-      await state.env.stop();
+      const env = state.env;
+      if (!env) return;
+      await removeUnlessKept({ keep: settings.keepResources, runId: run.runId, say, remove: () => env.stop() });
     });
 
     beforeEach(async () => {
-      await allure.epic("Disaster recovery");
-      await allure.feature("Point-in-time recovery with Barman");
-      await allure.story(config.name);
-      await allure.parameter("configuration", options.source);
-      await allure.parameter("run id", run.runId);
-      if (state.versions) {
-        await allure.parameter("PostgreSQL", state.versions.postgres);
-        await allure.parameter("Barman", state.versions.barman);
-      }
-      // No secret goes into the report, not even "masked": Allure keeps a masked value in its result files.
+      await labelStep({
+        feature: "Point-in-time recovery with Barman",
+        story: config.name,
+        parameters: { configuration: options.source, "run id": run.runId },
+        versions: state.versions,
+      });
     });
 
     drill.step(`Step 1: seed (${count(expectedCounts.baseline) || "the configured tables"}) and a fresh base backup`, async () => {

@@ -3,8 +3,7 @@
 // assertions layer (src/asserts/full-dr-asserts.ts) says what is right, this file reports.
 import { mkdir, writeFile } from "node:fs/promises";
 import * as allure from "allure-js-commons";
-import { afterAll, beforeAll, beforeEach, describe, inject, type TestContext } from "vitest";
-import { manualCleanupCommands } from "../../containers/docker-resources.ts";
+import { afterAll, beforeAll, beforeEach, describe, type TestContext } from "vitest";
 import { platformName } from "../../containers/platforms.ts";
 import { checkEqual, checkThat } from "../../src/asserts/check.ts";
 import { barmanCheckChecks, countChecks, disasterChecks, promotionChecks, recoveredCopyChecks, snapshotChecks } from "../../src/asserts/drill-asserts.ts";
@@ -18,9 +17,8 @@ import {
   switchoverChecks,
 } from "../../src/asserts/full-dr-asserts.ts";
 import { segmentTimeline } from "../../src/barman-output.ts";
-import { readSettings } from "../../src/config.ts";
 import type { DataLoss } from "../../src/data-loss.ts";
-import { applyConfigToSettings, FULL_DR_DEFAULTS, type LoadedDrillConfig } from "../../src/drill-config.ts";
+import { FULL_DR_DEFAULTS, type LoadedDrillConfig } from "../../src/drill-config.ts";
 import {
   barmanFollowsNewPrimary,
   causeSecondDisaster,
@@ -50,6 +48,7 @@ import { executedRunbook, type FullDrMetrics, judgeFullDr, type RunbookEntry, re
 import { monotonicNow, seconds } from "../../src/metrics.ts";
 import { addReportEnvironment } from "../../src/report-metadata.ts";
 import { orderedScenario } from "./ordered-steps.ts";
+import { labelStep, removeUnlessKept, stateReader, suiteContext } from "./suite-lifecycle.ts";
 import { verify } from "./verify.ts";
 
 interface FullDrState {
@@ -75,21 +74,12 @@ interface FullDrState {
 export type FullDrResults = Map<string, FullDrMetrics | { failedAt: string }>;
 
 export function defineFullDrSuite(options: { loaded: LoadedDrillConfig; name: string; source: string; results: FullDrResults }): void {
-  const { loaded } = options;
-  const config = loaded.config;
-  const settings = applyConfigToSettings(readSettings(), config);
-  const run = inject("drillRun");
-  const suiteStarted = performance.now();
-  const say = (line: string): void => console.log(`[${options.name} ${run.runId} +${((performance.now() - suiteStarted) / 1000).toFixed(1)}s] ${line}`);
+  const { config, settings, run, say } = suiteContext(options.loaded, options.name);
   const state: Partial<FullDrState> = {};
   const runbook: RunbookEntry[] = [];
   const walMode = config.fullDr?.walMode ?? "archive";
 
-  const need = <K extends keyof FullDrState>(key: K): NonNullable<FullDrState[K]> => {
-    const value = state[key];
-    if (value === undefined || value === null) throw new Error(`drill state '${key}' is missing: an earlier step did not produce it`);
-    return value as NonNullable<FullDrState[K]>;
-  };
+  const need = stateReader(state);
   const mask = (text: string): string => state.fe?.env.mask(text) ?? text;
   const attachText = async (name: string, text: string): Promise<void> => {
     await allure.attachment(name, mask(text), "text/plain");
@@ -134,7 +124,7 @@ export function defineFullDrSuite(options: { loaded: LoadedDrillConfig; name: st
 
   describe(`${config.name} (${options.source})`, () => {
     beforeAll(async () => {
-      const plan = await resolveFullDrPlan(loaded);
+      const plan = await resolveFullDrPlan(options.loaded);
       state.plan = plan;
       state.fe = await prepareFullDrTopology(plan, { name: options.name, run, settings, progress: say });
       state.versions = await readVersions(state.fe.env);
@@ -146,25 +136,16 @@ export function defineFullDrSuite(options: { loaded: LoadedDrillConfig; name: st
       const fe = state.fe;
       if (!fe) return;
       await fe.workload.stop().catch(() => undefined);
-      if (settings.keepResources) {
-        say("PGDRILL_KEEP is set, containers kept. Remove them with:");
-        for (const command of manualCleanupCommands(run.runId)) say(`  ${command}`);
-        return;
-      }
-      await fe.env.stop();
+      await removeUnlessKept({ keep: settings.keepResources, runId: run.runId, say, remove: () => fe.env.stop() });
     });
 
     beforeEach(async () => {
-      await allure.epic("Disaster recovery");
-      await allure.feature("Full disaster recovery (Scenario 13)");
-      await allure.story(config.name);
-      await allure.parameter("configuration", options.source);
-      await allure.parameter("WAL mode", walMode);
-      await allure.parameter("run id", run.runId);
-      if (state.versions) {
-        await allure.parameter("PostgreSQL", state.versions.postgres);
-        await allure.parameter("Barman", state.versions.barman);
-      }
+      await labelStep({
+        feature: "Full disaster recovery (Scenario 13)",
+        story: config.name,
+        parameters: { configuration: options.source, "WAL mode": walMode, "run id": run.runId },
+        versions: state.versions,
+      });
     });
 
     step("Step 1: seed, a fresh base backup, normal work; the application's address (PgBouncer) in front of the primary", async () => {
