@@ -19,7 +19,7 @@ export const BUDGET_DEFAULTS_S = {
   /** Any single SQL statement of the drill (seeding, counting, checksums). */
   sqlStatement: 120,
   /** Scenario 13: one commit of the steady workload; an attempt without an answer by then counts as failed. */
-  workloadCommit: 5,
+  workloadCommit: 10,
   /** Scenario 13: the workload's first acknowledged commits, and its first commit after the switchover. */
   workloadCommitted: 60,
   /** Scenario 13: the workload's first failed attempt after the primary's host is lost. */

@@ -18,7 +18,7 @@ const DEFAULT_BUDGETS_MS = {
   recover: 600_000,
   recoveredInstancePromoted: 300_000,
   sqlStatement: 120_000,
-  workloadCommit: 5_000,
+  workloadCommit: 10_000,
   workloadCommitted: 60_000,
   outageDetected: 30_000,
   synchronousStreaming: 60_000,
