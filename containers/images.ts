@@ -222,7 +222,8 @@ async function buildBaseImage(tag: string, suite: DebianSuite, progress: Progres
   }
 }
 
-function followBuildStream(stream: NodeJS.ReadableStream, progress: ProgressSink): Promise<void> {
+/** Follows a build or import stream of the Engine API, passing its lines to `progress`; rejects with the engine's error. */
+export function followBuildStream(stream: NodeJS.ReadableStream, progress: ProgressSink): Promise<void> {
   return new Promise((resolve, reject) => {
     let failure: string | undefined;
     docker().modem.followProgress(
