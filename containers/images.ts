@@ -198,6 +198,11 @@ function run(command: string, args: string[], progress: ProgressSink): Promise<v
 
 /** No registry is reachable here, so the Debian base is made from Debian packages with mmdebstrap. */
 async function buildBaseImage(tag: string, suite: DebianSuite, progress: ProgressSink): Promise<void> {
+  // mmdebstrap as another user needs user namespaces and uidmap, which such machines rarely allow.
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      `Building the Debian base image ${tag} needs root (mmdebstrap): run 'sudo npm run drill' once in a separate clone of the project (the images are then cached on this engine), or set PGDRILL_BASE_IMAGE=debian:{suite}-slim where a registry is reachable.`,
+    );
   const packageList = await readFile(join(CONTAINERS_DIR, "debian-packages.txt"), "utf8");
   const dir = await mkdtemp(join(tmpdir(), "pgdrill-base-"));
   try {

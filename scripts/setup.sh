@@ -25,6 +25,12 @@ engine_answers() { docker info >/dev/null 2>&1; }
 budget_s="${PGDRILL_BUDGET_ENGINE_START_S:-60}"
 [[ "$budget_s" =~ ^[1-9][0-9]*$ ]] || fail "PGDRILL_BUDGET_ENGINE_START_S must be a positive whole number of seconds, got '$budget_s'."
 
+# An engine that runs but refuses this user (not in the docker group): say so, installing or
+# starting another one would not help.
+if command -v docker >/dev/null 2>&1 && ! engine_answers && docker info 2>&1 | grep -qi "permission denied"; then
+  fail "The Docker engine (DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}) refuses user $(id -un): add it to the docker group ('sudo usermod -aG docker $(id -un)', then log in again) and run this command again."
+fi
+
 if ! command -v docker >/dev/null 2>&1 || ! engine_answers; then
   can_install=false
   if [ "$(uname -s)" = Linux ] && [ "$(id -u)" = 0 ] && [ -r /etc/debian_version ] && command -v apt-get >/dev/null; then
