@@ -257,6 +257,22 @@ async function buildFromDockerfile(options: { plan: ImagePlan; files: string[]; 
   }
 }
 
+/**
+ * A registry's base image (PGDRILL_BASE_IMAGE), pulled by the engine through the API: with a
+ * remote engine (GitLab's docker:dind) the job may have no docker CLI to pull it with.
+ */
+async function pullBaseImage(tag: string, override: string, progress: ProgressSink): Promise<void> {
+  progress(`pulling base image ${tag} (PGDRILL_BASE_IMAGE=${override})`);
+  try {
+    await followBuildStream(await docker().pull(tag), (line) => {
+      // One line per layer state change is enough where a person watches; byte counts are noise.
+      if (!/Downloading|Extracting|Waiting/.test(line)) progress(line);
+    });
+  } catch (error) {
+    throw new Error(`PGDRILL_BASE_IMAGE=${override} gives ${tag}, which this engine could not pull: ${(error as Error).message.split("\n")[0]}`);
+  }
+}
+
 /** Makes sure a platform's images exist; builds only what is missing (a version not used is not built). */
 export async function ensureImages(options: {
   platform: Platform;
@@ -267,8 +283,11 @@ export async function ensureImages(options: {
   const built: string[] = [];
   for (const [suite, base] of Object.entries(plans.bases)) {
     if (await imageExists(base)) continue;
-    if (options.baseOverride)
-      throw new Error(`PGDRILL_BASE_IMAGE=${options.baseOverride} gives ${base}, which this engine does not have; pull or build it first.`);
+    if (options.baseOverride) {
+      await pullBaseImage(base, options.baseOverride, options.progress);
+      built.push(base);
+      continue;
+    }
     await buildBaseImage(base, suite as DebianSuite, options.progress);
     built.push(base);
   }
