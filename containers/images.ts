@@ -201,7 +201,7 @@ async function buildBaseImage(tag: string, suite: DebianSuite, progress: Progres
   // mmdebstrap as another user needs user namespaces and uidmap, which such machines rarely allow.
   if (process.getuid?.() !== 0)
     throw new Error(
-      `Building the Debian base image ${tag} needs root (mmdebstrap): run 'sudo npm run drill' once in a separate clone of the project (the images are then cached on this engine), or set PGDRILL_BASE_IMAGE=debian:{suite}-slim where a registry is reachable.`,
+      `Building the Debian base image ${tag} needs root (mmdebstrap): run the same command once as root in a separate clone of the project (the images are then cached on this engine), or set PGDRILL_BASE_IMAGE=debian:{suite}-slim where a registry is reachable.`,
     );
   const packageList = await readFile(join(CONTAINERS_DIR, "debian-packages.txt"), "utf8");
   const dir = await mkdtemp(join(tmpdir(), "pgdrill-base-"));
