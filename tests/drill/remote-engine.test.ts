@@ -65,31 +65,50 @@ async function startInnerEngine(image: string): Promise<InnerEngine> {
   const labels = runLabels(run.runId, run.ownerPid);
   const volume = `pgdrill-${run.runId}-inner-engine`;
   await docker().createVolume({ Name: volume, Labels: labels });
-  const container = await docker().createContainer({
-    Image: image,
-    Labels: labels,
-    ExposedPorts: { [ENGINE_PORT]: {} },
-    HostConfig: {
-      // Not --privileged: this machine's dockerd lacks CAP_SYS_RESOURCE in its bounding set, and
-      // runc fails to give a privileged container every capability ("unable to apply caps"). Every
-      // capability but that one, no seccomp or AppArmor profile, /proc/sys writable and every
-      // device allowed are what the inner engine needs (start-engine.sh makes the cgroups writable).
-      CapAdd: ["ALL"],
-      CapDrop: ["SYS_RESOURCE"],
-      SecurityOpt: ["seccomp=unconfined", "apparmor=unconfined"],
-      // `--security-opt systempaths=unconfined` of the CLI: /proc and /sys neither masked nor read-only.
-      MaskedPaths: [],
-      ReadonlyPaths: [],
-      DeviceCgroupRules: ["a *:* rwm"],
-      // overlay2 on a volume: the volume lives on the outer engine's own file system (ext4 here),
-      // where overlay mounts work; on the container's overlay root they would not (vfs would copy
-      // every layer in full).
-      Binds: [`${volume}:/var/lib/docker`],
-      // The inner engine's API on this machine's loopback only.
-      PortBindings: { [ENGINE_PORT]: [{ HostIp: "127.0.0.1", HostPort: "0" }] },
-    },
-  });
-  await container.start();
+  // --privileged first, as docker:dind runs. Where the engine cannot give a privileged container
+  // every capability (this machine's dockerd lacks CAP_SYS_RESOURCE in its bounding set: runc says
+  // "unable to apply caps: operation not permitted"), every capability but that one, no seccomp or
+  // AppArmor profile, /proc and /sys unmasked and every device allowed do the same for the inner
+  // engine (start-engine.sh makes the cgroups writable).
+  const privileged = { Privileged: true };
+  const allButSysResource = {
+    CapAdd: ["ALL"],
+    CapDrop: ["SYS_RESOURCE"],
+    SecurityOpt: ["seccomp=unconfined", "apparmor=unconfined"],
+    // `--security-opt systempaths=unconfined` of the CLI: /proc and /sys neither masked nor read-only.
+    MaskedPaths: [],
+    ReadonlyPaths: [],
+    DeviceCgroupRules: ["a *:* rwm"],
+  };
+  let container: Dockerode.Container | undefined;
+  for (const powers of [privileged, allButSysResource]) {
+    const candidate = await docker().createContainer({
+      Image: image,
+      Labels: labels,
+      ExposedPorts: { [ENGINE_PORT]: {} },
+      HostConfig: {
+        ...powers,
+        // overlay2 on a volume: the volume lives on the outer engine's own file system (ext4 here),
+        // where overlay mounts work; on the container's overlay root they would not (vfs would copy
+        // every layer in full).
+        Binds: [`${volume}:/var/lib/docker`],
+        // The inner engine's API on this machine's loopback only.
+        PortBindings: { [ENGINE_PORT]: [{ HostIp: "127.0.0.1", HostPort: "0" }] },
+      },
+    });
+    try {
+      await candidate.start();
+      container = candidate;
+      say(
+        `inner engine's container started ${powers === privileged ? "--privileged" : "with every capability but CAP_SYS_RESOURCE (privileged is refused here)"}`,
+      );
+      break;
+    } catch (error) {
+      await candidate.remove({ force: true, v: true });
+      if (powers !== privileged || !/unable to apply caps/.test((error as Error).message)) throw error;
+    }
+  }
+  if (!container) throw new Error("the inner engine's container did not start");
   const info = await container.inspect();
   const port = info.NetworkSettings.Ports[ENGINE_PORT]?.[0]?.HostPort;
   const bridgeIp = info.NetworkSettings.Networks["bridge"]?.IPAddress;
