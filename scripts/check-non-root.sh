@@ -23,7 +23,11 @@ chmod 755 "$home"
 
 cleanup() {
   local code=$?
-  if id "$user" >/dev/null 2>&1; then userdel "$user" 2>/dev/null || say "could not remove user $user (processes still running?): userdel $user"; fi
+  if id "$user" >/dev/null 2>&1; then
+    # What the user left in shared temporary folders (Testcontainers' lock file, a browser profile).
+    find /tmp /var/tmp /dev/shm -xdev -user "$user" -delete 2>/dev/null || true
+    userdel "$user" 2>/dev/null || say "could not remove user $user (processes still running?): userdel $user"
+  fi
   rm -rf "$home"
   exit $code
 }
