@@ -84,19 +84,24 @@ describe("GitHub Actions workflow (.github/workflows/dr-drill.yml)", () => {
 describe("GitLab CI (.gitlab-ci.yml)", () => {
   const text = readFileSync(GITLAB, "utf8");
 
-  test("passes GitLab's CI schema; merge requests run the gate, schedules the nightly job", () => {
+  test("passes GitLab's CI schema; merge requests run the gate, schedules the nightly job (and the real server's verification once named)", () => {
     const mergeRequest = gitlabJobs(text, { CI_PIPELINE_SOURCE: "merge_request_event" });
     expect(mergeRequest.output).toMatch(/json schema validated/);
     expect(mergeRequest.status).toBe(0);
     expect(mergeRequest.jobs.map((j) => [j.name, j.when])).toEqual([
       ["drill", "on_success"],
       ["nightly", "never"],
+      ["verify-existing", "never"],
     ]);
     const schedule = gitlabJobs(text, { CI_PIPELINE_SOURCE: "schedule" });
     expect(schedule.jobs.map((j) => [j.name, j.when])).toEqual([
       ["drill", "never"],
       ["nightly", "on_success"],
+      ["verify-existing", "never"],
     ]);
+    // The real Barman server's verification joins the schedule once its container is named.
+    const withBarman = gitlabJobs(text, { CI_PIPELINE_SOURCE: "schedule", PGDRILL_BARMAN_CONTAINER: "barman" });
+    expect(withBarman.jobs.find((j) => j.name === "verify-existing")?.when).toBe("on_success");
   });
 
   test("the schema check rejects a broken file (it is really checking)", () => {
