@@ -195,7 +195,8 @@ test.skipIf(engineIsRemote)(
       // mmdebstrap: the inner engine gets the same bases from this engine, streamed through the API;
       // the Dockerfiles still build there. As root without it, the child makes them with mmdebstrap.
       await timed("base images copied", async () => {
-        for (const b of run.images.bases) await inner.client.loadImage(await docker().getImage(b).get());
+        // Followed to its end: the load is done when the engine's answer stream ends.
+        for (const b of run.images.bases) await followBuildStream(await inner.client.loadImage(await docker().getImage(b).get()), () => undefined);
       });
     }
 
