@@ -1,11 +1,13 @@
 import { defineConfig } from "vitest/config";
+import { applyTestcontainersHost } from "./containers/engine-endpoint.ts";
 
 // Testcontainers' Ryuk reaper image cannot be pulled here; the drill removes what it starts
 // itself (labels, see containers/docker-resources.ts).
 process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
-// Host ports are bound to 127.0.0.1 only (containers/postgres/postgres-containers.ts). Inside a
-// container (/.dockerenv) Testcontainers would otherwise reach them through the bridge gateway.
-process.env["TESTCONTAINERS_HOST_OVERRIDE"] ??= "127.0.0.1";
+// Where published ports are reached: 127.0.0.1 for a local engine (ports are bound there only;
+// inside a container Testcontainers would otherwise go to the bridge gateway), the engine's host
+// for a remote DOCKER_HOST (containers/engine-endpoint.ts).
+applyTestcontainersHost(process.env);
 
 export default defineConfig({
   test: {

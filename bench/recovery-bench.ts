@@ -7,13 +7,13 @@
 //   BENCH_JOBS=1,2               recover.jobs of the scale configuration (`barman recover --jobs`), one run each
 //   BENCH_PAIRS=pg15-barman3.13  PostgreSQL/Barman pairs to measure, comma-separated (default: the default pair)
 process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
-process.env["TESTCONTAINERS_HOST_OVERRIDE"] ??= "127.0.0.1";
 
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, hostname, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { assertEngineAnswers, docker, reap } from "../containers/docker-resources.ts";
+import { applyTestcontainersHost } from "../containers/engine-endpoint.ts";
 import { ensureImages } from "../containers/images.ts";
 import { DEFAULT_PLATFORM, describePlatform, type Platform, platformName, resolvePlatform } from "../containers/platforms.ts";
 import { scenario12AtScale } from "../fixtures/scenario-12-at-scale.ts";
@@ -40,6 +40,9 @@ import {
 } from "../src/engine/phases.ts";
 import type { DrillRun } from "../src/engine/topology.ts";
 import { monotonicNow } from "../src/metrics.ts";
+
+// Where published ports are reached (containers/engine-endpoint.ts), as in vitest.config.ts.
+applyTestcontainersHost(process.env);
 
 const SCENARIO_12 = "fixtures/scenario-12.config.ts";
 const scenario12 = await loadDrillConfig({ path: SCENARIO_12 });

@@ -198,6 +198,11 @@ function run(command: string, args: string[], progress: ProgressSink): Promise<v
 
 /** No registry is reachable here, so the Debian base is made from Debian packages with mmdebstrap. */
 async function buildBaseImage(tag: string, suite: DebianSuite, progress: ProgressSink): Promise<void> {
+  // mmdebstrap as another user needs user namespaces and uidmap, which such machines rarely allow.
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      `Building the Debian base image ${tag} needs root (mmdebstrap): run the same command once as root in a separate clone of the project (the images are then cached on this engine), or set PGDRILL_BASE_IMAGE=debian:{suite}-slim where a registry is reachable.`,
+    );
   const packageList = await readFile(join(CONTAINERS_DIR, "debian-packages.txt"), "utf8");
   const dir = await mkdtemp(join(tmpdir(), "pgdrill-base-"));
   try {
@@ -222,7 +227,8 @@ async function buildBaseImage(tag: string, suite: DebianSuite, progress: Progres
   }
 }
 
-function followBuildStream(stream: NodeJS.ReadableStream, progress: ProgressSink): Promise<void> {
+/** Follows a build or import stream of the Engine API, passing its lines to `progress`; rejects with the engine's error. */
+export function followBuildStream(stream: NodeJS.ReadableStream, progress: ProgressSink): Promise<void> {
   return new Promise((resolve, reject) => {
     let failure: string | undefined;
     docker().modem.followProgress(
@@ -251,6 +257,22 @@ async function buildFromDockerfile(options: { plan: ImagePlan; files: string[]; 
   }
 }
 
+/**
+ * A registry's base image (PGDRILL_BASE_IMAGE), pulled by the engine through the API: with a
+ * remote engine (GitLab's docker:dind) the job may have no docker CLI to pull it with.
+ */
+async function pullBaseImage(tag: string, override: string, progress: ProgressSink): Promise<void> {
+  progress(`pulling base image ${tag} (PGDRILL_BASE_IMAGE=${override})`);
+  try {
+    await followBuildStream(await docker().pull(tag), (line) => {
+      // One line per layer state change is enough where a person watches; byte counts are noise.
+      if (!/Downloading|Extracting|Waiting/.test(line)) progress(line);
+    });
+  } catch (error) {
+    throw new Error(`PGDRILL_BASE_IMAGE=${override} gives ${tag}, which this engine could not pull: ${(error as Error).message.split("\n")[0]}`);
+  }
+}
+
 /** Makes sure a platform's images exist; builds only what is missing (a version not used is not built). */
 export async function ensureImages(options: {
   platform: Platform;
@@ -261,8 +283,11 @@ export async function ensureImages(options: {
   const built: string[] = [];
   for (const [suite, base] of Object.entries(plans.bases)) {
     if (await imageExists(base)) continue;
-    if (options.baseOverride)
-      throw new Error(`PGDRILL_BASE_IMAGE=${options.baseOverride} gives ${base}, which this engine does not have; pull or build it first.`);
+    if (options.baseOverride) {
+      await pullBaseImage(base, options.baseOverride, options.progress);
+      built.push(base);
+      continue;
+    }
     await buildBaseImage(base, suite as DebianSuite, options.progress);
     built.push(base);
   }

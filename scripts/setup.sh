@@ -21,11 +21,30 @@ case "$node_version" in v24.*) ;; *) fail "the project's Node should be 24.x, no
 rm -rf reports/allure-results
 
 # --- 2. Docker engine -----------------------------------------------------------------------------
-engine_answers() { docker info >/dev/null 2>&1; }
+# Probed with the drill's own client (scripts/engine-ping.mjs): 0 answers, 2 refuses this user, 1 none.
+engine_state() {
+  local code=0
+  node_modules/.bin/node scripts/engine-ping.mjs >/dev/null 2>&1 || code=$?
+  echo "$code"
+}
+engine_answers() { [ "$(engine_state)" = 0 ]; }
 budget_s="${PGDRILL_BUDGET_ENGINE_START_S:-60}"
 [[ "$budget_s" =~ ^[1-9][0-9]*$ ]] || fail "PGDRILL_BUDGET_ENGINE_START_S must be a positive whole number of seconds, got '$budget_s'."
 
-if ! command -v docker >/dev/null 2>&1 || ! engine_answers; then
+state="$(engine_state)"
+# An engine that runs but refuses this user (not in the docker group): say so, installing or
+# starting another one would not help.
+if [ "$state" = 2 ]; then
+  fail "The Docker engine (DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}) refuses user $(id -un): add it to the docker group ('sudo usermod -aG docker $(id -un)', then log in again) and run this command again."
+fi
+
+if [ "$state" != 0 ]; then
+  # A DOCKER_HOST elsewhere (tcp://, ssh://: a remote engine, GitLab's docker:dind) is an engine to
+  # reach, not one to start here.
+  case "${DOCKER_HOST:-unix://}" in
+    unix://*) ;;
+    *) fail "No Docker engine answers at DOCKER_HOST=$DOCKER_HOST; start it (for GitLab, the docker:dind service) or correct DOCKER_HOST, then run this command again." ;;
+  esac
   can_install=false
   if [ "$(uname -s)" = Linux ] && [ "$(id -u)" = 0 ] && [ -r /etc/debian_version ] && command -v apt-get >/dev/null; then
     can_install=true

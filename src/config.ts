@@ -159,7 +159,18 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrillSetting
   const settings: DrillSettings = {
     budgetsMs,
     keepResources: check("PGDRILL_KEEP", booleanFlag, env["PGDRILL_KEEP"], false),
-    baseImage: check("PGDRILL_BASE_IMAGE", imageReference.optional(), env["PGDRILL_BASE_IMAGE"] || undefined, undefined),
+    // `{suite}` stands for each Debian suite (debian:{suite}-slim): checked as it will be used.
+    baseImage: check(
+      "PGDRILL_BASE_IMAGE",
+      z
+        .string()
+        .refine((v) => imageReference.safeParse(v.replaceAll("{suite}", "bookworm")).success, {
+          message: "must be a Docker image reference such as debian:bookworm-slim or debian:{suite}-slim",
+        })
+        .optional(),
+      env["PGDRILL_BASE_IMAGE"] || undefined,
+      undefined,
+    ),
     targetKinds: check<TargetKindName[] | undefined>("PGDRILL_TARGET_KINDS", targetKindList, env["PGDRILL_TARGET_KINDS"], undefined),
     objectives,
     trend: {

@@ -9,7 +9,7 @@ import pg from "pg";
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer, type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
 import { containerLogs } from "../docker-resources.ts";
 import { execIn } from "../exec.ts";
-import { bindPortsToLoopback } from "../postgres/postgres-containers.ts";
+import { bindPortsToEngineAddress } from "../postgres/postgres-containers.ts";
 
 const PGBOUNCER_PORT = 6432;
 const CONFIG_FILE = "/etc/pgbouncer/pgdrill.ini";
@@ -85,7 +85,7 @@ export class PgBouncerContainer extends GenericContainer {
   }
 
   protected override async beforeContainerCreated(): Promise<void> {
-    bindPortsToLoopback(this.hostConfig);
+    await bindPortsToEngineAddress(this.hostConfig);
   }
 
   override async start(): Promise<StartedPgBouncer> {

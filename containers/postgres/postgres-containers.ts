@@ -5,6 +5,7 @@ import { PostgreSqlContainer, StartedPostgreSqlContainer } from "@testcontainers
 import type pg from "pg";
 import { type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
 import { containerLogs } from "../docker-resources.ts";
+import { portBindAddress } from "../engine-endpoint.ts";
 import { PgClientSession, type SqlSession } from "./sql-session.ts";
 
 export interface PostgresRoleOptions {
@@ -18,14 +19,19 @@ export interface PostgresRoleOptions {
   statementTimeoutMs: number;
 }
 
-/** Host ports are bound to 127.0.0.1 only: a drill's databases are never reachable from the network. */
-export function bindPortsToLoopback(hostConfig: { PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }>> }): void {
+/**
+ * Host ports are opened on one address only (containers/engine-endpoint.ts): 127.0.0.1 for a local
+ * engine, the address a remote engine is reached at for a remote one. A drill's databases are never
+ * reachable on every interface of the engine's host.
+ */
+export async function bindPortsToEngineAddress(hostConfig: { PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }>> }): Promise<void> {
+  const hostIp = await portBindAddress();
   const bindings = hostConfig.PortBindings ?? {};
-  for (const port of Object.keys(bindings)) bindings[port] = [{ HostIp: "127.0.0.1", HostPort: "0" }];
+  for (const port of Object.keys(bindings)) bindings[port] = [{ HostIp: hostIp, HostPort: "0" }];
   hostConfig.PortBindings = bindings;
 }
 
-/** Credentials, network, labels, loopback-only port, pg_isready (the primary is its only kind today). */
+/** Credentials, network, labels, one-address port, pg_isready (the primary is its only kind today). */
 abstract class DrillPostgresContainer extends PostgreSqlContainer {
   protected constructor(protected readonly options: PostgresRoleOptions) {
     super(options.image);
@@ -54,7 +60,7 @@ abstract class DrillPostgresContainer extends PostgreSqlContainer {
   }
 
   protected override async beforeContainerCreated(): Promise<void> {
-    bindPortsToLoopback(this.hostConfig);
+    await bindPortsToEngineAddress(this.hostConfig);
   }
 }
 

@@ -8,7 +8,7 @@ import type { Readable } from "node:stream";
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer, type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
 import { type RecoveryLogFacts, readRecoveryLog } from "../../src/recovery-log.ts";
 import { RECOVERY_MOUNT } from "../barman/barman-container.ts";
-import { bindPortsToLoopback, PRIMARY_SERVER_OPTIONS } from "./postgres-containers.ts";
+import { bindPortsToEngineAddress, PRIMARY_SERVER_OPTIONS } from "./postgres-containers.ts";
 import { PgClientSession, PsqlSession, type SqlSession } from "./sql-session.ts";
 
 const POSTGRES_PORT = 5432;
@@ -116,7 +116,7 @@ export class RecoveredInstanceContainer extends GenericContainer {
   }
 
   protected override async beforeContainerCreated(): Promise<void> {
-    bindPortsToLoopback(this.hostConfig);
+    await bindPortsToEngineAddress(this.hostConfig);
   }
 
   protected override async containerCreated(): Promise<void> {

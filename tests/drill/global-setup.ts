@@ -7,6 +7,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { assertEngineAnswers, manualCleanupCommands, reap } from "../../containers/docker-resources.ts";
+import { describeEndpoint, engineEndpoint, portBindAddress } from "../../containers/engine-endpoint.ts";
 import { ensureImages } from "../../containers/images.ts";
 import { DEFAULT_PLATFORM } from "../../containers/platforms.ts";
 import { readSettings } from "../../src/config.ts";
@@ -25,7 +26,8 @@ const say = (line: string): void => console.log(`[drill setup] ${line}`);
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const settings = readSettings();
   const engine = await assertEngineAnswers();
-  say(`Docker engine ${engine.version} (API ${engine.apiVersion})`);
+  const endpoint = engineEndpoint();
+  say(`Docker engine ${engine.version} (API ${engine.apiVersion}): ${describeEndpoint(endpoint, await portBindAddress(endpoint))}`);
 
   const leftovers = await reap();
   const count = leftovers.containers.length + leftovers.networks.length + leftovers.volumes.length;

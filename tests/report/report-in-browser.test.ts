@@ -1,18 +1,20 @@
-// The report seen as a person sees it: the generated Allure report (npm run report) opened in
-// headless Chromium (Debian's package, driven by playwright-core). It checks that the drill's
-// steps, the RTO figures and the evidence attachments are really visible, and keeps a screenshot.
+// The report seen as a person sees it: the generated Allure report (npm run report) opened in a
+// headless Chrome or Chromium (the one this machine has, see find-browser.ts; driven by
+// playwright-core). It checks that the drill's steps, the RTO figures and the evidence attachments
+// are really visible, and keeps a screenshot.
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import * as allure from "allure-js-commons";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, test } from "vitest";
+import { findBrowser } from "./find-browser.ts";
 import { serveDirectory } from "./static-server.ts";
 
 const REPORT_DIR = "reports/allure-report";
 const SCREENSHOT = "reports/report-overview.png";
-const CHROMIUM = process.env["PGDRILL_CHROMIUM"] ?? "/usr/bin/chromium";
-// Flags this machine needs: root without a sandbox, no GPU, and no background traffic to a
-// network that is not there.
+// Flags: no sandbox (root needs that, and so does a non-root user where user namespaces are
+// restricted, as on Ubuntu 24.04; the page is our own report served on 127.0.0.1), no GPU, and no
+// background traffic to a network that is not there.
 const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
@@ -60,7 +62,7 @@ describe("The Allure report in a real browser", () => {
   beforeAll(async () => {
     if (!existsSync(`${REPORT_DIR}/index.html`)) throw new Error(`no report at ${REPORT_DIR}: run the drill and 'npm run report' first`);
     server = await serveDirectory(REPORT_DIR);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: findBrowser(), args: CHROMIUM_ARGS });
   });
 
   afterAll(async () => {

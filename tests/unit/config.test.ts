@@ -189,6 +189,8 @@ describe("readSettings: PGDRILL_BASE_IMAGE", () => {
     "registry.example.com/team/debian-base:bookworm-0a1b2c3d4e5f",
     `debian@sha256:${"0123456789abcdef".repeat(4)}`,
     `debian:bookworm@sha256:${"a".repeat(64)}`,
+    "debian:{suite}-slim",
+    "registry.example.com/{suite}/base:1",
   ])("%s is accepted as is", (image) => {
     expect(readSettings({ PGDRILL_BASE_IMAGE: image }).baseImage).toBe(image);
   });
@@ -206,9 +208,10 @@ describe("readSettings: PGDRILL_BASE_IMAGE", () => {
     "-debian",
     `debian@sha256:${"a".repeat(63)}`,
     "debian@md5:abc",
+    "debian:{suite}:slim",
   ])("%j is rejected", (image) => {
     expect(settingsError({ PGDRILL_BASE_IMAGE: image }).problems).toEqual([
-      `PGDRILL_BASE_IMAGE=${JSON.stringify(image)}: must be a Docker image reference such as debian:bookworm-slim`,
+      `PGDRILL_BASE_IMAGE=${JSON.stringify(image)}: must be a Docker image reference such as debian:bookworm-slim or debian:{suite}-slim`,
     ]);
   });
 });
@@ -228,7 +231,7 @@ describe("SettingsError lists every problem", () => {
     expect(error.problems[1]).toBe('PGDRILL_BUDGET_RECOVER_S="-1": must be a positive number of seconds');
     expect(error.problems[2]).toMatch(/^PGDRILL_BUDGET_NAP_S: unknown time budget; known budgets: /);
     expect(error.problems[3]).toBe('PGDRILL_KEEP="maybe": allowed: 1, 0, true, false, yes, no');
-    expect(error.problems[4]).toBe('PGDRILL_BASE_IMAGE="Not An Image": must be a Docker image reference such as debian:bookworm-slim');
+    expect(error.problems[4]).toBe('PGDRILL_BASE_IMAGE="Not An Image": must be a Docker image reference such as debian:bookworm-slim or debian:{suite}-slim');
 
     const lines = error.message.split("\n");
     expect(lines[0]).toBe("Invalid drill settings:");
