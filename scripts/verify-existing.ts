@@ -15,6 +15,7 @@ import { DEFAULT_PLATFORM } from "../containers/platforms.ts";
 import { readSettings, SettingsError } from "../src/config.ts";
 import { applyConfigToSettings, DrillConfigError, loadDrillConfig } from "../src/drill-config.ts";
 import {
+  type BarmanEndpoint,
   DEFAULT_WORK_PARENT,
   NightlyInputError,
   type NightlyResult,
@@ -31,7 +32,7 @@ process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
 const DEFAULT_REPORT = fileURLToPath(new URL("../reports/nightly-verification.json", import.meta.url));
 
 const HELP = `Usage: node --experimental-transform-types --disable-warning=ExperimentalWarning scripts/verify-existing.ts \\
-         --barman-container NAME --server NAME [options]
+         (--barman-container NAME | --barman-ssh USER@HOST) --server NAME [options]
 
 Verifies a backup of an EXISTING Barman server without touching the production database:
 barman verify-backup, barman recover into a temporary directory on the Barman server (removed
@@ -40,6 +41,11 @@ network, the checks of the config's nightly.checks run there, the RTO phases mea
 
 Options:
   --barman-container NAME  container (name or id) of the Barman server, reached with docker exec
+  --barman-ssh USER@HOST   the Barman host, reached with the OpenSSH client as USER (your ~/.ssh/config,
+                           agent, ProxyJump and known_hosts apply; an unknown or changed host key is refused)
+  --ssh-port N             SSH port (default: ssh's, from ~/.ssh/config or 22)
+  --ssh-identity FILE      private key file for --barman-ssh (used alone)
+  --ssh-known-hosts FILE   known_hosts file for --barman-ssh instead of ~/.ssh/known_hosts
   --server NAME            Barman's name for the PostgreSQL server (default: the config's barman.serverName)
   --backup latest|ID       backup to verify (default latest: the newest DONE backup)
   --target-time T          recover to a time with UTC offset, e.g. "2026-11-25 08:29:31+00"
@@ -56,8 +62,8 @@ Options:
   --report PATH            JSON report (default reports/nightly-verification.json)
   --help                   this text
 
-Transport: docker exec only. An SSH transport (as Barman's --remote-ssh-command) is not
-implemented; run this on the Docker host of a containerised Barman server.
+Transport: docker exec into a containerised Barman server, or SSH to a Barman host; the restore
+goes into a temporary directory there (removed afterwards) and streams back over the same path.
 Time budgets: PGDRILL_BUDGET_RECOVER_S bounds every command on the Barman server,
 PGDRILL_BUDGET_RECOVERED_INSTANCE_PROMOTED_S the instance start, PGDRILL_BUDGET_SQL_STATEMENT_S each check.
 Exit codes: 0 verified, 1 verification failed (summary says why), 2 wrong arguments or configuration,
@@ -67,6 +73,24 @@ const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: "must b
 const argsSchema = z
   .object({
     "barman-container": name.optional(),
+    "barman-ssh": z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+@)?[A-Za-z0-9._:-]+$/, { message: "must be an SSH destination such as barman@backup-host" })
+      .refine((d) => !d.startsWith("-"), { message: "must be an SSH destination such as barman@backup-host" })
+      .optional(),
+    "ssh-port": z
+      .string()
+      .regex(/^\d{1,5}$/, { message: "must be a port number" })
+      .refine((p) => Number(p) >= 1 && Number(p) <= 65535, { message: "must be a port number (1-65535)" })
+      .optional(),
+    "ssh-identity": z
+      .string()
+      .regex(/^[^\s'"-][^\s'"]*$/, { message: "must be a file path without spaces or quotes" })
+      .optional(),
+    "ssh-known-hosts": z
+      .string()
+      .regex(/^[^\s'"-][^\s'"]*$/, { message: "must be a file path without spaces or quotes" })
+      .optional(),
     server: name.optional(),
     backup: z
       .string()
@@ -153,7 +177,15 @@ function parseCommandLine(argv: string[]): { args: Args; target: RecoveryTarget 
   if (!parsed.success || problems.length > 0) return { problems };
   const args = parsed.data;
   if (args.help) return { args, target: { kind: "immediate" } };
-  if (!args["barman-container"]) problems.push("--barman-container is required (the name or id of the Barman server's container)");
+  if (!args["barman-container"] && !args["barman-ssh"])
+    problems.push("--barman-container or --barman-ssh is required (the Barman server's container, or USER@HOST of the Barman host)");
+  if (args["barman-container"] && args["barman-ssh"]) problems.push("give either --barman-container or --barman-ssh, not both");
+  for (const option of ["ssh-port", "ssh-identity", "ssh-known-hosts"] as const) {
+    if (args[option] !== undefined && !args["barman-ssh"]) problems.push(`--${option} only goes with --barman-ssh`);
+  }
+  for (const option of ["ssh-identity", "ssh-known-hosts"] as const) {
+    if (args[option] !== undefined && !existsSync(resolve(args[option]))) problems.push(`--${option} ${args[option]}: no such file`);
+  }
   const targets = (["target-time", "target-name", "target-xid", "target-lsn"] as const).filter((k) => args[k] !== undefined);
   if (targets.length > 1) problems.push(`give at most one recovery target, not ${targets.map((t) => `--${t}`).join(" and ")}`);
   if (args.exclusive && !args["target-xid"] && !args["target-lsn"]) problems.push("--exclusive only goes with --target-xid or --target-lsn");
@@ -210,11 +242,22 @@ try {
 // Same run id shape and labels as a drill: `npm run clean:docker` and a later run reap leftovers.
 const runId = `${new Date().toISOString().slice(0, 10).replaceAll("-", "")}-${randomBytes(3).toString("hex")}`;
 const workParent = args["barman-work-dir"] ?? DEFAULT_WORK_PARENT;
+const endpoint: BarmanEndpoint = args["barman-ssh"]
+  ? {
+      ssh: {
+        destination: args["barman-ssh"],
+        port: args["ssh-port"] ? Number(args["ssh-port"]) : undefined,
+        identityFile: args["ssh-identity"] ? resolve(args["ssh-identity"]) : undefined,
+        knownHostsFile: args["ssh-known-hosts"] ? resolve(args["ssh-known-hosts"]) : undefined,
+      },
+    }
+  : { container: args["barman-container"]! };
+const endpointName = args["barman-ssh"] ? `SSH ${args["barman-ssh"]}` : `container ${args["barman-container"]}`;
 
 /** What this command may have left: the throwaway container (by label) and the Barman-side directory. */
 async function cleanUp(): Promise<void> {
   await reap({ runId }).catch((error: Error) => say(`could not remove the containers of run ${runId}: ${error.message}`));
-  await removeLeftoverWorkDirectories(args["barman-container"]!, runId, workParent).catch((error: Error) => {
+  await removeLeftoverWorkDirectories(endpoint, runId, workParent).catch((error: Error) => {
     // No such container: there is nothing of ours on it.
     if (!(error instanceof NightlyInputError)) say(`could not remove ${workParent}/pgdrill-verify-${runId}-* on the Barman server: ${error.message}`);
   });
@@ -246,9 +289,9 @@ for (const [signal, code] of [
 let result: NightlyResult;
 try {
   const { images } = await ensureImages({ platform: DEFAULT_PLATFORM, baseOverride: settings!.baseImage, progress: say });
-  say(`run ${runId}: verifying ${args.backup} backup of '${server}' in container ${args["barman-container"]} (image ${images.postgres})`);
+  say(`run ${runId}: verifying ${args.backup} backup of '${server}' in ${endpointName} (image ${images.postgres})`);
   result = await verifyExistingBackup({
-    barmanContainer: args["barman-container"]!,
+    barman: endpoint,
     server: server!,
     backup: args.backup,
     target,

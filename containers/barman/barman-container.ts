@@ -4,9 +4,11 @@
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer, type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
 import { containerLogs } from "../docker-resources.ts";
 import { execIn } from "../exec.ts";
+import { bindPortsToEngineAddress } from "../postgres/postgres-containers.ts";
 import { BarmanClient, DockerExecTransport } from "./barman-client.ts";
 
 export const RECOVERY_MOUNT = "/recovery";
+const SSH_PORT = 22;
 
 export interface BarmanServerOptions {
   image: string;
@@ -24,6 +26,8 @@ export interface BarmanServerOptions {
   startupTimeoutMs: number;
   /** Extra lines for the server section, e.g. compression. */
   extraServerSettings?: Record<string, string>;
+  /** Publish sshd (port 22) on the engine's address: the Barman host as a nightly verification reaches it over SSH. */
+  publishSsh?: boolean;
 }
 
 export function serverSection(options: Pick<BarmanServerOptions, "serverName" | "primaryHost" | "database" | "extraServerSettings">): string {
@@ -69,6 +73,11 @@ export class BarmanContainer extends GenericContainer {
       ])
       .withWaitStrategy(Wait.forLogMessage(/barman server ready/))
       .withStartupTimeout(options.startupTimeoutMs);
+    if (options.publishSsh) this.withExposedPorts(SSH_PORT);
+  }
+
+  protected override async beforeContainerCreated(): Promise<void> {
+    await bindPortsToEngineAddress(this.hostConfig);
   }
 
   override async start(): Promise<StartedBarmanServer> {
@@ -118,6 +127,12 @@ export class StartedBarmanServer extends AbstractStartedContainer {
       ["bash", "-c", 'printf "%s" "$1" > "/etc/barman.d/$3.conf" && printf "%s\n" "$2" >> ~/.pgpass', "repoint", section, pgpass, this.serverName],
       { user: "barman", where: "the Barman server" },
     );
+  }
+
+  /** Where the published sshd is reached (publishSsh), and its ed25519 host key line, for a known_hosts file. */
+  async sshEndpoint(): Promise<{ host: string; port: number; hostKey: string }> {
+    const hostKey = (await execIn(this.getId(), ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"], { user: "root", where: "the Barman server" })).stdout.trim();
+    return { host: this.getHost(), port: this.getMappedPort(SSH_PORT), hostKey: hostKey.split(" ").slice(0, 2).join(" ") };
   }
 
   async containerLog(): Promise<string> {

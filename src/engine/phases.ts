@@ -97,7 +97,7 @@ async function timed<T extends object>(work: () => Promise<T>): Promise<T & { du
 
 export async function prepareTopology(
   plan: DrillPlan,
-  options: { name: string; run: DrillRun; settings: DrillSettings; progress: (line: string) => void; primaryDataVolume?: boolean },
+  options: { name: string; run: DrillRun; settings: DrillSettings; progress: (line: string) => void; primaryDataVolume?: boolean; publishBarmanSsh?: boolean },
 ): Promise<DrillEnvironment> {
   // Built once per version and cached by content hash: a run on the default platform finds them.
   const { images } = await ensureImages({ platform: plan.platform, baseOverride: options.settings.baseImage, progress: options.progress });
@@ -112,6 +112,7 @@ export async function prepareTopology(
     barmanServerSettings: plan.barmanSettings,
     primarySettings: plan.primarySettings,
     primaryDataVolume: options.primaryDataVolume,
+    publishBarmanSsh: options.publishBarmanSsh,
   });
 }
 

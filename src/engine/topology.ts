@@ -116,6 +116,8 @@ export class DrillEnvironment {
     primarySettings?: Record<string, string>;
     /** PGDATA of the primary on a volume of its own, which a host loss destroys (Scenario 13). */
     primaryDataVolume?: boolean;
+    /** The Barman server's sshd published on the engine's address (the nightly verification over SSH). */
+    publishBarmanSsh?: boolean;
   }): Promise<DrillEnvironment> {
     const { run, settings, progress } = options;
     const labels = runLabels(run.runId, run.ownerPid);
@@ -160,6 +162,7 @@ export class DrillEnvironment {
       recoveryVolume,
       startupTimeoutMs: settings.budgetsMs.containerStart,
       extraServerSettings: options.barmanServerSettings,
+      publishSsh: options.publishBarmanSsh,
     })
       .withName(`${prefix}-barman`)
       .start();

@@ -4,10 +4,11 @@
 // into a throwaway PostgreSQL container that has no network at all, and the user's checks run
 // there. The Barman server only ever sees read-only barman commands, `barman recover` into our own
 // temporary directory, `tar` of that directory and its removal (the transcript in the result lists
-// every command). Transport: `docker exec` into a containerised Barman server (SSH is not
-// implemented).
+// every command). Transport: `docker exec` into a containerised Barman server, or SSH to a Barman
+// host (containers/barman/ssh-transport.ts).
 import { randomBytes } from "node:crypto";
 import { BarmanClient, type CommandStream, DockerExecTransport } from "../../containers/barman/barman-client.ts";
+import { type SshTarget, SshTransport } from "../../containers/barman/ssh-transport.ts";
 import { docker } from "../../containers/docker-resources.ts";
 import type { ExecResult } from "../../containers/exec.ts";
 import {
@@ -21,6 +22,7 @@ import type { DrillSettings } from "../config.ts";
 import { monotonicNow, seconds } from "../metrics.ts";
 import { evaluatePhaseObjectives } from "../objectives.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../recovery-target.ts";
+import { BudgetExceededError, withinBudget } from "../wait.ts";
 
 /** Label on the throwaway instance, so a test or a person can find (and reap) exactly these. */
 export const LABEL_ROLE = "io.pgdrill.role";
@@ -39,9 +41,12 @@ export interface NightlyCheck {
   expected: unknown[][];
 }
 
+/** Where the existing Barman server is: a container on this Docker engine, or a host over SSH. */
+export type BarmanEndpoint = { container: string } | { ssh: SshTarget };
+
 export interface VerifyExistingOptions {
-  /** Name or id of the container that runs the existing Barman server. */
-  barmanContainer: string;
+  /** The existing Barman server. */
+  barman: BarmanEndpoint;
   /** Barman's name for the PostgreSQL server (its section in barman.conf). */
   server: string;
   /** "latest": the newest DONE backup; otherwise a backup id such as 20261125T082625. */
@@ -114,7 +119,8 @@ export interface NightlyCheckResult {
 
 export interface NightlyResult {
   verdict: "pass" | "fail";
-  barmanContainer: string;
+  /** The Barman server as reached: "container NAME" or "SSH user@host[ port N]". */
+  barman: string;
   server: string;
   /** Resolved id (also for "latest"); undefined when no usable backup was found. */
   backupId: string | undefined;
@@ -140,12 +146,26 @@ const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 const words = (result: ExecResult): string => (result.stdout + result.stderr).trim();
 
-/** The container by name or id; a missing container or one that runs no Barman is bad input. */
+/**
+ * The Barman server: a container by name or id (a missing container is bad input), or an SSH
+ * destination (reachability and host key are proven by the first command).
+ */
 async function connectBarman(
-  nameOrId: string,
+  endpoint: BarmanEndpoint,
   server: string,
   budgetMs: number,
 ): Promise<{ barman: BarmanClient; containerName: string; running: boolean; status: string }> {
+  if ("ssh" in endpoint) {
+    let transport: SshTransport;
+    try {
+      transport = new SshTransport(endpoint.ssh, { commandBudgetMs: budgetMs });
+    } catch (error) {
+      throw new NightlyInputError((error as Error).message);
+    }
+    const where = `SSH ${endpoint.ssh.destination}${endpoint.ssh.port ? ` port ${endpoint.ssh.port}` : ""}`;
+    return { barman: new BarmanClient(transport, server), containerName: where, running: true, status: "reached over SSH" };
+  }
+  const nameOrId = endpoint.container;
   if (!SAFE_NAME.test(nameOrId)) throw new NightlyInputError(`'${nameOrId}' is not a Docker container name or id`);
   const info = await docker()
     .getContainer(nameOrId)
@@ -156,7 +176,7 @@ async function connectBarman(
     });
   const containerName = info.Name.replace(/^\//, "");
   const barman = new BarmanClient(new DockerExecTransport(info.Id, containerName, { commandBudgetMs: budgetMs }), server);
-  return { barman, containerName, running: info.State.Running && !info.State.Paused, status: info.State.Status };
+  return { barman, containerName: `container ${containerName}`, running: info.State.Running && !info.State.Paused, status: info.State.Status };
 }
 
 async function assertServerKnown(barman: BarmanClient, containerName: string): Promise<void> {
@@ -166,14 +186,12 @@ async function assertServerKnown(barman: BarmanClient, containerName: string): P
   } catch (error) {
     const last = barman.transcript.at(-1);
     if (last && (last.exitCode === 126 || last.exitCode === 127)) {
-      throw new NightlyInputError(`container ${containerName} does not look like a Barman server (no barman user or command): ${words(last)}`);
+      throw new NightlyInputError(`${containerName} does not look like a Barman server (no barman user or command): ${words(last)}`);
     }
     throw new NightlyInputError((error as Error).message);
   }
   if (!servers.includes(barman.serverName)) {
-    throw new NightlyInputError(
-      `Barman in container ${containerName} has no server named '${barman.serverName}'; its servers: ${servers.join(", ") || "(none)"}`,
-    );
+    throw new NightlyInputError(`Barman in ${containerName} has no server named '${barman.serverName}'; its servers: ${servers.join(", ") || "(none)"}`);
   }
 }
 
@@ -240,7 +258,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   if (options.checks.length === 0) throw new NightlyInputError("no checks given: a verification without checks proves nothing");
   barmanTargetArgs(target); // a target time without a UTC offset is refused here, before anything runs
 
-  const { barman, containerName, running, status } = await connectBarman(options.barmanContainer, server, budgetsMs.recover);
+  const { barman, containerName, running, status } = await connectBarman(options.barman, server, budgetsMs.recover);
   /** Commands that are not `barman` (mktemp, rm, test): through the same transport, kept in the same transcript. */
   const onServer = async (argv: string[]): Promise<ExecResult> => {
     const result = await barman.transport.run(argv);
@@ -272,7 +290,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   };
 
   const run = async (): Promise<void> => {
-    if (!running) return fail("backup selection", `the Barman container ${containerName} is not running (state: ${status})`);
+    if (!running) return fail("backup selection", `the Barman ${containerName} is not running (state: ${status})`);
     await assertServerKnown(barman, containerName);
     const selected = await selectBackup(barman, options.backup);
     if (typeof selected === "string") return fail("backup selection", selected);
@@ -349,7 +367,14 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
         instance = await container.start();
       } catch (error) {
         tar.abort();
-        if (!transferred) return fail("transfer", `${destination} could not be copied into the throwaway instance: ${(error as Error).message}`);
+        if (!transferred) {
+          // The sending side's own words first (a dropped SSH connection, tar's error), when it has ended.
+          const sender = await withinBudget("the transfer's sender", "sqlStatement", 5_000, () => tar.finished()).then(
+            () => undefined,
+            (e: Error) => (e instanceof BudgetExceededError ? undefined : e.message),
+          );
+          return fail("transfer", `${destination} could not be copied into the throwaway instance: ${sender ? `${sender}; ` : ""}${(error as Error).message}`);
+        }
         return fail(
           "instance start",
           error instanceof RecoveredInstanceStartError ? error.message : `the recovered instance did not start: ${(error as Error).message}`,
@@ -418,7 +443,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   }
   return {
     verdict: problems.length === 0 ? "pass" : "fail",
-    barmanContainer: containerName,
+    barman: containerName,
     server,
     backupId: backup?.backupId,
     backupEndTime: backup?.endTime.toISOString(),
@@ -448,8 +473,8 @@ async function removeWorkDirectory(onServer: (argv: string[]) => Promise<ExecRes
  * For an interrupted run (SIGINT): removes this run's temporary directories from the Barman
  * server. A `barman recover` still running there ends at its `timeout`.
  */
-export async function removeLeftoverWorkDirectories(barmanContainer: string, runId: string, workParent = DEFAULT_WORK_PARENT): Promise<string[]> {
-  const { barman, running } = await connectBarman(barmanContainer, "-", 60_000);
+export async function removeLeftoverWorkDirectories(endpoint: BarmanEndpoint, runId: string, workParent = DEFAULT_WORK_PARENT): Promise<string[]> {
+  const { barman, running } = await connectBarman(endpoint, "-", 60_000);
   if (!running) return [];
   const onServer = (argv: string[]): Promise<ExecResult> => barman.transport.run(argv);
   const found = await onServer(["find", workParent, "-maxdepth", "1", "-name", `${WORK_PREFIX}${runId}-*`]);
@@ -477,7 +502,7 @@ export function renderNightlySummary(result: NightlyResult): string {
     : "none resolved";
   const failed = result.checks.filter((c) => !c.ok);
   const lines = [
-    `Nightly verification of Barman server '${result.server}' (container ${result.barmanContainer}): ${result.verdict.toUpperCase()}`,
+    `Nightly verification of Barman server '${result.server}' (${result.barman}): ${result.verdict.toUpperCase()}`,
     `Backup: ${backup}, recovered to ${describeTarget(result.target)}`,
     result.checks.length === 0
       ? "Checks: not run (the verification stopped before them)"

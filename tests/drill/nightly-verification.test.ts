@@ -135,7 +135,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     prepared = await prepareDisaster(env, loggingPlan, say);
     barmanContainer = `${env.prefix}-barman`;
     options = (checks) => ({
-      barmanContainer,
+      barman: { container: barmanContainer },
       server: plan.serverName,
       backup: "latest",
       checks,
