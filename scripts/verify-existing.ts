@@ -10,10 +10,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { assertEngineAnswers, DockerEngineUnavailableError, reap, runLabels } from "../containers/docker-resources.ts";
-import { ensureImages } from "../containers/images.ts";
-import { DEFAULT_PLATFORM } from "../containers/platforms.ts";
 import { readSettings, SettingsError } from "../src/config.ts";
 import { applyConfigToSettings, DrillConfigError, loadDrillConfig } from "../src/drill-config.ts";
+import { recoveryImageResolver } from "../src/nightly/recovery-image.ts";
 import {
   type BarmanEndpoint,
   DEFAULT_WORK_PARENT,
@@ -66,6 +65,9 @@ Transport: docker exec into a containerised Barman server, or SSH to a Barman ho
 goes into a temporary directory there (removed afterwards) and streams back over the same path.
 Time budgets: PGDRILL_BUDGET_RECOVER_S bounds every command on the Barman server,
 PGDRILL_BUDGET_RECOVERED_INSTANCE_PROMOTED_S the instance start, PGDRILL_BUDGET_SQL_STATEMENT_S each check.
+The throwaway instance runs the backup's PostgreSQL major version (from Barman's metadata): this
+suite's image for 15, 17 or 18 (built on first use), or PGDRILL_RECOVERY_IMAGE, any image that
+honours the official postgres image's contract (e.g. postgres:16 where a registry is reachable).
 Exit codes: 0 verified, 1 verification failed (summary says why), 2 wrong arguments or configuration,
 128+N interrupted by signal N (Ctrl-C: stops after the current step and cleans up; twice: at once).`;
 
@@ -288,8 +290,7 @@ for (const [signal, code] of [
 
 let result: NightlyResult;
 try {
-  const { images } = await ensureImages({ platform: DEFAULT_PLATFORM, baseOverride: settings!.baseImage, progress: say });
-  say(`run ${runId}: verifying ${args.backup} backup of '${server}' in ${endpointName} (image ${images.postgres})`);
+  say(`run ${runId}: verifying ${args.backup} backup of '${server}' in ${endpointName}`);
   result = await verifyExistingBackup({
     barman: endpoint,
     server: server!,
@@ -298,7 +299,7 @@ try {
     checks: checks!,
     database: database!,
     dbUser: args["db-user"],
-    image: images.postgres,
+    recoveryImage: recoveryImageResolver({ override: settings!.recoveryImage, baseOverride: settings!.baseImage, progress: say }),
     runId,
     labels: runLabels(runId, process.pid),
     budgetsMs: settings!.budgetsMs,

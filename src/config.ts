@@ -79,6 +79,8 @@ export interface DrillSettings {
   keepResources: boolean;
   /** Use this image as the Debian base instead of building one with mmdebstrap. */
   baseImage: string | undefined;
+  /** PGDRILL_RECOVERY_IMAGE: the nightly verification's throwaway instance image, for any backup version. */
+  recoveryImage: string | undefined;
   /** PGDRILL_TARGET_KINDS: overrides a configuration's targets; undefined when unset. */
   targetKinds: TargetKindName[] | undefined;
   /** RTO and RPO objectives the drill is judged against (src/objectives.ts). */
@@ -171,6 +173,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): DrillSetting
       env["PGDRILL_BASE_IMAGE"] || undefined,
       undefined,
     ),
+    recoveryImage: check("PGDRILL_RECOVERY_IMAGE", imageReference.optional(), env["PGDRILL_RECOVERY_IMAGE"] || undefined, undefined),
     targetKinds: check<TargetKindName[] | undefined>("PGDRILL_TARGET_KINDS", targetKindList, env["PGDRILL_TARGET_KINDS"], undefined),
     objectives,
     trend: {

@@ -23,6 +23,7 @@ import { monotonicNow, seconds } from "../metrics.ts";
 import { evaluatePhaseObjectives } from "../objectives.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../recovery-target.ts";
 import { BudgetExceededError, withinBudget } from "../wait.ts";
+import { postgresMajor } from "./recovery-image.ts";
 
 /** Label on the throwaway instance, so a test or a person can find (and reap) exactly these. */
 export const LABEL_ROLE = "io.pgdrill.role";
@@ -58,8 +59,11 @@ export interface VerifyExistingOptions {
   database: string;
   /** Role the checks run as (local trust on the throwaway instance; no password needed). Default "postgres". */
   dbUser?: string;
-  /** Our PostgreSQL image (containers/images.ts), which must match the backup's major version. */
-  image: string;
+  /**
+   * The throwaway instance's image for the backup's PostgreSQL major version, read from Barman's
+   * metadata (src/nightly/recovery-image.ts); throws a one-line refusal for a version it cannot start.
+   */
+  recoveryImage: (postgresMajor: number) => Promise<string>;
   /** Names the temporary directory and the throwaway container; letters, digits, - and _. */
   runId: string;
   /** Labels of the throwaway container (runLabels), for reaping. */
@@ -270,6 +274,8 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   const checks: NightlyCheckResult[] = [];
   let backup: BackupDetails | undefined;
   let workDirectory: string | undefined;
+  /** The throwaway instance's image, chosen for the backup's major version. */
+  let image = "";
   /** The phase under way, so that an unexpected error is still reported against it. */
   let current: NightlyPhase = "backup selection";
   let failedPhase: NightlyPhase | undefined;
@@ -295,7 +301,14 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     const selected = await selectBackup(barman, options.backup);
     if (typeof selected === "string") return fail("backup selection", selected);
     backup = selected;
-    progress(`backup ${backup.backupId} of ${server}: ended ${backup.endTime.toISOString()}, ${(backup.sizeBytes / 1048576).toFixed(1)} MiB`);
+    const major = postgresMajor(backup.postgresVersion);
+    progress(
+      `backup ${backup.backupId} of ${server}: PostgreSQL ${major}, ended ${backup.endTime.toISOString()}, ${(backup.sizeBytes / 1048576).toFixed(1)} MiB`,
+    );
+    const chosen = await options.recoveryImage(major).catch((error: Error) => error);
+    if (chosen instanceof Error) return fail("backup selection", chosen.message);
+    image = chosen;
+    progress(`throwaway instance image for PostgreSQL ${major}: ${image}`);
 
     // (b) pg_verifybackup against the manifest: read-only, and cheaper than a recovery that fails late.
     current = "backup verification";
@@ -342,7 +355,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     const tar: CommandStream = await barman.transport.stream(tarArgv);
     let transferred = false;
     const container = new RecoveredInstanceContainer({
-      image: options.image,
+      image,
       labels: { ...options.labels, [LABEL_ROLE]: THROWAWAY_ROLE },
       source: {
         kind: "archive",

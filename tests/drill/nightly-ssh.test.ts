@@ -19,6 +19,7 @@ import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.t
 import { prepareDisaster } from "../../src/engine/gate.ts";
 import { prepareTopology, resolvePlan } from "../../src/engine/phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
+import { recoveryImageResolver } from "../../src/nightly/recovery-image.ts";
 import { LABEL_ROLE, type NightlyResult, THROWAWAY_ROLE, verifyExistingBackup } from "../../src/nightly/verify-existing.ts";
 
 const run = inject("drillRun");
@@ -59,6 +60,20 @@ async function leftoverThrowaways(): Promise<string[]> {
   return containers.map((c) => c.Names[0] ?? c.Id);
 }
 
+/**
+ * The test's access to a Barman host, as its owner would grant it: a key pair made for the test
+ * (and one the host does not know), the public half authorised for the barman user, the host key
+ * pinned in a known_hosts file (read from the host by the test, not by the code under test).
+ */
+async function sshAccess(env: DrillEnvironment, keys: string): Promise<SshTarget> {
+  for (const name of ["id_test", "id_other"]) await sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `pgdrill-${name}`, "-f", join(keys, name)]);
+  const { stdout: publicKey } = await sh("cat", [join(keys, "id_test.pub")]);
+  await env.barmanServer.authorizeSshKey(publicKey);
+  const endpoint = await env.barmanServer.sshEndpoint();
+  await writeFile(join(keys, "known_hosts"), `[${endpoint.host}]:${endpoint.port} ${endpoint.hostKey}\n`);
+  return { destination: `barman@${endpoint.host}`, port: endpoint.port, identityFile: join(keys, "id_test"), knownHostsFile: join(keys, "known_hosts") };
+}
+
 beforeEach(async () => {
   await allure.epic("Disaster recovery");
   await allure.feature("Nightly verification of an existing Barman server");
@@ -77,7 +92,7 @@ describe("Nightly verification over SSH (a Barman host reached only with the Ope
       backup: "latest",
       checks: [{ name: "orders at the backup", sql: "SELECT count(*) FROM orders", expected: [[loaded.config.expect!.baseline!["orders"]]] }],
       database: plan.database,
-      image: run.images.postgres,
+      recoveryImage: async () => run.images.postgres,
       runId: run.runId,
       labels: runLabels(run.runId, run.ownerPid),
       budgetsMs: settings.budgetsMs,
@@ -88,16 +103,12 @@ describe("Nightly verification over SSH (a Barman host reached only with the Ope
     env = await prepareTopology(plan, { name: "nightly-ssh", run, settings, progress: say, publishBarmanSsh: true });
     await prepareDisaster(env, plan, say);
     keys = await mkdtemp(join(tmpdir(), "pgdrill-ssh-"));
-    for (const name of ["id_test", "id_other"]) await sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `pgdrill-${name}`, "-f", join(keys, name)]);
-    const { stdout: publicKey } = await sh("cat", [join(keys, "id_test.pub")]);
-    await env.barmanServer.authorizeSshKey(publicKey);
+    ssh = await sshAccess(env, keys);
     const endpoint = await env.barmanServer.sshEndpoint();
-    await writeFile(join(keys, "known_hosts"), `[${endpoint.host}]:${endpoint.port} ${endpoint.hostKey}\n`);
     // A known_hosts that records another key for the same host: a changed host key.
     const { stdout: otherKey } = await sh("cat", [join(keys, "id_other.pub")]);
     await writeFile(join(keys, "known_hosts_changed"), `[${endpoint.host}]:${endpoint.port} ${otherKey.split(" ").slice(0, 2).join(" ")}\n`);
     await writeFile(join(keys, "known_hosts_empty"), "");
-    ssh = { destination: `barman@${endpoint.host}`, port: endpoint.port, identityFile: join(keys, "id_test"), knownHostsFile: join(keys, "known_hosts") };
     say(`Barman host's sshd at ${endpoint.host}:${endpoint.port}`);
   });
 
@@ -178,7 +189,7 @@ describe("Nightly verification over SSH (a Barman host reached only with the Ope
           'exec /usr/bin/tar "$@"',
           "EOF",
           "chmod 0755 /usr/local/bin/tar",
-          "touch /var/tmp/pgdrill-cut-transfer && chmod 0666 /var/tmp/pgdrill-cut-transfer",
+          "touch /var/tmp/pgdrill-cut-transfer && chown barman:barman /var/tmp/pgdrill-cut-transfer",
         ].join("\n"),
       ],
       { user: "root", where: "the Barman server" },
@@ -195,5 +206,50 @@ describe("Nightly verification over SSH (a Barman host reached only with the Ope
     } finally {
       await execIn(env.barmanServer.getId(), ["rm", "-f", "/usr/local/bin/tar", "/var/tmp/pgdrill-cut-transfer"], { user: "root", where: "the Barman server" });
     }
+  });
+});
+
+describe("Over SSH, a PostgreSQL 17 backup is verified in a PostgreSQL 17 throwaway instance (the version from Barman's metadata)", () => {
+  let env: DrillEnvironment;
+  let keys: string;
+
+  beforeAll(async () => {
+    const plan17 = await resolvePlan(loaded, { platform: { postgres: "17", barman: "3.13" } });
+    env = await prepareTopology(plan17, { name: "nightly-ssh-17", run, settings, progress: say, publishBarmanSsh: true });
+    await prepareDisaster(env, plan17, say);
+    keys = await mkdtemp(join(tmpdir(), "pgdrill-ssh17-"));
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+    if (keys) await rm(keys, { recursive: true, force: true });
+  });
+
+  test("the throwaway runs PostgreSQL 17, chosen from the backup, and the checks pass", async () => {
+    const images: string[] = [];
+    const resolve = recoveryImageResolver({ override: settings.recoveryImage, baseOverride: settings.baseImage, progress: say });
+    const result = await verifyExistingBackup({
+      barman: { ssh: await sshAccess(env, keys) },
+      server: plan.serverName,
+      backup: "latest",
+      checks: [
+        { name: "orders at the backup", sql: "SELECT count(*) FROM orders", expected: [[loaded.config.expect!.baseline!["orders"]]] },
+        { name: "server major version", sql: "SELECT current_setting('server_version_num')::int / 10000", expected: [[17]] },
+      ],
+      database: plan.database,
+      recoveryImage: async (major) => {
+        const image = await resolve(major);
+        images.push(`${major}: ${image}`);
+        return image;
+      },
+      runId: run.runId,
+      labels: runLabels(run.runId, run.ownerPid),
+      budgetsMs: settings.budgetsMs,
+      progress: say,
+    });
+    await allure.attachment("nightly result", JSON.stringify(result, null, 2), "application/json");
+    expect(result.problems).toEqual([]);
+    expect(images).toEqual([expect.stringMatching(/^17: pgdrill\/postgres:17-/)]);
+    expect(await leftoverThrowaways()).toEqual([]);
   });
 });

@@ -140,7 +140,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
       backup: "latest",
       checks,
       database: plan.database,
-      image: run.images.postgres,
+      recoveryImage: async () => run.images.postgres,
       runId: run.runId,
       labels: runLabels(run.runId, run.ownerPid),
       budgetsMs: settings.budgetsMs,

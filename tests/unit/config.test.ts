@@ -74,6 +74,7 @@ describe("readSettings: defaults", () => {
       budgetsMs: DEFAULT_BUDGETS_MS,
       keepResources: false,
       baseImage: undefined,
+      recoveryImage: undefined,
       targetKinds: undefined,
       objectives: DEFAULT_OBJECTIVES,
       trend: { window: 10, allowedShare: 0.5, failOnRegression: false },
@@ -193,6 +194,13 @@ describe("readSettings: PGDRILL_BASE_IMAGE", () => {
     "registry.example.com/{suite}/base:1",
   ])("%s is accepted as is", (image) => {
     expect(readSettings({ PGDRILL_BASE_IMAGE: image }).baseImage).toBe(image);
+  });
+
+  test("PGDRILL_RECOVERY_IMAGE takes an image reference and refuses anything else", () => {
+    expect(readSettings({ PGDRILL_RECOVERY_IMAGE: "postgres:16" }).recoveryImage).toBe("postgres:16");
+    expect(settingsError({ PGDRILL_RECOVERY_IMAGE: "postgres 16" }).problems).toEqual([
+      'PGDRILL_RECOVERY_IMAGE="postgres 16": must be a Docker image reference such as debian:bookworm-slim',
+    ]);
   });
 
   test("an empty value means no base image (build one)", () => {
