@@ -20,7 +20,14 @@ const say = (line: string): void => console.log(`[multi-segment ${run.runId}] ${
 const settings = readSettings();
 const ORDERS = 1_000_000;
 /** Scenario 12 with a million orders: its DELETE writes several segments of WAL. */
-const config = scenario12AtScale({ orders: ORDERS, normalWork: [NORMAL_ORDERS], goodStateOrders: ORDERS + 100, targets: ["time"], jobs: 2 });
+// Autovacuum off: an autoanalyze of the freshly loaded orders that commits between the target time
+// and the DELETE would be the first commit after the target, in the target's own segment, and
+// recovery would stop there on every Barman version (seen in a loaded CI run): the known failure
+// needs the DELETE to be that first commit.
+const config = {
+  ...scenario12AtScale({ orders: ORDERS, normalWork: [NORMAL_ORDERS], goodStateOrders: ORDERS + 100, targets: ["time"], jobs: 2 }),
+  primary: { settings: { autovacuum: "off" } },
+};
 const path = fileURLToPath(import.meta.url);
 let env: DrillEnvironment | undefined;
 
