@@ -20,7 +20,8 @@ import { prepareDisaster } from "../../src/engine/gate.ts";
 import { prepareTopology, resolvePlan } from "../../src/engine/phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { recoveryImageResolver } from "../../src/nightly/recovery-image.ts";
-import { LABEL_ROLE, type NightlyResult, THROWAWAY_ROLE, verifyExistingBackup } from "../../src/nightly/verify-existing.ts";
+import { type NightlyResult, verifyExistingBackup } from "../../src/nightly/verify-existing.ts";
+import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
 
 const run = inject("drillRun");
 const loaded = await loadDrillConfig({ path: "fixtures/scenario-12.config.ts" });
@@ -45,19 +46,6 @@ async function execEvents(containerId: string, since: number, until: number): Pr
     .map((line) => JSON.parse(line) as { Action: string; timeNano: number })
     .filter((e) => e.timeNano / 1e6 >= since && e.timeNano / 1e6 <= until)
     .map((e) => e.Action);
-}
-
-async function workDirectoriesOnBarman(env: DrillEnvironment): Promise<string[]> {
-  const r = await execIn(env.barmanServer.getId(), ["find", "/var/tmp", "-maxdepth", "1", "-name", "pgdrill-verify-*"], {
-    user: "root",
-    where: "the Barman server",
-  });
-  return r.stdout.split("\n").filter(Boolean);
-}
-
-async function leftoverThrowaways(): Promise<string[]> {
-  const containers = await docker().listContainers({ all: true, filters: { label: [`${LABEL_ROLE}=${THROWAWAY_ROLE}`] } });
-  return containers.map((c) => c.Names[0] ?? c.Id);
 }
 
 /**

@@ -12,8 +12,7 @@ import { fileURLToPath } from "node:url";
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
 import { barmanRestoreVerb } from "../../containers/barman/barman-client.ts";
-import { docker, runLabels } from "../../containers/docker-resources.ts";
-import { execIn } from "../../containers/exec.ts";
+import { runLabels } from "../../containers/docker-resources.ts";
 import { readSettings } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster } from "../../src/engine/gate.ts";
@@ -22,15 +21,14 @@ import { rowDigestSql } from "../../src/engine/row-digest.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { seconds } from "../../src/metrics.ts";
 import {
-  LABEL_ROLE,
   type NightlyCheck,
   NightlyInputError,
   type NightlyResult,
   renderNightlySummary,
-  THROWAWAY_ROLE,
   type VerifyExistingOptions,
   verifyExistingBackup,
 } from "../../src/nightly/verify-existing.ts";
+import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
 
 const run = inject("drillRun");
 const loaded = await loadDrillConfig({ path: "fixtures/scenario-12.config.ts" });
@@ -58,19 +56,6 @@ async function primaryConnectionsSince(env: DrillEnvironment, offset: number): P
     .slice(offset)
     .split("\n")
     .filter((l) => /connection authorized: user=/.test(l));
-}
-
-async function leftoverThrowaways(): Promise<string[]> {
-  const containers = await docker().listContainers({ all: true, filters: { label: [`${LABEL_ROLE}=${THROWAWAY_ROLE}`] } });
-  return containers.map((c) => c.Names[0]?.replace(/^\//, "") ?? c.Id);
-}
-
-async function workDirectoriesOnBarman(env: DrillEnvironment): Promise<string[]> {
-  const r = await execIn(env.barmanServer.getId(), ["find", "/var/tmp", "-maxdepth", "1", "-name", "pgdrill-verify-*"], {
-    user: "root",
-    where: "the Barman server",
-  });
-  return r.stdout.split("\n").filter(Boolean);
 }
 
 interface CliRun {
