@@ -33,7 +33,8 @@ export interface ExecOptions {
   where: string;
 }
 
-function lineSplitter(onLine: (line: string) => void): { push: (chunk: Buffer) => void; flush: () => void } {
+/** Splits streamed output into lines for `onLine`; flush() hands on the last, unterminated one. */
+export function lineSplitter(onLine: (line: string) => void): { push: (chunk: Buffer) => void; flush: () => void } {
   let pending = "";
   return {
     push(chunk) {

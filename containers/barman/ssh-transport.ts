@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { PassThrough } from "node:stream";
 import { BudgetExceededError } from "../../src/wait.ts";
-import type { ExecResult } from "../exec.ts";
+import { type ExecResult, lineSplitter } from "../exec.ts";
 import type { BarmanTransport, CommandStream, LineSink } from "./barman-client.ts";
 
 export interface SshTarget {
@@ -124,16 +124,10 @@ export class SshTransport implements BarmanTransport {
     const child = spawn(this.options.sshCommand ?? "ssh", sshArgv(this.target, this.remote(argv, options.user)), { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    let pending = "";
+    const lines = options.onLine ? lineSplitter(options.onLine) : undefined;
     child.stdout.on("data", (chunk: Buffer) => {
-      const text = chunk.toString("utf8");
-      stdout += text;
-      if (options.onLine) {
-        pending += text;
-        const lines = pending.split("\n");
-        pending = lines.pop() ?? "";
-        for (const line of lines) options.onLine(line);
-      }
+      stdout += chunk.toString("utf8");
+      lines?.push(chunk);
     });
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString("utf8");
@@ -142,7 +136,7 @@ export class SshTransport implements BarmanTransport {
       child.on("error", (error) => reject(new SshConnectionError(`cannot run ssh (the OpenSSH client): ${error.message}`)));
       child.on("close", (code, signal) => resolve(code ?? (signal ? 255 : 1)));
     });
-    if (pending && options.onLine) options.onLine(pending);
+    lines?.flush();
     const explained = explainSshFailure(this.target, exitCode, stderr);
     if (explained) throw new SshConnectionError(explained);
     const command = argv.join(" ");

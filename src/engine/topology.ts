@@ -64,21 +64,16 @@ export class DrillEnvironment {
   primaryDataVolume: string | undefined;
 
   /** A recovered instance that became production after a switchover (Scenario 13). */
-  private newPrimary: { session: SqlSession; host: string } | undefined;
+  private newPrimary: SqlSession | undefined;
 
   /** The server production writes go to now: the primary, or the instance promoted in its place. */
   get currentPrimary(): SqlSession {
-    return this.newPrimary?.session ?? this.primary;
-  }
-
-  /** Its host name on the drill network. */
-  get currentPrimaryHost(): string {
-    return this.newPrimary?.host ?? "pg-primary";
+    return this.newPrimary ?? this.primary;
   }
 
   /** From now on `instance` is production: WAL switches and nudges go to it. */
-  adoptAsPrimary(instance: SqlSession, host: string): void {
-    this.newPrimary = { session: instance, host };
+  adoptAsPrimary(instance: SqlSession): void {
+    this.newPrimary = instance;
   }
 
   /**

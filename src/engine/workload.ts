@@ -4,8 +4,10 @@
 // server time, client times), reconnects by itself after any error, and never reuses an id, so
 // the log is the ground truth the data loss is measured against (src/data-loss.ts).
 import pg from "pg";
+import type { BudgetName } from "../config.ts";
 import type { WorkloadAttempt } from "../data-loss.ts";
 import { monotonicNow } from "../metrics.ts";
+import { BudgetExceededError } from "../wait.ts";
 
 export const WORKLOAD_TABLE = "pgdrill_workload";
 
@@ -71,27 +73,31 @@ export class SteadyWorkload {
     this.resumePaused = undefined;
   }
 
-  /** Resolves with the first attempt (from now on) that `matches`. */
-  waitFor(matches: (attempt: WorkloadAttempt) => boolean): { attempt: Promise<WorkloadAttempt>; cancel: () => void } {
-    let listener: Listener | undefined;
-    const attempt = new Promise<WorkloadAttempt>((resolve) => {
-      listener = (a) => {
+  /**
+   * The first attempt from now on that `matches`, within a named budget (the budget's clock starts
+   * now, so an attempt that lands while the caller is still busy is not missed); on overrun the
+   * error names the budget and the workload's last attempt.
+   */
+  waitFor(matches: (attempt: WorkloadAttempt) => boolean, budget: { what: string; name: BudgetName; ms: number }): Promise<WorkloadAttempt> {
+    return new Promise<WorkloadAttempt>((resolve, reject) => {
+      const listener: Listener = (a) => {
         if (!matches(a)) return;
-        this.listeners.delete(listener!);
+        clearTimeout(timer);
+        this.listeners.delete(listener);
         resolve(a);
       };
+      const timer = setTimeout(() => {
+        this.listeners.delete(listener);
+        const last = this.attempts.at(-1);
+        const lastState = last ? `last attempt id ${last.id} ${last.outcome}${last.error ? `: ${last.error}` : ""}` : "no attempt yet";
+        reject(new BudgetExceededError(budget.name, budget.ms, budget.what, lastState));
+      }, budget.ms);
       this.listeners.add(listener);
     });
-    return { attempt, cancel: () => this.listeners.delete(listener!) };
   }
 
   acknowledged(): WorkloadAttempt[] {
     return this.attempts.filter((a) => a.outcome === "acked");
-  }
-
-  lastAcknowledged(): WorkloadAttempt | undefined {
-    for (let i = this.attempts.length - 1; i >= 0; i--) if (this.attempts[i]!.outcome === "acked") return this.attempts[i];
-    return undefined;
   }
 
   private inFlight: Promise<void> = Promise.resolve();
@@ -105,8 +111,9 @@ export class SteadyWorkload {
         due = monotonicNow();
         continue;
       }
-      // The fixed rate: each attempt is due one period after the previous one was due; a slow
-      // attempt is followed at once by the next (one in flight at a time), never by a burst.
+      // The fixed rate (pacing the load, not waiting for any state): each attempt is due one period
+      // after the previous one was due; a slow attempt is followed at once by the next (one in
+      // flight at a time), never by a burst.
       const wait = due - monotonicNow();
       if (wait > 0) {
         await new Promise((resolve) => setTimeout(resolve, wait));

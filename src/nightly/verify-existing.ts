@@ -158,7 +158,7 @@ async function connectBarman(
   endpoint: BarmanEndpoint,
   server: string,
   budgetMs: number,
-): Promise<{ barman: BarmanClient; containerName: string; running: boolean; status: string }> {
+): Promise<{ barman: BarmanClient; label: string; running: boolean; status: string }> {
   if ("ssh" in endpoint) {
     let transport: SshTransport;
     try {
@@ -167,7 +167,7 @@ async function connectBarman(
       throw new NightlyInputError((error as Error).message);
     }
     const where = `SSH ${endpoint.ssh.destination}${endpoint.ssh.port ? ` port ${endpoint.ssh.port}` : ""}`;
-    return { barman: new BarmanClient(transport, server), containerName: where, running: true, status: "reached over SSH" };
+    return { barman: new BarmanClient(transport, server), label: where, running: true, status: "reached over SSH" };
   }
   const nameOrId = endpoint.container;
   if (!SAFE_NAME.test(nameOrId)) throw new NightlyInputError(`'${nameOrId}' is not a Docker container name or id`);
@@ -180,22 +180,22 @@ async function connectBarman(
     });
   const containerName = info.Name.replace(/^\//, "");
   const barman = new BarmanClient(new DockerExecTransport(info.Id, containerName, { commandBudgetMs: budgetMs }), server);
-  return { barman, containerName: `container ${containerName}`, running: info.State.Running && !info.State.Paused, status: info.State.Status };
+  return { barman, label: `container ${containerName}`, running: info.State.Running && !info.State.Paused, status: info.State.Status };
 }
 
-async function assertServerKnown(barman: BarmanClient, containerName: string): Promise<void> {
+async function assertServerKnown(barman: BarmanClient, label: string): Promise<void> {
   let servers: string[];
   try {
     servers = await barman.listServers();
   } catch (error) {
     const last = barman.transcript.at(-1);
     if (last && (last.exitCode === 126 || last.exitCode === 127)) {
-      throw new NightlyInputError(`${containerName} does not look like a Barman server (no barman user or command): ${words(last)}`);
+      throw new NightlyInputError(`${label} does not look like a Barman server (no barman user or command): ${words(last)}`);
     }
     throw new NightlyInputError((error as Error).message);
   }
   if (!servers.includes(barman.serverName)) {
-    throw new NightlyInputError(`Barman in ${containerName} has no server named '${barman.serverName}'; its servers: ${servers.join(", ") || "(none)"}`);
+    throw new NightlyInputError(`Barman in ${label} has no server named '${barman.serverName}'; its servers: ${servers.join(", ") || "(none)"}`);
   }
 }
 
@@ -262,7 +262,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   if (options.checks.length === 0) throw new NightlyInputError("no checks given: a verification without checks proves nothing");
   barmanTargetArgs(target); // a target time without a UTC offset is refused here, before anything runs
 
-  const { barman, containerName, running, status } = await connectBarman(options.barman, server, budgetsMs.recover);
+  const { barman, label, running, status } = await connectBarman(options.barman, server, budgetsMs.recover);
   /** Commands that are not `barman` (mktemp, rm, test): through the same transport, kept in the same transcript. */
   const onServer = async (argv: string[]): Promise<ExecResult> => {
     const result = await barman.transport.run(argv);
@@ -296,8 +296,8 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   };
 
   const run = async (): Promise<void> => {
-    if (!running) return fail("backup selection", `the Barman ${containerName} is not running (state: ${status})`);
-    await assertServerKnown(barman, containerName);
+    if (!running) return fail("backup selection", `the Barman ${label} is not running (state: ${status})`);
+    await assertServerKnown(barman, label);
     const selected = await selectBackup(barman, options.backup);
     if (typeof selected === "string") return fail("backup selection", selected);
     backup = selected;
@@ -456,7 +456,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   }
   return {
     verdict: problems.length === 0 ? "pass" : "fail",
-    barman: containerName,
+    barman: label,
     server,
     backupId: backup?.backupId,
     backupEndTime: backup?.endTime.toISOString(),

@@ -3,21 +3,26 @@
 import { describe, expect, test } from "vitest";
 import { explainSshFailure, SshConnectionError, SshTransport, shellQuote, sshArgv, validateSshTarget } from "../../containers/barman/ssh-transport.ts";
 
+/** What every ssh command line carries: strict host keys, no prompts, a bounded connect, keep-alives. */
+const ALWAYS = [
+  "-o",
+  "BatchMode=yes",
+  "-o",
+  "StrictHostKeyChecking=yes",
+  "-o",
+  "ConnectTimeout=10",
+  "-o",
+  "ServerAliveInterval=5",
+  "-o",
+  "ServerAliveCountMax=3",
+];
+
 describe("sshArgv", () => {
   test("strict host key checking, batch mode, keep-alives; port, key and known_hosts when given; the remote command quoted", () => {
     expect(
       sshArgv({ destination: "barman@backup-host", port: 2222, identityFile: "/k/id", knownHostsFile: "/k/known" }, ["barman", "-f", "json", "list-server"]),
     ).toEqual([
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      "ConnectTimeout=10",
-      "-o",
-      "ServerAliveInterval=5",
-      "-o",
-      "ServerAliveCountMax=3",
+      ...ALWAYS,
       "-p",
       "2222",
       "-i",
@@ -39,21 +44,7 @@ describe("sshArgv", () => {
   });
 
   test("the user's ssh config decides what is not given (no -p, -i or known_hosts)", () => {
-    expect(sshArgv({ destination: "backup" }, ["true"])).toEqual([
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      "ConnectTimeout=10",
-      "-o",
-      "ServerAliveInterval=5",
-      "-o",
-      "ServerAliveCountMax=3",
-      "--",
-      "backup",
-      "true",
-    ]);
+    expect(sshArgv({ destination: "backup" }, ["true"])).toEqual([...ALWAYS, "--", "backup", "true"]);
   });
 });
 
