@@ -112,6 +112,8 @@ export interface NightlyPhasesMs {
 
 export interface NightlyCheckResult {
   name: string;
+  /** A check of nightly.checks (a query and its expected rows), or a built-in one: pg_amcheck, a full pg_dump read. */
+  kind: "query" | "amcheck" | "pg_dump";
   ok: boolean;
   expected: unknown[][];
   /** The rows the recovered instance returned; null when the query itself failed. */
@@ -121,8 +123,41 @@ export interface NightlyCheckResult {
   durationMs: number;
 }
 
+/**
+ * How fresh what was verified is, as ages against the run's start (wall clock, the one clock the
+ * Barman server's and PostgreSQL's timestamps share with us). null: not known (the run stopped
+ * before it could be read, or the source has no such time).
+ */
+export interface NightlyFreshness {
+  /** The instant every age is measured against: this server's verification start, ISO 8601. */
+  measuredAt: string;
+  /** The verified backup's end (Barman's metadata) and its age. */
+  backupEndTime: string | null;
+  backupAgeS: number | null;
+  /** The newest WAL segment in the Barman archive (Barman's last archived time) and its age. */
+  newestWalTime: string | null;
+  newestWalAgeS: number | null;
+  /** The newest commit the recovered instance holds, and its age: the recovery point (RPO as of tonight). */
+  recoveryPointTime: string | null;
+  recoveryPointAgeS: number | null;
+  /** Where the recovery point came from: pg_last_committed_xact() (track_commit_timestamp) or the user's query. */
+  recoveryPointSource: "pg_last_committed_xact" | "query" | null;
+}
+
+/** What was restored: every archived WAL after the backup (the default), the backup alone, or a target. */
+export type NightlyMode = "full WAL replay" | "backup only" | "target";
+
 export interface NightlyResult {
   verdict: "pass" | "fail";
+  /** Wall-clock start and end of this server's verification, ISO 8601. */
+  startedAt: string;
+  finishedAt: string;
+  mode: NightlyMode;
+  /** The backup's PostgreSQL major version (Barman's metadata); undefined when no backup was selected. */
+  postgresMajor: number | undefined;
+  freshness: NightlyFreshness;
+  /** Bytes streamed from the Barman server into the throwaway instance; null when the transfer did not finish. */
+  transferredBytes: number | null;
   /** The Barman server as reached: "container NAME" or "SSH user@host[ port N]". */
   barman: string;
   server: string;
