@@ -4,7 +4,7 @@
 // not exist). The summary goes to stdout, progress to stderr, the details to a JSON report.
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -12,15 +12,17 @@ import { z } from "zod";
 import { assertEngineAnswers, DockerEngineUnavailableError, reap, runLabels } from "../containers/docker-resources.ts";
 import { readSettings, SettingsError } from "../src/config.ts";
 import { applyConfigToSettings, DrillConfigError, loadDrillConfig } from "../src/drill-config.ts";
+import { parseDurationS, parseShard, planFromConfig, verifyFleet } from "../src/nightly/fleet.ts";
+import { renderFleetJunit, writeFleetAllureResults } from "../src/nightly/fleet-outputs.ts";
+import type { FleetReport } from "../src/nightly/fleet-report.ts";
+import { pushToPushgateway, renderNightlyMetrics, writeTextfileAtomically } from "../src/nightly/prometheus.ts";
 import { recoveryImageResolver } from "../src/nightly/recovery-image.ts";
 import {
   type BarmanEndpoint,
   DEFAULT_WORK_PARENT,
   NightlyInputError,
-  type NightlyResult,
   removeLeftoverWorkDirectories,
   renderNightlySummary,
-  verifyExistingBackup,
 } from "../src/nightly/verify-existing.ts";
 import { assertTimeHasOffset, type RecoveryTarget } from "../src/recovery-target.ts";
 
@@ -29,14 +31,19 @@ import { assertTimeHasOffset, type RecoveryTarget } from "../src/recovery-target
 process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
 
 const DEFAULT_REPORT = fileURLToPath(new URL("../reports/nightly-verification.json", import.meta.url));
+const DEFAULT_JUNIT = fileURLToPath(new URL("../reports/nightly-junit.xml", import.meta.url));
+const DEFAULT_ALLURE_RESULTS = fileURLToPath(new URL("../reports/allure-results", import.meta.url));
+/** Two servers at once: each holds a restored copy on the Barman host and a throwaway instance here. */
+const DEFAULT_CONCURRENCY = 2;
 
 const HELP = `Usage: node --experimental-transform-types --disable-warning=ExperimentalWarning scripts/verify-existing.ts \\
-         (--barman-container NAME | --barman-ssh USER@HOST) --server NAME [options]
+         (--barman-container NAME | --barman-ssh USER@HOST) (--server NAME | --servers A,B | --all-servers) [options]
 
-Verifies a backup of an EXISTING Barman server without touching the production database:
-barman verify-backup, barman recover into a temporary directory on the Barman server (removed
-afterwards), the recovered data directory streamed into a throwaway PostgreSQL container with no
-network, the checks of the config's nightly.checks run there, the RTO phases measured.
+Verifies backups of an EXISTING Barman server without touching the production database, for each
+server: barman verify-backup, barman recover into a temporary directory on the Barman server
+(removed afterwards) replaying every archived WAL segment after the backup (the default; proves the
+WAL stream too), the recovered data directory streamed into a throwaway PostgreSQL container with
+no network, the config's nightly checks run there, freshness and the RTO phases measured.
 
 Options:
   --barman-container NAME  container (name or id) of the Barman server, reached with docker exec
@@ -46,19 +53,35 @@ Options:
   --ssh-identity FILE      private key file for --barman-ssh (used alone)
   --ssh-known-hosts FILE   known_hosts file for --barman-ssh instead of ~/.ssh/known_hosts
   --server NAME            Barman's name for the PostgreSQL server (default: the config's barman.serverName)
+  --servers A,B            these servers of the Barman host, each its own result
+  --all-servers            every server \`barman list-servers\` lists, each its own result
+  --concurrency N          servers verified at the same time (default 2; each needs one restored copy of room)
+  --shard I/N              verify the I-th of N slices of the servers (sorted by name), as Vitest's --shard:
+                           N runners with --shard 1/N .. N/N verify every server exactly once
   --backup latest|ID       backup to verify (default latest: the newest DONE backup)
+  --target-immediate       recover to the end of the backup only: quicker, proves the base backup but not the WAL
+                           (default without a target: every archived WAL segment after the backup)
   --target-time T          recover to a time with UTC offset, e.g. "2026-11-25 08:29:31+00"
   --target-name N          recover to a restore point
   --target-xid X           recover to a transaction id
   --target-lsn L           recover to an LSN, e.g. 0/3000060
   --exclusive              with --target-xid/--target-lsn: stop just before the target
-                           (no target option: end of the backup, --target-immediate)
   --database DB            database the checks run in (default: the config's database)
   --db-user U              role the checks run as (default postgres; local trust, no password)
   --config PATH            drill config with nightly.checks (default: PGDRILL_CONFIG or ./pgdrill.config.ts)
   --barman-work-dir DIR    parent of the temporary directory on the Barman server (default ${DEFAULT_WORK_PARENT});
                            it needs room for one full copy of the recovered data directory
+  --amcheck                pg_amcheck --heapallindexed over every database of each recovered copy (also nightly.amcheck)
+  --pg-dump                a full pg_dump of every database to nowhere: every row read once (also nightly.pgDump)
+  --max-backup-age D       fail a server whose verified backup is older than D (26h, 90m, 2d, 3600; also
+                           nightly.freshness.maxBackupAgeS)
+  --max-wal-age D          fail a server whose newest archived WAL segment is older than D (maxWalAgeS)
+  --max-recovery-point-age D  fail a server whose newest recovered commit is older than D (maxRecoveryPointAgeS)
   --report PATH            JSON report (default reports/nightly-verification.json)
+  --junit PATH             JUnit XML, one test case per server (default reports/nightly-junit.xml)
+  --allure-results DIR     Allure results, one test per server (default reports/allure-results; npm run report)
+  --prometheus-textfile PATH  metrics for node_exporter's textfile collector, written atomically
+  --pushgateway URL        push the metrics to a Prometheus Pushgateway (a failed night keeps the last success)
   --help                   this text
 
 Transport: docker exec into a containerised Barman server, or SSH to a Barman host; the restore
@@ -68,9 +91,19 @@ PGDRILL_BUDGET_RECOVERED_INSTANCE_PROMOTED_S the instance start, PGDRILL_BUDGET_
 The throwaway instance runs the backup's PostgreSQL major version (from Barman's metadata): this
 suite's image for 15, 17 or 18 (built on first use), or PGDRILL_RECOVERY_IMAGE, any image that
 honours the official postgres image's contract (e.g. postgres:16 where a registry is reachable).
-Exit codes: 0 verified, 1 verification failed (summary says why), 2 wrong arguments or configuration,
+Exit codes: 0 every server verified, 1 a verification failed (summary says why), 2 wrong arguments or configuration,
 128+N interrupted by signal N (Ctrl-C: stops after the current step and cleans up; twice: at once).`;
 
+const parsesAs = (parse: () => unknown): boolean => {
+  try {
+    parse();
+    return true;
+  } catch {
+    return false;
+  }
+};
+const duration = z.string().refine((v) => parsesAs(() => parseDurationS(v)), { message: "must be a duration such as 26h, 90m, 1h30m, 2d or 3600 (seconds)" });
+const BOOLEAN_OPTIONS = new Set(["exclusive", "help", "all-servers", "target-immediate", "amcheck", "pg-dump"]);
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: "must be a name of letters, digits, '.', '_' and '-'" });
 const argsSchema = z
   .object({
@@ -122,6 +155,32 @@ const argsSchema = z
       .regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, { message: "must be an LSN such as 0/3000060" })
       .optional(),
     exclusive: z.boolean().optional(),
+    servers: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*(,[A-Za-z0-9][A-Za-z0-9_.-]*)*$/, { message: "must be Barman server names separated by commas" })
+      .optional(),
+    "all-servers": z.boolean().optional(),
+    concurrency: z
+      .string()
+      .regex(/^[1-9]\d{0,2}$/, { message: "must be a whole number from 1" })
+      .optional(),
+    shard: z
+      .string()
+      .refine((v) => parsesAs(() => parseShard(v)), { message: "must be I/N such as 1/3, with 1 <= I <= N" })
+      .optional(),
+    "target-immediate": z.boolean().optional(),
+    amcheck: z.boolean().optional(),
+    "pg-dump": z.boolean().optional(),
+    "max-backup-age": duration.optional(),
+    "max-wal-age": duration.optional(),
+    "max-recovery-point-age": duration.optional(),
+    junit: z.string().min(1).optional(),
+    "allure-results": z.string().min(1).optional(),
+    "prometheus-textfile": z.string().min(1).optional(),
+    pushgateway: z
+      .string()
+      .refine((v) => parsesAs(() => new URL(v)) && /^https?:$/.test(new URL(v).protocol), { message: "must be an http(s) URL such as http://pushgateway:9091" })
+      .optional(),
     // psql reads a -d value with '=' or a URI as a connection string: never let a check reach another server.
     database: z
       .string()
@@ -143,9 +202,10 @@ const argsSchema = z
   .strict();
 type Args = z.infer<typeof argsSchema>;
 
-const options = Object.fromEntries(
-  Object.keys(argsSchema.shape).map((key) => [key, { type: key === "exclusive" || key === "help" ? "boolean" : "string" }]),
-) as Record<keyof Args, { type: "string" | "boolean" }>;
+const options = Object.fromEntries(Object.keys(argsSchema.shape).map((key) => [key, { type: BOOLEAN_OPTIONS.has(key) ? "boolean" : "string" }])) as Record<
+  keyof Args,
+  { type: "string" | "boolean" }
+>;
 
 function say(line: string): void {
   process.stderr.write(`[nightly] ${line}\n`);
@@ -188,9 +248,11 @@ function parseCommandLine(argv: string[]): { args: Args; target: RecoveryTarget 
   for (const option of ["ssh-identity", "ssh-known-hosts"] as const) {
     if (args[option] !== undefined && !existsSync(resolve(args[option]))) problems.push(`--${option} ${args[option]}: no such file`);
   }
-  const targets = (["target-time", "target-name", "target-xid", "target-lsn"] as const).filter((k) => args[k] !== undefined);
+  const targets: string[] = (["target-time", "target-name", "target-xid", "target-lsn", "target-immediate"] as const).filter((k) => args[k] !== undefined);
   if (targets.length > 1) problems.push(`give at most one recovery target, not ${targets.map((t) => `--${t}`).join(" and ")}`);
   if (args.exclusive && !args["target-xid"] && !args["target-lsn"]) problems.push("--exclusive only goes with --target-xid or --target-lsn");
+  const selections = (["server", "servers", "all-servers"] as const).filter((k) => args[k] !== undefined);
+  if (selections.length > 1) problems.push(`give one of --server, --servers and --all-servers, not ${selections.map((k) => `--${k}`).join(" and ")}`);
   if (problems.length > 0) return { problems };
   const exclusive = args.exclusive ?? false;
   const target: RecoveryTarget = args["target-time"]
@@ -201,7 +263,9 @@ function parseCommandLine(argv: string[]): { args: Args; target: RecoveryTarget 
         ? { kind: "xid", xid: Number(args["target-xid"]), exclusive }
         : args["target-lsn"]
           ? { kind: "lsn", lsn: args["target-lsn"], exclusive }
-          : { kind: "immediate" };
+          : args["target-immediate"]
+            ? { kind: "immediate" }
+            : { kind: "latest" };
   return { args, target };
 }
 
@@ -223,15 +287,32 @@ try {
   throw error;
 }
 const { config, path: configPath } = loaded!;
-const checks = config.nightly?.checks;
-const server = args.server ?? config.barman?.serverName;
-const database = args.database ?? config.database;
-const configProblems = [
-  !checks?.length &&
-    `${configPath}: config.nightly.checks is not set; give the checks to run on the recovered backup, e.g. nightly: { checks: [{ name: "orders", sql: "SELECT count(*) FROM orders", expected: [[60004]] }] }`,
-  !server && "--server is required (or set config.barman.serverName): Barman's name for the PostgreSQL server",
-  !database && "--database is required (or set config.database): the database the checks run in",
-].filter((p): p is string => typeof p === "string");
+const single = args.server ?? (args.servers || args["all-servers"] ? undefined : config.barman?.serverName);
+const servers: "all" | string[] = args["all-servers"] ? "all" : args.servers ? args.servers.split(",") : single ? [single] : [];
+const overrides = {
+  database: args.database,
+  amcheck: args.amcheck,
+  pgDump: args["pg-dump"],
+  freshness: {
+    ...(args["max-backup-age"] ? { maxBackupAgeS: parseDurationS(args["max-backup-age"]) } : {}),
+    ...(args["max-wal-age"] ? { maxWalAgeS: parseDurationS(args["max-wal-age"]) } : {}),
+    ...(args["max-recovery-point-age"] ? { maxRecoveryPointAgeS: parseDurationS(args["max-recovery-point-age"]) } : {}),
+  },
+};
+const configProblems: string[] = [];
+if (servers !== "all" && servers.length === 0)
+  configProblems.push("--server, --servers or --all-servers is required (or set config.barman.serverName): Barman's name for the PostgreSQL server");
+if (!config.nightly)
+  configProblems.push(
+    `${configPath}: config.nightly is not set; give the checks to run on the recovered backup, e.g. nightly: { checks: [{ name: "orders", sql: "SELECT count(*) FROM orders", expected: [[60004]] }] }`,
+  );
+// Named servers are checked now: a wrong configuration is refused before anything runs. With
+// --all-servers, a server without checks is that server's red result.
+if (config.nightly && servers !== "all")
+  for (const server of servers) {
+    const plan = planFromConfig(config, server, overrides);
+    if (typeof plan === "string") configProblems.push(`${configPath}: ${plan}`);
+  }
 if (configProblems.length > 0) await refuse(configProblems);
 
 try {
@@ -288,16 +369,18 @@ for (const [signal, code] of [
   });
 }
 
-let result: NightlyResult;
+let report: FleetReport;
 try {
-  say(`run ${runId}: verifying ${args.backup} backup of '${server}' in ${endpointName}`);
-  result = await verifyExistingBackup({
+  const what = servers === "all" ? "every server" : servers.map((name) => `'${name}'`).join(", ");
+  say(`run ${runId}: verifying the ${args.backup} backup of ${what} in ${endpointName}`);
+  report = await verifyFleet({
     barman: endpoint,
-    server: server!,
+    servers,
+    shard: args.shard ? parseShard(args.shard) : undefined,
+    concurrency: args.concurrency ? Number(args.concurrency) : DEFAULT_CONCURRENCY,
+    planFor: (server) => planFromConfig(config, server, overrides),
     backup: args.backup,
     target,
-    checks: checks!,
-    database: database!,
     dbUser: args["db-user"],
     recoveryImage: recoveryImageResolver({ override: settings!.recoveryImage, baseOverride: settings!.baseImage, progress: say }),
     runId,
@@ -305,7 +388,7 @@ try {
     budgetsMs: settings!.budgetsMs,
     objectives: settings!.objectives,
     workParent,
-    progress: say,
+    progress: (line, server) => say(server ? `[${server}] ${line}` : line),
     signal: stop.signal,
   });
 } catch (error) {
@@ -318,11 +401,45 @@ try {
 // verifyExistingBackup removes what it made; this only catches what an engine error left behind.
 await cleanUp();
 
-const reportPath = resolve(args.report ?? DEFAULT_REPORT);
-await mkdir(dirname(reportPath), { recursive: true });
-await writeFile(
-  reportPath,
-  `${JSON.stringify({ schemaVersion: 1, runId, finishedAt: new Date().toISOString(), config: configPath, database, ...result }, null, 2)}\n`,
-);
-say(`report written to ${reportPath}`);
-await finish(signalCode ?? (result.verdict === "pass" ? 0 : 1), renderNightlySummary(result));
+/** Each output on its own: one that cannot be written is one line on stderr and exit 1, the others are still written. */
+let outputFailed = false;
+async function output(what: string, write: () => Promise<string>): Promise<void> {
+  try {
+    say(`${what}: ${await write()}`);
+  } catch (error) {
+    outputFailed = true;
+    process.stderr.write(`error: ${what} could not be written: ${(error as Error).message}\n`);
+  }
+}
+const written = async (path: string, text: string): Promise<string> => {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, text);
+  return path;
+};
+await output("JSON report", () => written(resolve(args.report ?? DEFAULT_REPORT), `${JSON.stringify({ ...report, config: configPath }, null, 2)}\n`));
+await output("JUnit report", () => written(resolve(args.junit ?? DEFAULT_JUNIT), renderFleetJunit(report)));
+await output("Allure results", async () => {
+  const directory = resolve(args["allure-results"] ?? DEFAULT_ALLURE_RESULTS);
+  await writeFleetAllureResults(report, directory);
+  return directory;
+});
+if (args["prometheus-textfile"]) {
+  const path = resolve(args["prometheus-textfile"]);
+  await output("Prometheus textfile", async () => {
+    await writeTextfileAtomically(path, renderNightlyMetrics(report, await readFile(path, "utf8").catch(() => undefined)));
+    return path;
+  });
+}
+if (args.pushgateway) {
+  await output("Pushgateway", async () => {
+    await pushToPushgateway(args.pushgateway!, report);
+    return "pushed";
+  });
+}
+
+const passed = report.servers.filter((s) => s.verdict === "pass").length;
+const summary = [
+  ...report.servers.map(renderNightlySummary),
+  `${report.servers.length} server(s) verified in shard ${report.shard}: ${passed} passed, ${report.servers.length - passed} failed`,
+].join("\n\n");
+await finish(signalCode ?? (report.verdict === "pass" && !outputFailed ? 0 : 1), summary);

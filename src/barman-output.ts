@@ -160,6 +160,32 @@ export function parseBaseBackupsDirectory(raw: string, server: string): string {
   return dir;
 }
 
+const xlogDbDirectorySchema = z.record(z.string(), z.object({ wals_directory: z.string(), xlogdb_directory: z.string().nullish() }).loose());
+
+/** Where Barman keeps the WAL catalogue (xlog.db): `xlogdb_directory` since 3.12, the WAL directory before. */
+export function parseXlogDbDirectory(raw: string, server: string): string {
+  const shown = parseJson("show-server", raw, xlogDbDirectorySchema)[server];
+  const dir = shown?.xlogdb_directory ?? shown?.wals_directory;
+  if (!dir) throw new BarmanOutputError("show-server", `no xlogdb_directory or wals_directory for server '${server}'`, raw);
+  return dir;
+}
+
+/**
+ * The newest WAL segment in Barman's catalogue (xlog.db: one line per archived file, "name size
+ * time compression", the time in seconds since the epoch when Barman archived it), or undefined
+ * for an empty archive. History and backup-label files are not segments and are skipped.
+ */
+export function newestArchivedSegment(xlogDbLines: string): { segment: string; archivedAt: Date } | undefined {
+  let newest: { segment: string; archivedAt: Date } | undefined;
+  for (const line of xlogDbLines.split("\n")) {
+    const [name, , time] = line.trim().split(/\s+/);
+    const seconds = Number(time);
+    if (!name || !isWalSegmentName(name) || !Number.isFinite(seconds)) continue;
+    if (!newest || seconds * 1000 >= newest.archivedAt.getTime()) newest = { segment: name, archivedAt: new Date(seconds * 1000) };
+  }
+  return newest;
+}
+
 // --- barman backup / recover (text only) ------------------------------------------------------------
 /** `barman backup` announces the id in "Starting backup using postgres method for server X in .../base/<id>". */
 export function parseBackupId(output: string): string {

@@ -18,6 +18,8 @@ export const BUDGET_DEFAULTS_S = {
   recoveredInstancePromoted: 300,
   /** Any single SQL statement of the drill (seeding, counting, checksums). */
   sqlStatement: 120,
+  /** Nightly verification: one built-in integrity check of the recovered instance (pg_amcheck, or a full pg_dump read). */
+  integrityCheck: 1800,
   /** Scenario 13: one commit of the steady workload; an attempt without an answer by then counts as failed. */
   workloadCommit: 10,
   /** Scenario 13: the workload's first acknowledged commits, and its first commit after the switchover. */

@@ -87,9 +87,30 @@ export interface DrillConfig {
   /** Time budgets of the waits, in seconds; environment variables still win. */
   budgetsS?: Partial<Record<BudgetName, number>>;
   /** Checks for the nightly verification of an existing Barman server (no primary to compare with). */
-  nightly?: { checks: Array<Required<VerificationQuery>> };
+  nightly?: NightlyConfig;
   /** Scenario 13, the full disaster-recovery drill (tests/drill/scenario-13.test.ts); Scenario 12 drills ignore it. */
   fullDr?: FullDrConfig;
+}
+
+/** What the nightly verification runs on one server's recovered copy; `servers` overrides it per server. */
+export interface NightlyServerConfig {
+  /** Queries and the rows they must return. */
+  checks?: Array<Required<VerificationQuery>>;
+  /** The database the checks run in (default: config.database). */
+  database?: string;
+  /** pg_amcheck --heapallindexed over every database of the recovered copy. */
+  amcheck?: boolean;
+  /** A full pg_dump of every database to nowhere: every row read once. */
+  pgDump?: boolean;
+  /** Freshness objectives in seconds: the backup, the newest archived WAL, the newest recovered commit. */
+  freshness?: { maxBackupAgeS?: number; maxWalAgeS?: number; maxRecoveryPointAgeS?: number };
+  /** One timestamp: the newest commit in the data, where track_commit_timestamp is off. */
+  recoveryPointQuery?: string;
+}
+
+export interface NightlyConfig extends NightlyServerConfig {
+  /** Per Barman server name: replaces the settings above for that server (checks replace checks). */
+  servers?: Record<string, NightlyServerConfig>;
 }
 
 /** How WAL reaches Barman in a full disaster-recovery drill. */
@@ -148,6 +169,27 @@ const settingsMap = z.record(
 );
 const query = z.object({ name: z.string().min(1), sql: z.string().min(1), expected: z.array(z.array(z.unknown())).optional() }).strict();
 
+const nightlyServerSchema = z
+  .object({
+    checks: z.array(query.required()).min(1).optional(),
+    database: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, { message: "must be a lower-case database name" })
+      .optional(),
+    amcheck: z.boolean().optional(),
+    pgDump: z.boolean().optional(),
+    freshness: z
+      .object({
+        maxBackupAgeS: z.number().positive().optional(),
+        maxWalAgeS: z.number().positive().optional(),
+        maxRecoveryPointAgeS: z.number().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    recoveryPointQuery: z.string().min(1).optional(),
+  })
+  .strict();
+
 const configSchema = z
   .object({
     name: z.string().min(1),
@@ -205,8 +247,10 @@ const configSchema = z
       )
       .strict()
       .optional(),
-    nightly: z
-      .object({ checks: z.array(query.required()).min(1) })
+    nightly: nightlyServerSchema
+      .extend({
+        servers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: "must be a Barman server name" }), nightlyServerSchema).optional(),
+      })
       .strict()
       .optional(),
     fullDr: z

@@ -9,12 +9,14 @@ import {
   type BackupDetails,
   type BackupListEntry,
   type CheckLine,
+  newestArchivedSegment,
   parseBackupId,
   parseBaseBackupsDirectory,
   parseCheck,
   parseListBackup,
   parseShowBackup,
   parseWalsDirectory,
+  parseXlogDbDirectory,
   recoverSucceeded,
   walSegmentRange,
 } from "../../src/barman-output.ts";
@@ -276,6 +278,26 @@ export class BarmanClient {
 
   private async walsDir(): Promise<string> {
     return parseWalsDirectory(await this.showServer(), this.serverName);
+  }
+
+  /**
+   * The newest segment in this server's WAL archive and when Barman archived it, read from its
+   * catalogue (xlog.db; named <server>-xlog.db since 3.12): Barman's own record, no PostgreSQL
+   * needed. undefined for an empty archive.
+   */
+  async newestArchivedWal(): Promise<{ segment: string; archivedAt: Date } | undefined> {
+    const directory = parseXlogDbDirectory(await this.showServer(), this.serverName);
+    const result = await this.transport.run([
+      "bash",
+      "-c",
+      'for f in "$1/$2-xlog.db" "$1/xlog.db"; do if [ -f "$f" ]; then tail -n 200 "$f"; exit 0; fi; done; echo "no xlog.db in $1" >&2; exit 1',
+      "newest-wal",
+      directory,
+      this.serverName,
+    ]);
+    this.transcript.push(result);
+    if (result.exitCode !== 0) throw new CommandFailedError(this.where, result);
+    return newestArchivedSegment(result.stdout);
   }
 
   /**

@@ -7,10 +7,11 @@
 // every command). Transport: `docker exec` into a containerised Barman server, or SSH to a Barman
 // host (containers/barman/ssh-transport.ts).
 import { randomBytes } from "node:crypto";
+import { Transform } from "node:stream";
 import { BarmanClient, type CommandStream, DockerExecTransport } from "../../containers/barman/barman-client.ts";
 import { type SshTarget, SshTransport } from "../../containers/barman/ssh-transport.ts";
 import { docker } from "../../containers/docker-resources.ts";
-import type { ExecResult } from "../../containers/exec.ts";
+import { type ExecResult, execIn } from "../../containers/exec.ts";
 import {
   ISOLATED_PGDATA_NAME,
   RecoveredInstanceContainer,
@@ -18,9 +19,10 @@ import {
   type StartedRecoveredInstance,
 } from "../../containers/postgres/recovered-instance.ts";
 import type { BackupDetails } from "../barman-output.ts";
-import type { DrillSettings } from "../config.ts";
+import { budgetEnvName, type DrillSettings } from "../config.ts";
 import { monotonicNow, seconds } from "../metrics.ts";
 import { evaluatePhaseObjectives } from "../objectives.ts";
+import { parsePgTimestamp } from "../pg-time.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../recovery-target.ts";
 import { BudgetExceededError, withinBudget } from "../wait.ts";
 import { postgresMajor } from "./recovery-image.ts";
@@ -52,9 +54,23 @@ export interface VerifyExistingOptions {
   server: string;
   /** "latest": the newest DONE backup; otherwise a backup id such as 20261125T082625. */
   backup: "latest" | string;
-  /** Default { kind: "immediate" }: the end of the backup, so the instance promotes without extra WAL. */
+  /**
+   * Default { kind: "latest" }: every WAL segment archived after the backup is replayed, which
+   * proves the WAL stream as well as the base backup. { kind: "immediate" } is the quicker,
+   * backup-only check.
+   */
   target?: RecoveryTarget;
+  /** The user's checks (nightly.checks); may be empty when a built-in check is on. */
   checks: NightlyCheck[];
+  /** Built-in checks of the recovered instance, each timed: pg_amcheck --heapallindexed over every database, a full pg_dump of every database to nowhere. */
+  builtInChecks?: { amcheck?: boolean; pgDump?: boolean };
+  /** How old the backup, the newest archived WAL and the recovered data may be (seconds); older fails the server. */
+  freshness?: FreshnessObjectives;
+  /**
+   * SQL returning one timestamp with time zone: the newest commit the recovered data holds, for
+   * servers without track_commit_timestamp (e.g. SELECT max(created_at) FROM orders).
+   */
+  recoveryPointQuery?: string;
   /** Database the checks run in, on the recovered instance. */
   database: string;
   /** Role the checks run as (local trust on the throwaway instance; no password needed). Default "postgres". */
@@ -82,6 +98,33 @@ export interface VerifyExistingOptions {
   signal?: AbortSignal;
 }
 
+export interface FreshnessObjectives {
+  /** The verified backup may be at most this old. */
+  maxBackupAgeS?: number;
+  /** The newest WAL segment in Barman's archive may be at most this old: WAL archiving is alive. */
+  maxWalAgeS?: number;
+  /** The newest commit the recovered instance holds may be at most this old: the recovery point objective, tonight. */
+  maxRecoveryPointAgeS?: number;
+}
+
+/** "1d 2h 3m", "4m 5s", "12s": an age as a person reads it. */
+export function describeAge(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const parts = [
+    [Math.floor(s / 86400), "d"],
+    [Math.floor((s % 86400) / 3600), "h"],
+    [Math.floor((s % 3600) / 60), "m"],
+    [s % 60, "s"],
+  ] as const;
+  const first = parts.findIndex(([n]) => n > 0);
+  if (first === -1) return "0s";
+  return parts
+    .slice(first, first + 3)
+    .filter(([n]) => n > 0)
+    .map(([n, unit]) => `${n}${unit}`)
+    .join(" ");
+}
+
 /** Why a verification could not even be attempted: something the user named does not exist. */
 export class NightlyInputError extends Error {
   constructor(message: string) {
@@ -97,6 +140,7 @@ export type NightlyPhase =
   | "transfer"
   | "instance start"
   | "verification"
+  | "freshness"
   | "objectives"
   | "clean-up";
 
@@ -141,7 +185,7 @@ export interface NightlyFreshness {
   recoveryPointTime: string | null;
   recoveryPointAgeS: number | null;
   /** Where the recovery point came from: pg_last_committed_xact() (track_commit_timestamp) or the user's query. */
-  recoveryPointSource: "pg_last_committed_xact" | "query" | null;
+  recoveryPointSource: "pg_last_committed_xact" | "query" | "pg_last_xact_replay_timestamp" | null;
 }
 
 /** What was restored: every archived WAL after the backup (the default), the backup alone, or a target. */
@@ -218,10 +262,9 @@ async function connectBarman(
   return { barman, label: `container ${containerName}`, running: info.State.Running && !info.State.Paused, status: info.State.Status };
 }
 
-async function assertServerKnown(barman: BarmanClient, label: string): Promise<void> {
-  let servers: string[];
+async function serversOf(barman: BarmanClient, label: string): Promise<string[]> {
   try {
-    servers = await barman.listServers();
+    return await barman.listServers();
   } catch (error) {
     const last = barman.transcript.at(-1);
     if (last && (last.exitCode === 126 || last.exitCode === 127)) {
@@ -229,6 +272,20 @@ async function assertServerKnown(barman: BarmanClient, label: string): Promise<v
     }
     throw new NightlyInputError((error as Error).message);
   }
+}
+
+/**
+ * The servers Barman knows on that host (`barman list-servers`), and how the host is named in
+ * messages. Unreachable hosts, refused host keys and hosts without Barman are NightlyInputErrors.
+ */
+export async function listBarmanServers(endpoint: BarmanEndpoint, budgetMs: number): Promise<{ label: string; servers: string[] }> {
+  const { barman, label, running, status } = await connectBarman(endpoint, "-", budgetMs);
+  if (!running) throw new NightlyInputError(`the Barman ${label} is not running (state: ${status})`);
+  return { label, servers: await serversOf(barman, label) };
+}
+
+async function assertServerKnown(barman: BarmanClient, label: string): Promise<void> {
+  const servers = await serversOf(barman, label);
   if (!servers.includes(barman.serverName)) {
     throw new NightlyInputError(`Barman in ${label} has no server named '${barman.serverName}'; its servers: ${servers.join(", ") || "(none)"}`);
   }
@@ -284,9 +341,14 @@ const emptyPhases = (): NightlyPhasesMs => ({
   verificationMs: null,
 });
 
+export function modeOf(target: RecoveryTarget): NightlyMode {
+  return target.kind === "latest" ? "full WAL replay" : target.kind === "immediate" ? "backup only" : "target";
+}
+
 export async function verifyExistingBackup(options: VerifyExistingOptions): Promise<NightlyResult> {
   const started = monotonicNow();
-  const target = options.target ?? { kind: "immediate" };
+  const startedAt = new Date();
+  const target = options.target ?? { kind: "latest" };
   const dbUser = options.dbUser ?? "postgres";
   const workParent = options.workParent ?? DEFAULT_WORK_PARENT;
   const { progress, server, budgetsMs } = options;
@@ -294,7 +356,10 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   if (!SAFE_NAME.test(server)) throw new NightlyInputError(`'${server}' is not a Barman server name`);
   if (!/^\/[A-Za-z0-9_./-]*$/.test(workParent) || workParent.includes(".."))
     throw new NightlyInputError(`work directory parent '${workParent}' must be an absolute path without ..`);
-  if (options.checks.length === 0) throw new NightlyInputError("no checks given: a verification without checks proves nothing");
+  if (options.checks.length === 0 && !options.builtInChecks?.amcheck && !options.builtInChecks?.pgDump)
+    throw new NightlyInputError(
+      `no checks given for server '${server}': a verification without checks proves nothing (give nightly.checks, or switch on amcheck or pgDump)`,
+    );
   barmanTargetArgs(target); // a target time without a UTC offset is refused here, before anything runs
 
   const { barman, label, running, status } = await connectBarman(options.barman, server, budgetsMs.recover);
@@ -315,6 +380,24 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   let current: NightlyPhase = "backup selection";
   let failedPhase: NightlyPhase | undefined;
   let wasInterrupted = false;
+  let transferredBytes: number | null = null;
+  const freshness: NightlyFreshness = {
+    measuredAt: startedAt.toISOString(),
+    backupEndTime: null,
+    backupAgeS: null,
+    newestWalTime: null,
+    newestWalAgeS: null,
+    recoveryPointTime: null,
+    recoveryPointAgeS: null,
+    recoveryPointSource: null,
+  };
+  const ageS = (time: Date): number => Math.round((startedAt.getTime() - time.getTime()) / 100) / 10;
+  /** One objective of options.freshness: a sentence with the age and the objective when it is exceeded. */
+  const judgeAge = (what: string, age: number, objective: keyof FreshnessObjectives): void => {
+    const limit = options.freshness?.[objective];
+    if (limit !== undefined && age > limit)
+      fail("freshness", `${what} is ${describeAge(age)} old, older than the objective ${objective} = ${describeAge(limit)} (${limit} s)`);
+  };
 
   const fail = (phase: NightlyPhase, what: string): void => {
     const which = backup ? `backup ${backup.backupId}` : `backup ${options.backup}`;
@@ -340,6 +423,19 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     progress(
       `backup ${backup.backupId} of ${server}: PostgreSQL ${major}, ended ${backup.endTime.toISOString()}, ${(backup.sizeBytes / 1048576).toFixed(1)} MiB`,
     );
+    freshness.backupEndTime = backup.endTime.toISOString();
+    freshness.backupAgeS = ageS(backup.endTime);
+    judgeAge(`backup ${backup.backupId} (ended ${freshness.backupEndTime})`, freshness.backupAgeS, "maxBackupAgeS");
+    // Barman's own WAL catalogue: no PostgreSQL needed, so it is known even when the primary is down.
+    const newestWal = await barman.newestArchivedWal().catch((error: Error) => error);
+    if (newestWal instanceof Error) progress(`the newest archived WAL could not be read: ${newestWal.message.split("\n")[0]}`);
+    else if (newestWal === undefined) fail("freshness", `Barman's WAL archive of server '${server}' is empty`);
+    else {
+      freshness.newestWalTime = newestWal.archivedAt.toISOString();
+      freshness.newestWalAgeS = ageS(newestWal.archivedAt);
+      progress(`newest archived WAL ${newestWal.segment}, archived ${describeAge(freshness.newestWalAgeS)} ago`);
+      judgeAge(`the newest WAL segment in Barman's archive (${newestWal.segment}, archived ${freshness.newestWalTime})`, freshness.newestWalAgeS, "maxWalAgeS");
+    }
     const chosen = await options.recoveryImage(major).catch((error: Error) => error);
     if (chosen instanceof Error) return fail("backup selection", chosen.message);
     image = chosen;
@@ -388,6 +484,17 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     // The archive holds one top-level directory, pgdata/, unpacked where the instance's PGDATA's parent is.
     const tarArgv = ["tar", "-C", workDirectory, "-cf", "-", PGDATA_NAME];
     const tar: CommandStream = await barman.transport.stream(tarArgv);
+    // Counted on the way through, with the stream's own back-pressure (a 'data' listener would not keep it).
+    let bytesSeen = 0;
+    const counted = tar.stdout.pipe(
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          bytesSeen += chunk.length;
+          callback(null, chunk);
+        },
+      }),
+    );
+    tar.stdout.on("error", (error: Error) => counted.destroy(error));
     let transferred = false;
     const container = new RecoveredInstanceContainer({
       image,
@@ -395,9 +502,10 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       source: {
         kind: "archive",
         parent: workDirectory,
-        archive: tar.stdout,
+        archive: counted,
         afterCopy: async () => {
           await tar.finished();
+          transferredBytes = bytesSeen;
           barman.transcript.push({ command: tarArgv.join(" "), exitCode: 0, stdout: "", stderr: "", durationMs: monotonicNow() - t });
           phasesMs.transferMs = monotonicNow() - t;
           transferred = true;
@@ -440,18 +548,44 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       }
       progress(`instance promoted in ${seconds(phasesMs.instanceStartUntilPromotedMs)}`);
 
-      // (f) The user's checks, each as JSON rows.
+      // (f) The recovery point first: the checks below may commit (pg_amcheck installs its extension).
+      const point = await readRecoveryPoint(instance, options.recoveryPointQuery).catch((error: Error) => error);
+      if (point instanceof Error) fail("freshness", `the newest commit of the recovered data could not be read: ${point.message}`);
+      else if (point) {
+        freshness.recoveryPointTime = point.time.toISOString();
+        freshness.recoveryPointAgeS = ageS(point.time);
+        freshness.recoveryPointSource = point.source;
+        progress(`recovery point ${freshness.recoveryPointTime} (${point.source}), ${describeAge(freshness.recoveryPointAgeS)} before this run`);
+        judgeAge(
+          `the newest commit the recovered data holds (${freshness.recoveryPointTime}, from ${point.source})`,
+          freshness.recoveryPointAgeS,
+          "maxRecoveryPointAgeS",
+        );
+      } else {
+        progress("recovery point unknown: track_commit_timestamp is off and no nightly recoveryPointQuery is set");
+        if (options.freshness?.maxRecoveryPointAgeS !== undefined)
+          fail(
+            "freshness",
+            "the objective maxRecoveryPointAgeS cannot be judged: the recovered data has no commit timestamps (track_commit_timestamp is off) and no recoveryPointQuery is configured",
+          );
+      }
+
+      // (g) The user's checks, each as JSON rows, then the built-in ones.
       current = "verification";
       if (interrupted(current)) return;
       t = monotonicNow();
       for (const check of options.checks) checks.push(await runCheck(instance, check));
+      if (options.builtInChecks?.amcheck) checks.push(await runIntegrityCheck(instance, "amcheck"));
+      if (options.builtInChecks?.pgDump) checks.push(await runIntegrityCheck(instance, "pg_dump"));
       phasesMs.verificationMs = monotonicNow() - t;
       for (const c of checks.filter((c) => !c.ok)) {
         fail(
           "verification",
-          c.error
-            ? `check '${c.name}' could not run: ${c.error}`
-            : `check '${c.name}' returned ${JSON.stringify(c.actual)}, expected ${JSON.stringify(c.expected)}`,
+          c.kind !== "query"
+            ? `${c.name} failed: ${c.error}`
+            : c.error
+              ? `check '${c.name}' could not run: ${c.error}`
+              : `check '${c.name}' returned ${JSON.stringify(c.actual)}, expected ${JSON.stringify(c.expected)}`,
         );
       }
     } finally {
@@ -470,10 +604,60 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     const t = monotonicNow();
     const actual = await instance.rows(check.sql).catch((error: Error) => error);
     const durationMs = monotonicNow() - t;
-    if (actual instanceof Error) return { name: check.name, ok: false, expected: check.expected, actual: null, error: actual.message, durationMs };
+    if (actual instanceof Error)
+      return { name: check.name, kind: "query", ok: false, expected: check.expected, actual: null, error: actual.message, durationMs };
     const ok = JSON.stringify(actual) === JSON.stringify(check.expected);
     progress(`check '${check.name}': ${ok ? "ok" : `got ${JSON.stringify(actual)}, expected ${JSON.stringify(check.expected)}`}`);
-    return { name: check.name, ok, expected: check.expected, actual, durationMs };
+    return { name: check.name, kind: "query", ok, expected: check.expected, actual, durationMs };
+  };
+
+  /**
+   * A PostgreSQL tool run inside the throwaway instance, bounded by the integrityCheck budget on
+   * the instance itself: pg_amcheck verifies every table and index of every database (with
+   * --heapallindexed: every heap tuple has its index entries); pg_dump reads every row of every
+   * database, as a restore to a new cluster would.
+   */
+  const runIntegrityCheck = async (instance: StartedRecoveredInstance, kind: "amcheck" | "pg_dump"): Promise<NightlyCheckResult> => {
+    const name = kind === "amcheck" ? "pg_amcheck --heapallindexed (every database)" : "pg_dump of every database (full read)";
+    const bound = ["timeout", "--kill-after=10", String(Math.ceil(budgetsMs.integrityCheck / 1000))];
+    const argv =
+      kind === "amcheck"
+        ? [...bound, "pg_amcheck", "--all", "--heapallindexed", "--install-missing", "--username", dbUser, "--maintenance-db", options.database]
+        : [
+            ...bound,
+            "bash",
+            "-c",
+            // Every database that takes connections; a failure names its database and stops the loop.
+            'set -o pipefail; psql -XAtq -U "$1" -d "$2" -c "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1" | while IFS= read -r db; do pg_dump --username "$1" --dbname "$db" --file /dev/null || { echo "pg_dump of database $db failed" >&2; exit 1; }; echo "$db"; done',
+            "pg-dump-all",
+            dbUser,
+            options.database,
+          ];
+    progress(`${name}: running`);
+    const t = monotonicNow();
+    const result = await execIn(instance.getId(), argv, { user: "postgres", where: "the throwaway instance", allowFailure: true });
+    const durationMs = monotonicNow() - t;
+    const timedOut = result.exitCode === 124 || result.exitCode === 137;
+    const said = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-20).join("\n");
+    const ok = result.exitCode === 0;
+    progress(
+      `${name}: ${ok ? "ok" : "FAILED"} in ${seconds(durationMs)}${kind === "pg_dump" && ok ? ` (${result.stdout.trim().split("\n").length} databases)` : ""}`,
+    );
+    return {
+      name,
+      kind,
+      ok,
+      expected: [],
+      actual: null,
+      ...(ok
+        ? {}
+        : {
+            error: timedOut
+              ? `still running after ${seconds(budgetsMs.integrityCheck)} (budget integrityCheck, ${budgetEnvName("integrityCheck")}); stopped`
+              : `exit ${result.exitCode}: ${said || "(no output)"}`,
+          }),
+      durationMs,
+    };
   };
 
   try {
@@ -491,6 +675,12 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   }
   return {
     verdict: problems.length === 0 ? "pass" : "fail",
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    mode: modeOf(target),
+    postgresMajor: backup ? postgresMajor(backup.postgresVersion) : undefined,
+    freshness,
+    transferredBytes,
     barman: label,
     server,
     backupId: backup?.backupId,
@@ -506,6 +696,30 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     interrupted: wasInterrupted,
     barmanCommands: barman.transcript.map((r) => ({ command: r.command, exitCode: r.exitCode, durationMs: Math.round(r.durationMs) })),
   };
+}
+
+/**
+ * The newest commit the recovered data holds: pg_last_committed_xact() where the server keeps
+ * commit timestamps, else the user's query, else the last transaction replayed by an archive
+ * recovery (a target; a recovery to the end of the WAL is a crash recovery, which keeps none).
+ */
+async function readRecoveryPoint(
+  instance: StartedRecoveredInstance,
+  query: string | undefined,
+): Promise<{ time: Date; source: NonNullable<NightlyFreshness["recoveryPointSource"]> } | undefined> {
+  const { tracked } = await instance.one<{ tracked: boolean }>("SELECT current_setting('track_commit_timestamp')::boolean AS tracked");
+  if (tracked) {
+    const { at } = await instance.one<{ at: string | null }>("SELECT (pg_last_committed_xact()).timestamp::text AS at");
+    if (at) return { time: parsePgTimestamp(at), source: "pg_last_committed_xact" };
+  }
+  if (query) {
+    const rows = await instance.rows(`SELECT (${query.trim().replace(/;\s*$/, "")})::timestamptz::text`);
+    const value = rows[0]?.[0];
+    if (typeof value !== "string") throw new Error(`recoveryPointQuery returned ${JSON.stringify(value ?? null)}, expected one timestamp`);
+    return { time: parsePgTimestamp(value), source: "query" };
+  }
+  const { at } = await instance.one<{ at: string | null }>("SELECT pg_last_xact_replay_timestamp()::text AS at");
+  return at ? { time: parsePgTimestamp(at), source: "pg_last_xact_replay_timestamp" } : undefined;
 }
 
 /** Only ever a directory we made with mktemp: the pattern guards against removing anything else. */
@@ -551,14 +765,25 @@ export function renderNightlySummary(result: NightlyResult): string {
   const failed = result.checks.filter((c) => !c.ok);
   const lines = [
     `Nightly verification of Barman server '${result.server}' (${result.barman}): ${result.verdict.toUpperCase()}`,
-    `Backup: ${backup}, recovered to ${describeTarget(result.target)}`,
+    `Backup: ${backup}, recovered to ${describeTarget(result.target)} (${result.mode}${result.postgresMajor ? `, PostgreSQL ${result.postgresMajor}` : ""})`,
+    `Freshness: ${[
+      ["backup", result.freshness.backupAgeS],
+      ["newest archived WAL", result.freshness.newestWalAgeS],
+      ["recovery point", result.freshness.recoveryPointAgeS],
+    ]
+      .map(([what, age]) => `${what} ${age === null ? "unknown" : `${describeAge(age as number)} old`}`)
+      .join(", ")}`,
     result.checks.length === 0
       ? "Checks: not run (the verification stopped before them)"
       : `Checks: ${result.checks.filter((c) => c.ok).length} of ${result.checks.length} passed`,
   ];
   for (const c of failed) {
     lines.push(
-      c.error ? `  - ${c.name}: the query failed: ${c.error}` : `  - ${c.name}: expected ${JSON.stringify(c.expected)}, actual ${JSON.stringify(c.actual)}`,
+      c.kind !== "query"
+        ? `  - ${c.name}: ${c.error}`
+        : c.error
+          ? `  - ${c.name}: the query failed: ${c.error}`
+          : `  - ${c.name}: expected ${JSON.stringify(c.expected)}, actual ${JSON.stringify(c.actual)}`,
     );
   }
   if (result.problems.length > 0) {
@@ -571,8 +796,17 @@ export function renderNightlySummary(result: NightlyResult): string {
     lines.push(`${pad(`${label}:`)}${ms === null ? "not reached" : seconds(ms)}`);
   }
   lines.push(`${pad("total:")}${seconds(result.totalMs)}`);
+  if (result.transferredBytes !== null && result.phasesMs.transferMs) {
+    lines.push(`${pad("transferred:")}${(result.transferredBytes / 1048576).toFixed(1)} MiB at ${transferRateMiBs(result).toFixed(1)} MiB/s`);
+  }
   if (result.verdict === "fail") lines.push(`Action: ${nextAction(result)}`);
   return lines.join("\n");
+}
+
+/** MiB per second of the transfer phase (0 when it did not finish). */
+export function transferRateMiBs(result: Pick<NightlyResult, "transferredBytes" | "phasesMs">): number {
+  const ms = result.phasesMs.transferMs;
+  return result.transferredBytes !== null && ms ? result.transferredBytes / 1048576 / (ms / 1000) : 0;
 }
 
 /** What a person does first, by the phase that failed first. */
@@ -594,6 +828,8 @@ function nextAction(result: NightlyResult): string {
       return result.checks.some((c) => !c.ok && !c.error)
         ? "the backup does not hold what the checks expect: compare with production and with the check's SQL before relying on this backup."
         : "a check's query failed on the recovered data (psql's words above): fix the check's SQL or find what is missing from the backup.";
+    case "freshness":
+      return `what was verified is older than your freshness objectives (above): look at the backup schedule (\`barman cron\`, \`barman backup ${server}\`) and at WAL archiving (\`barman check ${server}\`) before the day you need it.`;
     case "objectives":
       return "the backup restored correctly but slower than your RTO objectives (above): look at Barman's disk and network, or at `barman recover --jobs`, before the day you need it.";
     case "clean-up":
