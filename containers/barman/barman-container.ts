@@ -56,13 +56,21 @@ export function serverSection(options: Pick<BarmanServerOptions, "serverName" | 
     .join("\n")}\n`;
 }
 
+/** What one server's section needs: where its primary is, and the passwords of Barman's two roles there. */
+export type BarmanServerEntry = Pick<
+  BarmanServerOptions,
+  "serverName" | "primaryHost" | "database" | "barmanPassword" | "streamingPassword" | "extraServerSettings"
+>;
+
+/** ~barman/.pgpass lines for one primary: the barman and streaming_barman roles. */
+function pgpassLines(host: string, barmanPassword: string, streamingPassword: string): string {
+  return [`${host}:5432:*:barman:${barmanPassword}`, `${host}:5432:*:streaming_barman:${streamingPassword}`].join("\n");
+}
+
 export class BarmanContainer extends GenericContainer {
   constructor(private readonly options: BarmanServerOptions) {
     super(options.image);
-    const pgpass = [
-      `${options.primaryHost}:5432:*:barman:${options.barmanPassword}`,
-      `${options.primaryHost}:5432:*:streaming_barman:${options.streamingPassword}`,
-    ].join("\n");
+    const pgpass = pgpassLines(options.primaryHost, options.barmanPassword, options.streamingPassword);
     this.withNetworkMode(options.network)
       .withNetworkAliases("barman")
       .withLabels(options.labels)
@@ -120,11 +128,33 @@ export class StartedBarmanServer extends AbstractStartedContainer {
    * from this server's backup: its roles are the old primary's).
    */
   async pointAt(host: string): Promise<void> {
-    const section = serverSection({ ...this.options, primaryHost: host });
-    const pgpass = [`${host}:5432:*:barman:${this.options.barmanPassword}`, `${host}:5432:*:streaming_barman:${this.options.streamingPassword}`].join("\n");
+    await this.writeServer({ ...this.options, primaryHost: host });
+  }
+
+  /**
+   * Another PostgreSQL server backed up by this Barman: its section in /etc/barman.d and its
+   * .pgpass lines. Returns a client for it on the same transport as this server's.
+   */
+  async addServer(entry: BarmanServerEntry): Promise<BarmanClient> {
+    await this.writeServer(entry);
+    return new BarmanClient(this.client.transport, entry.serverName);
+  }
+
+  /** Writes (or rewrites) a server's section and appends its .pgpass lines, as the barman user. */
+  private async writeServer(entry: BarmanServerEntry): Promise<void> {
+    if (!/^[A-Za-z0-9_.-]+$/.test(entry.serverName)) throw new Error(`not a Barman server name: '${entry.serverName}'`);
+    const pgpass = pgpassLines(entry.primaryHost, entry.barmanPassword, entry.streamingPassword);
     await execIn(
       this.getId(),
-      ["bash", "-c", 'printf "%s" "$1" > "/etc/barman.d/$3.conf" && printf "%s\n" "$2" >> ~/.pgpass', "repoint", section, pgpass, this.serverName],
+      [
+        "bash",
+        "-c",
+        'printf "%s" "$1" > "/etc/barman.d/$3.conf" && printf "%s\n" "$2" >> ~/.pgpass',
+        "write-server",
+        serverSection(entry),
+        pgpass,
+        entry.serverName,
+      ],
       { user: "barman", where: "the Barman server" },
     );
   }

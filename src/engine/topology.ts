@@ -8,6 +8,7 @@ import { BarmanContainer, RECOVERY_MOUNT, type StartedBarmanServer } from "../..
 import { docker, runLabels } from "../../containers/docker-resources.ts";
 import { execIn } from "../../containers/exec.ts";
 import type { DrillImages } from "../../containers/images.ts";
+import { BARMAN_VERSIONS } from "../../containers/platforms.ts";
 import { PrimaryContainer, type StartedDrillPostgres } from "../../containers/postgres/postgres-containers.ts";
 import { RecoveredInstanceContainer, type StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
 import type { SqlSession } from "../../containers/postgres/sql-session.ts";
@@ -32,11 +33,112 @@ const existsUnless404 = (inspect: Promise<unknown>): Promise<boolean> =>
 
 const secret = (): string => randomBytes(18).toString("base64url");
 
+/** Passwords of Barman's two roles on one primary. */
+interface BarmanRolePasswords {
+  barman: string;
+  streaming: string;
+}
+
+/** A primary for Barman to back up, on the environment's network under `alias`. */
+function startPrimary(options: {
+  image: string;
+  containerName: string;
+  network: string;
+  alias: string;
+  labels: Record<string, string>;
+  superuser: { user: string; password: string; database: string };
+  settings: DrillSettings;
+  primarySettings: Record<string, string> | undefined;
+  barmanServerSettings: Record<string, string> | undefined;
+  dataVolume?: string;
+}): Promise<StartedDrillPostgres> {
+  return new PrimaryContainer({
+    image: options.image,
+    network: options.network,
+    alias: options.alias,
+    labels: options.labels,
+    superuser: options.superuser,
+    startupTimeoutMs: options.settings.budgetsMs.containerStart,
+    statementTimeoutMs: options.settings.budgetsMs.sqlStatement,
+    settings: options.primarySettings,
+    sshd: options.barmanServerSettings?.["backup_method"] === "rsync",
+    dataVolume: options.dataVolume,
+  })
+    .withName(options.containerName)
+    .start();
+}
+
+/** Least privilege, as in Barman's "Preliminary steps" for PostgreSQL 15: no superuser for Barman. */
+async function createBarmanRoles(primary: StartedDrillPostgres, passwords: BarmanRolePasswords): Promise<void> {
+  const literal = (s: string): string => primary.client.escapeLiteral(s);
+  await primary.query(`CREATE ROLE barman LOGIN PASSWORD ${literal(passwords.barman)}`);
+  for (const grant of [
+    "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) TO barman",
+    "GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) TO barman",
+    "GRANT EXECUTE ON FUNCTION pg_switch_wal() TO barman",
+    "GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO barman",
+    "GRANT pg_read_all_settings TO barman",
+    "GRANT pg_read_all_stats TO barman",
+  ]) {
+    await primary.query(grant);
+  }
+  await primary.query(`CREATE ROLE streaming_barman LOGIN REPLICATION PASSWORD ${literal(passwords.streaming)}`);
+}
+
+/**
+ * pg_switch_wal() on `primary`, then one committed transaction. Why the commit: Barman's
+ * archive-wal always leaves the newest complete segment in its streaming directory until
+ * pg_receivewal opens the next one, which needs new WAL; an idle primary writes none for up to
+ * 15 s (the next running-xacts record). The commit is that WAL, at once.
+ * The closed segment is named from the last byte before the switch point: pg_switch_wal()
+ * returns the first byte after the completed segment, and which segment pg_walfile_name() names
+ * for a segment's first byte is not the same in every PostgreSQL version (18 names the next).
+ */
+async function switchWalOn(primary: SqlSession): Promise<{ closedSegment: string }> {
+  const { segment } = await primary.one<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal() - 1) AS segment");
+  await primary.query("SELECT txid_current()");
+  return { closedSegment: segment };
+}
+
+/**
+ * One PostgreSQL server that the environment's Barman backs up: its primary and its own Barman
+ * client (the environment's transport, this server's name). The environment's first server is
+ * one; DrillEnvironment.addServer adds more.
+ */
+export class HostedServer {
+  constructor(
+    /** Barman's name for the server (its section in /etc/barman.d). */
+    readonly serverName: string,
+    /** The primary's host name on the environment's network. */
+    readonly host: string,
+    readonly database: string,
+    readonly superuser: { user: string; password: string; database: string },
+    /** The primary as started (a Scenario 13 switchover does not move this; see DrillEnvironment.currentPrimary). */
+    readonly primary: StartedDrillPostgres,
+    readonly barman: BarmanClient,
+  ) {}
+
+  /** pg_switch_wal() and one commit on this server's primary (see switchWalOn). */
+  switchWal(): Promise<{ closedSegment: string }> {
+    return switchWalOn(this.primary);
+  }
+
+  /** WAL written and the segment switched: the current segment is closed and the next one opened. */
+  async nudgeWal(): Promise<void> {
+    await this.primary.query("SELECT txid_current()");
+    await this.switchWal();
+  }
+}
+
 export class DrillEnvironment {
   /** Recovered instances by the name of their directory in the recovery volume. */
   readonly recovered = new Map<string, StartedRecoveredInstance>();
-  /** The one Barman client of this environment. */
+  /** The Barman client of this environment's first server. */
   readonly barman: BarmanClient;
+  /** Every PostgreSQL server this environment's Barman backs up, by Barman's name: the first one, then those of addServer. */
+  readonly servers = new Map<string, HostedServer>();
+  /** The primaries addServer started (stopped with the environment, also when addServer failed half-way). */
+  private readonly addedPrimaries: StartedDrillPostgres[] = [];
 
   private constructor(
     /** Name prefix of this environment's containers, network and volumes. */
@@ -126,25 +228,22 @@ export class DrillEnvironment {
     if (primaryDataVolume) await docker().createVolume({ Name: primaryDataVolume, Labels: labels });
 
     const superuser = { user: "postgres", password: secret(), database: options.database };
-    const barmanPassword = secret();
-    const streamingPassword = secret();
+    const passwords: BarmanRolePasswords = { barman: secret(), streaming: secret() };
 
     // The primary and the Barman server start together: neither needs the other to come up.
     progress("starting the primary and the Barman server");
-    const primaryStarting = new PrimaryContainer({
+    const primaryStarting = startPrimary({
       image: options.images.postgres,
+      containerName: `${prefix}-primary`,
       network,
       alias: "pg-primary",
       labels,
       superuser,
-      startupTimeoutMs: settings.budgetsMs.containerStart,
-      statementTimeoutMs: settings.budgetsMs.sqlStatement,
-      settings: options.primarySettings,
-      sshd: options.barmanServerSettings?.["backup_method"] === "rsync",
+      settings,
+      primarySettings: options.primarySettings,
+      barmanServerSettings: options.barmanServerSettings,
       dataVolume: primaryDataVolume,
-    })
-      .withName(`${prefix}-primary`)
-      .start();
+    });
     const barmanStarting = new BarmanContainer({
       image: options.images.barman,
       network,
@@ -152,8 +251,8 @@ export class DrillEnvironment {
       serverName: options.serverName,
       primaryHost: "pg-primary",
       database: options.database,
-      barmanPassword,
-      streamingPassword,
+      barmanPassword: passwords.barman,
+      streamingPassword: passwords.streaming,
       recoveryVolume,
       startupTimeoutMs: settings.budgetsMs.containerStart,
       extraServerSettings: options.barmanServerSettings,
@@ -172,52 +271,120 @@ export class DrillEnvironment {
     const primary = primaryStarted.value;
     const barman = barmanStarted.value;
 
-    // Least privilege, as in Barman's "Preliminary steps" for PostgreSQL 15: no superuser for Barman.
     progress("creating the barman and streaming_barman roles");
-    const literal = (s: string): string => primary.client.escapeLiteral(s);
-    await primary.query(`CREATE ROLE barman LOGIN PASSWORD ${literal(barmanPassword)}`);
-    for (const grant of [
-      "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) TO barman",
-      "GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) TO barman",
-      "GRANT EXECUTE ON FUNCTION pg_switch_wal() TO barman",
-      "GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO barman",
-      "GRANT pg_read_all_settings TO barman",
-      "GRANT pg_read_all_stats TO barman",
-    ]) {
-      await primary.query(grant);
-    }
-    await primary.query(`CREATE ROLE streaming_barman LOGIN REPLICATION PASSWORD ${literal(streamingPassword)}`);
+    await createBarmanRoles(primary, passwords);
 
     const environment = new DrillEnvironment(prefix, run, options.images, settings, network, recoveryVolume, superuser, primary, barman, labels);
     environment.primaryDataVolume = primaryDataVolume;
-    environment.secrets.push(superuser.password, barmanPassword, streamingPassword);
-
-    // The WAL paths are independent of each other: set them up together.
-    const streaming = (options.barmanServerSettings?.["streaming_archiver"] ?? "on") !== "off";
-    progress(`archive_command: barman-wal-archive over SSH${streaming ? "; WAL streaming: barman cron, replication slot" : " (streaming_archiver = off)"}`);
-    await Promise.all([
-      environment.enableArchiveCommand(options.serverName),
-      // A user's Barman may ship WAL by archive_command only (streaming_archiver = off).
-      streaming ? environment.barman.startWalStreaming(settings.budgetsMs.walStreamingReady) : Promise.resolve(),
-    ]);
-    if (options.barmanServerSettings?.["backup_method"] === "rsync") {
-      progress("backup_method = rsync: Barman's SSH access to the primary");
-      await environment.enableRsyncBackups();
-    }
-    // Barman's check "WAL archive" stays FAILED until a first segment arrives (its docs: switch-wal --archive).
-    const { closedSegment } = await environment.switchWal();
-    await environment.barman.waitForArchivedSegment(closedSegment, settings.budgetsMs.walArchived);
-    progress(`WAL streaming works: segment ${closedSegment} archived`);
+    environment.secrets.push(superuser.password, passwords.barman, passwords.streaming);
+    const first = new HostedServer(options.serverName, "pg-primary", options.database, superuser, primary, barman.client);
+    environment.servers.set(options.serverName, first);
+    await environment.connectWalPaths(first, options.barmanServerSettings, progress);
     return environment;
   }
 
   /**
-   * The primary's second WAL path, as Barman's documentation sets it up: archive_command =
-   * barman-wal-archive, which runs `barman put-wal` over SSH as the barman user. A key pair is made
-   * for this run on the primary and its public half authorised on the Barman server.
+   * Another PostgreSQL server on this environment's Barman: its own primary on the environment's
+   * network (host name pg-<name>), the barman and streaming_barman roles there, its section and
+   * .pgpass lines in the same Barman container, and both WAL paths (archive_command over SSH,
+   * streaming on its own replication slot) up to a first archived segment, as start() sets up the
+   * first server. Its primary is stopped with the environment.
    */
-  async enableArchiveCommand(serverName: string): Promise<void> {
-    const primaryId = this.primary.getId();
+  async addServer(options: {
+    /** Short name, unique in the environment: the primary's container name and host name (pg-<name>). */
+    name: string;
+    /** Barman's name for the server (its section in /etc/barman.d). */
+    serverName: string;
+    database: string;
+    progress: (line: string) => void;
+    /** The primary's image; the environment's PostgreSQL by default. Barman's client tools must be at least its major. */
+    postgresImage?: string;
+    /** Extra lines for this server's section (e.g. bandwidth_limit). */
+    barmanServerSettings?: Record<string, string>;
+    /** This primary's postgresql.conf settings (-c name=value). */
+    primarySettings?: Record<string, string>;
+  }): Promise<HostedServer> {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(options.name)) throw new Error(`'${options.name}' is not a short name for a primary (lower case letters, digits, dashes)`);
+    const host = `pg-${options.name}`;
+    if (this.servers.has(options.serverName)) throw new Error(`this environment's Barman already has a server named '${options.serverName}'`);
+    if (host === "pg-primary" || [...this.servers.values()].some((s) => s.host === host))
+      throw new Error(`this environment already has a primary named '${host}'`);
+    const { progress } = options;
+    const superuser = { user: "postgres", password: secret(), database: options.database };
+    const passwords: BarmanRolePasswords = { barman: secret(), streaming: secret() };
+    this.secrets.push(superuser.password, passwords.barman, passwords.streaming);
+    progress(`${options.serverName}: starting its primary (${host})`);
+    const primary = await startPrimary({
+      image: options.postgresImage ?? this.images.postgres,
+      containerName: `${this.prefix}-${options.name}-primary`,
+      network: this.network,
+      alias: host,
+      labels: this.labels,
+      superuser,
+      settings: this.settings,
+      primarySettings: options.primarySettings,
+      barmanServerSettings: options.barmanServerSettings,
+    });
+    // Held before anything else can fail, so that stop() removes it.
+    this.addedPrimaries.push(primary);
+    const { major } = await primary.one<{ major: number }>("SELECT current_setting('server_version_num')::int / 10000 AS major");
+    const clientMajor = BARMAN_VERSIONS[this.images.platform.barman].clientMajor;
+    if (major > clientMajor) {
+      throw new Error(
+        `${options.serverName}: PostgreSQL ${major} cannot be backed up by this environment's Barman ${this.images.platform.barman}, whose client tools are PostgreSQL ${clientMajor}'s`,
+      );
+    }
+    progress(`${options.serverName}: creating the barman and streaming_barman roles`);
+    await createBarmanRoles(primary, passwords);
+    const barman = await this.barmanServer.addServer({
+      serverName: options.serverName,
+      primaryHost: host,
+      database: options.database,
+      barmanPassword: passwords.barman,
+      streamingPassword: passwords.streaming,
+      extraServerSettings: options.barmanServerSettings,
+    });
+    const server = new HostedServer(options.serverName, host, options.database, superuser, primary, barman);
+    await this.connectWalPaths(server, options.barmanServerSettings, (line) => progress(`${options.serverName}: ${line}`));
+    this.servers.set(options.serverName, server);
+    return server;
+  }
+
+  /**
+   * Both WAL paths of one server, set up together (they are independent): archive_command over
+   * SSH, and WAL streaming (barman cron, replication slot) unless streaming_archiver = off; then a
+   * first segment switched and waited for in Barman's archive (Barman's check "WAL archive" stays
+   * FAILED until one arrives; its docs: switch-wal --archive).
+   */
+  private async connectWalPaths(
+    server: HostedServer,
+    barmanServerSettings: Record<string, string> | undefined,
+    progress: (line: string) => void,
+  ): Promise<void> {
+    const streaming = (barmanServerSettings?.["streaming_archiver"] ?? "on") !== "off";
+    progress(`archive_command: barman-wal-archive over SSH${streaming ? "; WAL streaming: barman cron, replication slot" : " (streaming_archiver = off)"}`);
+    await Promise.all([
+      this.enableArchiveCommand(server.serverName, server.primary),
+      // A user's Barman may ship WAL by archive_command only (streaming_archiver = off).
+      streaming ? server.barman.startWalStreaming(this.settings.budgetsMs.walStreamingReady) : Promise.resolve(),
+    ]);
+    if (barmanServerSettings?.["backup_method"] === "rsync") {
+      progress("backup_method = rsync: Barman's SSH access to the primary");
+      await this.enableRsyncBackups(server.primary, server.host);
+    }
+    const { closedSegment } = await server.switchWal();
+    await server.barman.waitForArchivedSegment(closedSegment, this.settings.budgetsMs.walArchived);
+    progress(`WAL streaming works: segment ${closedSegment} archived`);
+  }
+
+  /**
+   * A primary's second WAL path, as Barman's documentation sets it up: archive_command =
+   * barman-wal-archive, which runs `barman put-wal` over SSH as the barman user. A key pair is made
+   * for this run on the primary (the first server's by default) and its public half authorised on
+   * the Barman server.
+   */
+  async enableArchiveCommand(serverName: string, primary: StartedDrillPostgres = this.primary): Promise<void> {
+    const primaryId = primary.getId();
     const asPostgres = (script: string): Promise<string> =>
       execIn(primaryId, ["bash", "-c", script], { user: "postgres", where: "the primary" }).then((r) => r.stdout.trim());
     const publicKey = await asPostgres(
@@ -235,15 +402,16 @@ export class DrillEnvironment {
     await this.barmanServer.authorizeSshKey(publicKey);
     // barman-wal-archive --test: SSH and `barman put-wal --test` on the other side, no WAL sent.
     await asPostgres(`barman-wal-archive --test barman ${serverName} DUMMY`);
-    await this.primary.query(`ALTER SYSTEM SET archive_command = ${this.primary.client.escapeLiteral(`barman-wal-archive barman ${serverName} %p`)}`);
-    await this.primary.query("SELECT pg_reload_conf()");
+    await primary.query(`ALTER SYSTEM SET archive_command = ${primary.client.escapeLiteral(`barman-wal-archive barman ${serverName} %p`)}`);
+    await primary.query("SELECT pg_reload_conf()");
   }
 
   /**
    * Barman's backup_method = rsync logs in to the primary as postgres (ssh_command) and copies
-   * PGDATA with rsync: a key pair for the barman user, its public half authorised on the primary.
+   * PGDATA with rsync: a key pair for the barman user, its public half authorised on the primary
+   * (the first server's by default, reached as `host`).
    */
-  async enableRsyncBackups(): Promise<void> {
+  async enableRsyncBackups(primary: StartedDrillPostgres = this.primary, host = "pg-primary"): Promise<void> {
     const publicKey = (
       await execIn(
         this.barmanServer.getId(),
@@ -254,7 +422,7 @@ export class DrillEnvironment {
             "set -e",
             "install -d -m 0700 ~/.ssh",
             "test -f ~/.ssh/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -C pgdrill-barman -f ~/.ssh/id_ed25519",
-            "printf 'Host pg-primary\n  StrictHostKeyChecking accept-new\n  BatchMode yes\n' >> ~/.ssh/config",
+            `printf 'Host ${host}\n  StrictHostKeyChecking accept-new\n  BatchMode yes\n' >> ~/.ssh/config`,
             "cat ~/.ssh/id_ed25519.pub",
           ].join("\n"),
         ],
@@ -262,27 +430,17 @@ export class DrillEnvironment {
       )
     ).stdout.trim();
     await execIn(
-      this.primary.getId(),
+      primary.getId(),
       ["bash", "-c", 'install -d -m 0700 ~/.ssh && printf "%s\n" "$1" >> ~/.ssh/authorized_keys && chmod 0600 ~/.ssh/authorized_keys', "authorize", publicKey],
       { user: "postgres", where: "the primary" },
     );
     // The same login Barman will use, so a broken key exchange fails here with ssh's own words.
-    await execIn(this.barmanServer.getId(), ["ssh", "postgres@pg-primary", "true"], { user: "barman", where: "the Barman server" });
+    await execIn(this.barmanServer.getId(), ["ssh", `postgres@${host}`, "true"], { user: "barman", where: "the Barman server" });
   }
 
-  /**
-   * pg_switch_wal() on the primary, then one committed transaction. Why the commit: Barman's
-   * archive-wal always leaves the newest complete segment in its streaming directory until
-   * pg_receivewal opens the next one, which needs new WAL; an idle primary writes none for up to
-   * 15 s (the next running-xacts record). The commit is that WAL, at once.
-   * The closed segment is named from the last byte before the switch point: pg_switch_wal()
-   * returns the first byte after the completed segment, and which segment pg_walfile_name() names
-   * for a segment's first byte is not the same in every PostgreSQL version (18 names the next).
-   */
+  /** pg_switch_wal() and one commit on the current primary (see switchWalOn for why the commit). */
   async switchWal(): Promise<{ closedSegment: string }> {
-    const { segment } = await this.currentPrimary.one<{ segment: string }>("SELECT pg_walfile_name(pg_switch_wal() - 1) AS segment");
-    await this.currentPrimary.query("SELECT txid_current()");
-    return { closedSegment: segment };
+    return switchWalOn(this.currentPrimary);
   }
 
   /** A directory in the recovery volume, owned by barman, for one recovered instance. */
@@ -407,7 +565,7 @@ export class DrillEnvironment {
     await Promise.all([
       ...[...this.recovered.keys()].map((directory) => this.stopRecoveredInstance(directory).catch(() => undefined)),
       this.barmanServer.stop().catch(() => undefined),
-      this.primary.stop().catch(() => undefined),
+      ...[this.primary, ...this.addedPrimaries].map((p) => p.stop().catch(() => undefined)),
       ...this.companions.map((c) => c.stop().catch(() => undefined)),
     ]);
     for (const volume of [this.recoveryVolume, this.primaryDataVolume].filter((v) => v !== undefined)) {
