@@ -22,6 +22,7 @@ import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { recoveryImageResolver } from "../../src/nightly/recovery-image.ts";
 import { type NightlyResult, verifyExistingBackup } from "../../src/nightly/verify-existing.ts";
 import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
+import { sshAccess } from "../support/ssh-access.ts";
 
 const run = inject("drillRun");
 const loaded = await loadDrillConfig({ path: "fixtures/scenario-12.config.ts" });
@@ -46,20 +47,6 @@ async function execEvents(containerId: string, since: number, until: number): Pr
     .map((line) => JSON.parse(line) as { Action: string; timeNano: number })
     .filter((e) => e.timeNano / 1e6 >= since && e.timeNano / 1e6 <= until)
     .map((e) => e.Action);
-}
-
-/**
- * The test's access to a Barman host, as its owner would grant it: a key pair made for the test
- * (and one the host does not know), the public half authorised for the barman user, the host key
- * pinned in a known_hosts file (read from the host by the test, not by the code under test).
- */
-async function sshAccess(env: DrillEnvironment, keys: string): Promise<SshTarget> {
-  for (const name of ["id_test", "id_other"]) await sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `pgdrill-${name}`, "-f", join(keys, name)]);
-  const { stdout: publicKey } = await sh("cat", [join(keys, "id_test.pub")]);
-  await env.barmanServer.authorizeSshKey(publicKey);
-  const endpoint = await env.barmanServer.sshEndpoint();
-  await writeFile(join(keys, "known_hosts"), `[${endpoint.host}]:${endpoint.port} ${endpoint.hostKey}\n`);
-  return { destination: `barman@${endpoint.host}`, port: endpoint.port, identityFile: join(keys, "id_test"), knownHostsFile: join(keys, "known_hosts") };
 }
 
 beforeEach(async () => {
