@@ -248,10 +248,14 @@ const configSchema = z
       .strict()
       .optional(),
     nightly: nightlyServerSchema
-      .extend({
-        servers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: "must be a Barman server name" }), nightlyServerSchema).optional(),
-      })
+      .extend({ servers: z.record(z.string(), nightlyServerSchema).optional() })
       .strict()
+      .superRefine((nightly, context) => {
+        // zod reports a bad record key only as "Invalid key in record": name the key and the rule.
+        for (const name of Object.keys(nightly.servers ?? {}).filter((n) => !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(n))) {
+          context.addIssue({ code: "custom", path: ["servers", name], message: "must be a Barman server name (letters, digits, '.', '_' and '-')" });
+        }
+      })
       .optional(),
     fullDr: z
       .object({
