@@ -4,7 +4,7 @@
 // not exist). The summary goes to stdout, progress to stderr, the details to a JSON report.
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -15,7 +15,7 @@ import { applyConfigToSettings, DrillConfigError, loadDrillConfig } from "../src
 import { parseDurationS, parseShard, planFromConfig, verifyFleet } from "../src/nightly/fleet.ts";
 import { renderFleetJunit, writeFleetAllureResults } from "../src/nightly/fleet-outputs.ts";
 import type { FleetReport } from "../src/nightly/fleet-report.ts";
-import { pushToPushgateway, renderNightlyMetrics, writeTextfileAtomically } from "../src/nightly/prometheus.ts";
+import { pushToPushgateway, writeNightlyTextfile } from "../src/nightly/prometheus.ts";
 import { recoveryImageResolver } from "../src/nightly/recovery-image.ts";
 import {
   type BarmanEndpoint,
@@ -425,10 +425,7 @@ await output("Allure results", async () => {
 });
 if (args["prometheus-textfile"]) {
   const path = resolve(args["prometheus-textfile"]);
-  await output("Prometheus textfile", async () => {
-    await writeTextfileAtomically(path, renderNightlyMetrics(report, await readFile(path, "utf8").catch(() => undefined)));
-    return path;
-  });
+  await output("Prometheus textfile", () => writeNightlyTextfile(path, report));
 }
 if (args.pushgateway) {
   await output("Pushgateway", async () => {

@@ -287,16 +287,14 @@ export class BarmanClient {
    */
   async newestArchivedWal(): Promise<{ segment: string; archivedAt: Date } | undefined> {
     const directory = parseXlogDbDirectory(await this.showServer(), this.serverName);
-    const result = await this.transport.run([
-      "bash",
-      "-c",
-      'for f in "$1/$2-xlog.db" "$1/xlog.db"; do if [ -f "$f" ]; then tail -n 200 "$f"; exit 0; fi; done; echo "no xlog.db in $1" >&2; exit 1',
-      "newest-wal",
-      directory,
-      this.serverName,
-    ]);
-    this.transcript.push(result);
-    if (result.exitCode !== 0) throw new CommandFailedError(this.where, result);
+    // Read-only, one plain command per name a Barman version uses (no shell on the Barman host).
+    let result: ExecResult | undefined;
+    for (const file of [`${directory}/${this.serverName}-xlog.db`, `${directory}/xlog.db`]) {
+      result = await this.transport.run(["tail", "-n", "200", file]);
+      this.transcript.push(result);
+      if (result.exitCode === 0) break;
+    }
+    if (!result || result.exitCode !== 0) throw new CommandFailedError(this.where, result!);
     return newestArchivedSegment(result.stdout);
   }
 

@@ -65,6 +65,8 @@ describe("Nightly verification over SSH (a Barman host reached only with the Ope
       barman: { ssh: target },
       server,
       backup: "latest",
+      // The checks expect the backup's own state (the disaster follows it in the archive): backup only.
+      target: { kind: "immediate" },
       checks: [{ name: "orders at the backup", sql: "SELECT count(*) FROM orders", expected: [[loaded.config.expect!.baseline!["orders"]]] }],
       database: plan.database,
       recoveryImage: async () => run.images.postgres,
@@ -207,6 +209,8 @@ describe("Over SSH, a PostgreSQL 17 backup is verified in a PostgreSQL 17 throwa
       barman: { ssh: await sshAccess(env, keys) },
       server: plan.serverName,
       backup: "latest",
+      // The checks expect the backup's own state (the disaster follows it in the archive): backup only.
+      target: { kind: "immediate" },
       checks: [
         { name: "orders at the backup", sql: "SELECT count(*) FROM orders", expected: [[loaded.config.expect!.baseline!["orders"]]] },
         { name: "server major version", sql: "SELECT current_setting('server_version_num')::int / 10000", expected: [[17]] },

@@ -20,6 +20,7 @@ import { type DrillFacts, prepareTopology, resolvePlan } from "../../src/engine/
 import { rowDigestSql } from "../../src/engine/row-digest.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { seconds } from "../../src/metrics.ts";
+import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import {
   type NightlyCheck,
   NightlyInputError,
@@ -123,6 +124,8 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
       barman: { container: barmanContainer },
       server: plan.serverName,
       backup: "latest",
+      // The checks below expect the backup's own state: the quicker, backup-only mode.
+      target: { kind: "immediate" },
       checks,
       database: plan.database,
       recoveryImage: async () => run.images.postgres,
@@ -170,7 +173,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     expect(await workDirectoriesOnBarman(env), "temporary directory removed from the Barman server").toEqual([]);
     expect(await leftoverThrowaways(), "no throwaway instance left").toEqual([]);
 
-    // On the Barman server: read-only barman commands, barman recover into our own directory, tar and rm of it.
+    // On the Barman server: read-only barman commands and a read of its WAL catalogue, barman recover into our own directory, tar and rm of it.
     const verbs = result.barmanCommands.map((c) =>
       c.command
         .split(" ")
@@ -185,6 +188,8 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
         "barman -f json list-servers",
         "barman -f json list-backup",
         "barman -f json show-backup",
+        "barman -f json show-server",
+        "tail -n",
         "barman verify-backup",
         "mktemp -d",
         `barman ${restoreVerb}`,
@@ -227,6 +232,57 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     expect(await leftoverThrowaways()).toEqual([]);
   });
 
+  test("by default every WAL segment archived after the backup is replayed (the disaster included), with pg_amcheck and a full pg_dump read, and freshness measured", async () => {
+    await allure.story("Full WAL replay (default)");
+    const { target: _backupOnly, ...defaults } = options([
+      { name: "orders at the end of the archive", sql: "SELECT count(*) FROM orders", expected: [[expectedRows.afterDisaster!["orders"]]] },
+      { name: "users at the end of the archive", sql: "SELECT count(*) FROM users", expected: [[expectedRows.afterDisaster!["users"]]] },
+    ]);
+    const result = await verifyExistingBackup({
+      ...defaults,
+      builtInChecks: { amcheck: true, pgDump: true },
+      recoveryPointQuery: "SELECT max(created_at) FROM users",
+      freshness: { maxBackupAgeS: 3600, maxWalAgeS: 3600 },
+    });
+    await attachResult(result);
+    expect(result.problems).toEqual([]);
+    expect([result.mode, result.target]).toEqual(["full WAL replay", { kind: "latest" }]);
+    expect(result.checks.map((c) => [c.kind, c.ok])).toEqual([
+      ["query", true],
+      ["query", true],
+      ["amcheck", true],
+      ["pg_dump", true],
+    ]);
+    for (const check of result.checks) expect(check.durationMs, `${check.name} timed`).toBeGreaterThan(0);
+    const { freshness } = result;
+    expect(freshness.backupEndTime).toBe(prepared.backup.endTime.toISOString());
+    expect(freshness.backupAgeS).toBeGreaterThan(0);
+    // The disaster's segment was the last one archived before this test: the newest is at least as new as the backup.
+    expect(new Date(freshness.newestWalTime!).getTime()).toBeGreaterThanOrEqual(prepared.backup.endTime.getTime());
+    expect([freshness.recoveryPointSource, freshness.recoveryPointTime]).toEqual(["query", "2025-02-11T16:00:00.000Z"]);
+    expect(result.transferredBytes).toBeGreaterThan(prepared.backup.sizeBytes / 2);
+    expect(await workDirectoriesOnBarman(env)).toEqual([]);
+    expect(await leftoverThrowaways()).toEqual([]);
+  });
+
+  test("a backup older than the freshness objective fails the server in one sentence naming its age and the objective", async () => {
+    await allure.story("Freshness objective missed");
+    const result = await verifyExistingBackup({ ...options(passingChecks(prepared)), freshness: { maxBackupAgeS: 1 } });
+    const summary = await attachResult(result);
+    expect(
+      result.checks.every((c) => c.ok),
+      "the data itself verified",
+    ).toBe(true);
+    expect([result.verdict, result.failedPhase]).toEqual(["fail", "freshness"]);
+    expect(result.problems).toHaveLength(1);
+    expect(result.problems[0]).toMatch(
+      new RegExp(
+        `^freshness failed for backup ${prepared.backup.backupId} of server '${plan.serverName}', .*: backup ${prepared.backup.backupId} \\(ended .*\\) is (\\d+m )?\\d+s old, older than the objective maxBackupAgeS = 1s \\(1 s\\)$`,
+      ),
+    );
+    expect(summary).toMatch(/Action: what was verified is older than your freshness objectives/);
+  });
+
   test("a backup that restores correctly but slower than the RTO objectives fails, naming the objective", async () => {
     await allure.story("RTO objective missed");
     const objectives = { ...settings.objectives, rtoBarmanRecoverS: 0.001 };
@@ -267,7 +323,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
 
   test("the CLI exits 0 on a verified backup and 1 on a failing check, printing the summary", async () => {
     await allure.story("Command line");
-    const common = ["--barman-container", barmanContainer, "--server", plan.serverName, "--database", plan.database];
+    const common = ["--barman-container", barmanContainer, "--server", plan.serverName, "--database", plan.database, "--target-immediate"];
 
     const pass = await runCli([...common, "--backup", prepared.backup.backupId, "--config", await writeConfig("pass.config.ts", passingChecks(prepared))]);
     await allure.attachment("CLI output (pass)", pass.stdout, "text/plain");
@@ -276,8 +332,12 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     expect(pass.stdout).toMatch(new RegExp(`^Nightly verification of Barman server '${plan.serverName}' \\(container ${barmanContainer}\\): PASS$`, "m"));
     expect(pass.stdout).toContain("Checks: 4 of 4 passed");
     expect(pass.stdout).toMatch(/barman recover: +\d+\.\d\d s/);
-    const passReport = JSON.parse(await readFile(REPORT, "utf8")) as NightlyResult & { schemaVersion: number };
-    expect([passReport.schemaVersion, passReport.verdict, passReport.backupId]).toEqual([1, "pass", prepared.backup.backupId]);
+    const passReport = JSON.parse(await readFile(REPORT, "utf8")) as FleetReport;
+    expect([passReport.schemaVersion, passReport.verdict, passReport.servers.map((s) => [s.server, s.verdict, s.backupId, s.mode])]).toEqual([
+      2,
+      "pass",
+      [[plan.serverName, "pass", prepared.backup.backupId, "backup only"]],
+    ]);
 
     const fail = await runCli([...common, "--config", await writeConfig("fail.config.ts", [failingCheck])]);
     await allure.attachment("CLI output (fail)", fail.stdout, "text/plain");
@@ -285,7 +345,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     expect(fail.code, fail.stderr).toBe(1);
     expect(fail.stdout).toMatch(/: FAIL$/m);
     expect(fail.stdout).toContain(`${failingCheck.name}: expected [[1]], actual [[60004]]`);
-    expect((JSON.parse(await readFile(REPORT, "utf8")) as NightlyResult).verdict).toBe("fail");
+    expect((JSON.parse(await readFile(REPORT, "utf8")) as FleetReport).servers[0]?.verdict).toBe("fail");
 
     expect(await workDirectoriesOnBarman(env)).toEqual([]);
     expect(await leftoverThrowaways(), "the CLI removed its throwaway instances").toEqual([]);
@@ -295,7 +355,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     await allure.story("Interrupted run");
     const path = await writeConfig("interrupted.config.ts", passingChecks(prepared));
     let signalled = false;
-    const cli = await runCli(["--barman-container", barmanContainer, "--server", plan.serverName, "--config", path], (line, child) => {
+    const cli = await runCli(["--barman-container", barmanContainer, "--server", plan.serverName, "--target-immediate", "--config", path], (line, child) => {
       // While barman recover writes into the temporary directory: the worst moment to leave.
       if (!signalled && line.includes("barman recover: Starting local restore")) {
         signalled = true;
