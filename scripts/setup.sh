@@ -17,6 +17,11 @@ fi
 node_version="$(node_modules/.bin/node --version)"
 case "$node_version" in v24.*) ;; *) fail "the project's Node should be 24.x, node_modules/.bin/node is $node_version; run 'rm -rf node_modules && npm ci'." ;; esac
 
+# --- 1b. promtool and a Pushgateway, which the nightly verification's Prometheus tests use -------
+# Installed as root on Debian; elsewhere one line says what to install, and everything else (the
+# drill, the nightly verification itself) still runs without them.
+bash scripts/setup-prometheus.sh || say "continuing: only the Prometheus tests (tests/unit/prometheus.test.ts, pushgateway.test.ts) need them"
+
 # A run's report holds that run's results only (history is kept by the report, not here).
 rm -rf reports/allure-results
 

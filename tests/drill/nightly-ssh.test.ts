@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
 import type { SshTarget } from "../../containers/barman/ssh-transport.ts";
-import { docker, runLabels } from "../../containers/docker-resources.ts";
+import { runLabels } from "../../containers/docker-resources.ts";
 import { execIn } from "../../containers/exec.ts";
 import { readSettings } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
@@ -21,6 +21,7 @@ import { prepareTopology, resolvePlan } from "../../src/engine/phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { recoveryImageResolver } from "../../src/nightly/recovery-image.ts";
 import { type NightlyResult, verifyExistingBackup } from "../../src/nightly/verify-existing.ts";
+import { execEvents } from "../support/docker-events.ts";
 import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
 import { sshAccess } from "../support/ssh-access.ts";
 
@@ -30,24 +31,6 @@ const settings = applyConfigToSettings(readSettings(), loaded.config);
 const plan = await resolvePlan(loaded);
 const say = (line: string): void => console.log(`[nightly-ssh ${run.runId}] ${line}`);
 const sh = promisify(execFile);
-
-/** Docker's exec events on a container between two instants: what `docker exec` did there. */
-async function execEvents(containerId: string, since: number, until: number): Promise<string[]> {
-  const stream = (await docker().getEvents({
-    since: Math.floor(since / 1000),
-    until: Math.ceil(until / 1000) + 1,
-    filters: { container: [containerId], event: ["exec_create", "exec_start"] },
-  })) as NodeJS.ReadableStream;
-  let text = "";
-  for await (const chunk of stream) text += chunk.toString();
-  // Docker's since/until are whole seconds: keep only the events inside the window, to the nanosecond.
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { Action: string; timeNano: number })
-    .filter((e) => e.timeNano / 1e6 >= since && e.timeNano / 1e6 <= until)
-    .map((e) => e.Action);
-}
 
 beforeEach(async () => {
   await allure.epic("Disaster recovery");

@@ -4,7 +4,7 @@
 // checks. It never gets the primary's address or passwords, and the primary's own connection log
 // shows it was never contacted.
 
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +29,7 @@ import {
   type VerifyExistingOptions,
   verifyExistingBackup,
 } from "../../src/nightly/verify-existing.ts";
+import { type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
 import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
 
 const run = inject("drillRun");
@@ -37,7 +38,8 @@ const settings = applyConfigToSettings(readSettings(), loaded.config);
 const plan = await resolvePlan(loaded);
 const expectedRows = loaded.config.expect!;
 const say = (line: string): void => console.log(`[nightly ${run.runId}] ${line}`);
-const CLI = fileURLToPath(new URL("../../scripts/verify-existing.ts", import.meta.url));
+/** The CLI's Allure results and JUnit file: not the suite's own reports/ (they would join this run's report). */
+const outputs = await mkdtemp(join(tmpdir(), "pgdrill-nightly-cli-"));
 const REPORT = fileURLToPath(new URL("../../reports/nightly-verification.json", import.meta.url));
 
 /** Checks that hold for the backup taken right after the baseline (recovered to its end). */
@@ -59,37 +61,9 @@ async function primaryConnectionsSince(env: DrillEnvironment, offset: number): P
     .filter((l) => /connection authorized: user=/.test(l));
 }
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-}
-
-/**
- * The CLI as a scheduler runs it: a child process on the same Node, with the same environment.
- * `onStderrLine` may act on its progress (e.g. interrupt it).
- */
-function runCli(args: string[], onStderrLine?: (line: string, child: ChildProcess) => void): Promise<CliRun> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", CLI, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-      for (const line of c.toString().split("\n").filter(Boolean)) {
-        say(`cli: ${line}`);
-        onStderrLine?.(line, child);
-      }
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr, durationMs: performance.now() - started }));
-  });
-}
+/** The CLI as a scheduler runs it (tests/support/nightly-cli.ts), its Allure results and JUnit file in this test's own folder. */
+const runCli = (args: string[], onStderrLine?: (line: string, child: ChildProcess) => void): Promise<CliRun> =>
+  runNightlyCli([...args, "--allure-results", join(outputs, "allure-results"), "--junit", join(outputs, "junit.xml")], { say, onStderrLine });
 
 async function attachResult(result: NightlyResult): Promise<string> {
   const summary = renderNightlySummary(result);
@@ -138,6 +112,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
   });
 
   afterAll(async () => {
+    await rm(outputs, { recursive: true, force: true });
     if (configDir) await rm(configDir, { recursive: true, force: true });
     if (env && !settings.keepResources) await env.stop();
   });

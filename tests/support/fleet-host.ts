@@ -109,6 +109,9 @@ async function prepareServer(
   const { dataset } = entry;
   const countSql = `SELECT count(*)::int AS rows FROM ${dataset.table}`;
   const count = async (): Promise<number> => (await server.primary.one<{ rows: number }>(countSql)).rows;
+  // In postgresql.auto.conf as well as on the command line: the backup, and so the recovered copy, keeps commit timestamps.
+  for (const [name, value] of Object.entries(entry.primarySettings))
+    await server.primary.query(`ALTER SYSTEM SET ${name} = ${server.primary.client.escapeLiteral(value)}`);
   await server.primary.query(dataset.create);
   await server.primary.query(dataset.insert, [dataset.rowsBeforeBackup]);
   const atBackup = await count();

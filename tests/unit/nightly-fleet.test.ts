@@ -15,11 +15,7 @@ describe("shards of a fleet", () => {
   test("every server is in exactly one shard, whatever order the list came in", () => {
     const servers = ["sales", "billing", "audit", "crm", "hr"];
     const shards = [1, 2, 3].map((index) => serversOfShard(servers, { index, count: 3 }));
-    expect(shards).toEqual([
-      ["audit", "hr"],
-      ["billing", "sales"],
-      ["crm"],
-    ]);
+    expect(shards).toEqual([["audit", "hr"], ["billing", "sales"], ["crm"]]);
     expect(shards.flat().sort()).toEqual([...servers].sort());
     expect(serversOfShard([...servers].reverse(), { index: 1, count: 3 })).toEqual(shards[0]);
     expect(serversOfShard(["one"], { index: 2, count: 2 }), "more shards than servers: an empty shard").toEqual([]);

@@ -2,23 +2,16 @@
 // scripts/setup-prometheus.sh), started here on 127.0.0.1 with a free port and no persistence, and
 // stopped in afterAll. A passing night is PUT, a failing night is POSTed without the last success:
 // read back from the Pushgateway, the last success must survive the failed night.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { PUSHGATEWAY_JOB, PushgatewayError, pushToPushgateway, readSamples } from "../../src/nightly/prometheus.ts";
 import type { NightlyResult } from "../../src/nightly/verify-existing.ts";
+import { freePort, PUSHGATEWAY_BUDGETS_MS, type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
 
-/** Named time budgets of this file (ms), overridable like the drill's own. */
-const BUDGETS_MS = {
-  /** The Pushgateway process answering 200 on /-/ready. */
-  pushgatewayReady: Number(process.env["PGDRILL_BUDGET_PUSHGATEWAY_READY_S"] ?? 15) * 1000,
-  /** The Pushgateway process gone after SIGTERM. */
-  pushgatewayStop: 10_000,
-  /** A push to an endpoint that accepts the connection and never answers: short, the point is that it ends. */
-  silentEndpoint: 500,
-};
+/** A push to an endpoint that accepts the connection and never answers: short, the point is that it ends. */
+const SILENT_ENDPOINT_BUDGET_MS = 500;
 
 const BARMAN = "SSH barman@backup-1";
 const NIGHT_1_END = "2026-11-24T02:03:00.000Z";
@@ -73,79 +66,17 @@ const fleet = (servers: NightlyResult[]): FleetReport => ({
   servers,
 });
 
-/** A TCP port free right now on 127.0.0.1 (the Pushgateway binds it a moment later). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (address === null || typeof address === "string") throw new Error(`no TCP port from ${String(address)}`);
-  return address.port;
-}
-
-function pushgatewayBinary(): string {
-  for (const name of ["prometheus-pushgateway", "pushgateway"]) {
-    if (spawnSync(name, ["--version"]).error === undefined) return name;
-  }
-  throw new Error("no Pushgateway on PATH (prometheus-pushgateway or pushgateway); install it with 'bash scripts/setup-prometheus.sh'");
-}
-
-let gateway: ChildProcess | undefined;
-let gatewayLog = "";
+let gateway: RunningPushgateway | undefined;
 let gatewayUrl = "";
 
-/** Polls /-/ready until it answers 200, within BUDGETS_MS.pushgatewayReady; a process that exits fails at once, with its log. */
-async function waitUntilReady(): Promise<void> {
-  const deadline = performance.now() + BUDGETS_MS.pushgatewayReady;
-  let lastState = "not probed yet";
-  for (;;) {
-    if (gateway?.exitCode !== null) throw new Error(`the Pushgateway exited with ${gateway?.exitCode} before it was ready: ${gatewayLog.trim()}`);
-    try {
-      const answer = await fetch(`${gatewayUrl}/-/ready`, { signal: AbortSignal.timeout(1000) });
-      if (answer.ok) return;
-      lastState = `HTTP ${answer.status}`;
-    } catch (error) {
-      lastState = `${(error as Error).message} (${String((error as Error).cause ?? "")})`;
-    }
-    if (performance.now() >= deadline) {
-      throw new Error(
-        `Pushgateway at ${gatewayUrl} not ready within ${BUDGETS_MS.pushgatewayReady / 1000} s (pushgatewayReady); last state: ${lastState}; log: ${gatewayLog.trim()}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the probe interval, bounded by the budget above
-  }
-}
-
 beforeAll(async () => {
-  const port = await freePort();
-  gatewayUrl = `http://127.0.0.1:${port}`;
-  // --persistence.file= : metrics in memory only (Debian's default file is /var/lib/prometheus/pushgateway.data);
-  // the admin API lets a test start from an empty Pushgateway (PUT /api/v1/admin/wipe).
-  gateway = spawn(pushgatewayBinary(), [`--web.listen-address=127.0.0.1:${port}`, "--persistence.file=", "--web.enable-admin-api", "--log.level=warn"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  gateway.stdout?.on("data", (chunk: Buffer) => {
-    gatewayLog += chunk.toString();
-  });
-  gateway.stderr?.on("data", (chunk: Buffer) => {
-    gatewayLog += chunk.toString();
-  });
-  await waitUntilReady();
-}, BUDGETS_MS.pushgatewayReady + 5_000);
+  gateway = await startPushgateway();
+  gatewayUrl = gateway.url;
+}, PUSHGATEWAY_BUDGETS_MS.pushgatewayReady + 5_000);
 
 afterAll(async () => {
-  if (!gateway || gateway.exitCode !== null || gateway.signalCode !== null) return;
-  const exited = once(gateway, "exit");
-  gateway.kill("SIGTERM");
-  const stopped = await Promise.race([exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), BUDGETS_MS.pushgatewayStop))]);
-  if (!stopped) {
-    gateway.kill("SIGKILL");
-    await exited;
-    throw new Error(`the Pushgateway (pid ${gateway.pid}) did not stop within ${BUDGETS_MS.pushgatewayStop / 1000} s of SIGTERM; killed`);
-  }
-}, BUDGETS_MS.pushgatewayStop + 5_000);
+  await gateway?.stop();
+}, PUSHGATEWAY_BUDGETS_MS.pushgatewayStop + 5_000);
 
 /** What the Pushgateway serves for one metric of one server: its labels (as Prometheus would scrape them) and value. */
 async function served(metric: string, server: string): Promise<Array<{ labels: Record<string, string>; value: number }>> {
@@ -276,11 +207,11 @@ describe("a Pushgateway that refuses, cannot be reached or does not answer: one 
     const { port } = silent.address() as { port: number };
     try {
       const started = performance.now();
-      const error = await pushError(`http://127.0.0.1:${port}`, { budgetMs: BUDGETS_MS.silentEndpoint });
+      const error = await pushError(`http://127.0.0.1:${port}`, { budgetMs: SILENT_ENDPOINT_BUDGET_MS });
       expect(error.message).toMatch(
         /^Pushgateway did not answer PUT http:\/\/127\.0\.0\.1:\d+\/metrics\/job\/pgdrill_nightly\/.* within 0\.5 s \(push budget\)$/,
       );
-      expect(performance.now() - started).toBeLessThan(BUDGETS_MS.silentEndpoint + 2_000);
+      expect(performance.now() - started).toBeLessThan(SILENT_ENDPOINT_BUDGET_MS + 2_000);
     } finally {
       for (const socket of sockets) socket.destroy();
       silent.close();
