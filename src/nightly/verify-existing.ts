@@ -551,7 +551,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       // (f) The recovery point first: the checks below may commit (pg_amcheck installs its extension).
       const point = await readRecoveryPoint(instance, options.recoveryPointQuery).catch((error: Error) => error);
       if (point instanceof Error) fail("freshness", `the newest commit of the recovered data could not be read: ${point.message}`);
-      else if (point) {
+      else if ("time" in point) {
         freshness.recoveryPointTime = point.time.toISOString();
         freshness.recoveryPointAgeS = ageS(point.time);
         freshness.recoveryPointSource = point.source;
@@ -562,12 +562,8 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
           "maxRecoveryPointAgeS",
         );
       } else {
-        progress("recovery point unknown: track_commit_timestamp is off and no nightly recoveryPointQuery is set");
-        if (options.freshness?.maxRecoveryPointAgeS !== undefined)
-          fail(
-            "freshness",
-            "the objective maxRecoveryPointAgeS cannot be judged: the recovered data has no commit timestamps (track_commit_timestamp is off) and no recoveryPointQuery is configured",
-          );
+        progress(`recovery point unknown: ${point.unknown}`);
+        if (options.freshness?.maxRecoveryPointAgeS !== undefined) fail("freshness", `the objective maxRecoveryPointAgeS cannot be judged: ${point.unknown}`);
       }
 
       // (g) The user's checks, each as JSON rows, then the built-in ones.
@@ -706,7 +702,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
 async function readRecoveryPoint(
   instance: StartedRecoveredInstance,
   query: string | undefined,
-): Promise<{ time: Date; source: NonNullable<NightlyFreshness["recoveryPointSource"]> } | undefined> {
+): Promise<{ time: Date; source: NonNullable<NightlyFreshness["recoveryPointSource"]> } | { unknown: string }> {
   const { tracked } = await instance.one<{ tracked: boolean }>("SELECT current_setting('track_commit_timestamp')::boolean AS tracked");
   if (tracked) {
     const { at } = await instance.one<{ at: string | null }>("SELECT (pg_last_committed_xact()).timestamp::text AS at");
@@ -719,7 +715,12 @@ async function readRecoveryPoint(
     return { time: parsePgTimestamp(value), source: "query" };
   }
   const { at } = await instance.one<{ at: string | null }>("SELECT pg_last_xact_replay_timestamp()::text AS at");
-  return at ? { time: parsePgTimestamp(at), source: "pg_last_xact_replay_timestamp" } : undefined;
+  if (at) return { time: parsePgTimestamp(at), source: "pg_last_xact_replay_timestamp" };
+  return {
+    unknown: tracked
+      ? "track_commit_timestamp is on but the recovery replayed no commit (a backup-only recovery replays only the backup's own WAL); no recoveryPointQuery is configured"
+      : "the recovered data has no commit timestamps (track_commit_timestamp is off) and no recoveryPointQuery is configured",
+  };
 }
 
 /** Only ever a directory we made with mktemp: the pattern guards against removing anything else. */
