@@ -120,6 +120,8 @@ interface Sample {
   value: number;
 }
 
+/** Milliseconds as seconds to the millisecond: the monotonic clock's float noise (0.7001341149999999) says nothing. */
+const msToSeconds = (ms: number): number => Math.round(ms) / 1000;
 const unixSeconds = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) / 1000 : null);
 
 /** One server's samples; `lastSuccess` is tonight's end when it passed, else what was carried forward. */
@@ -137,9 +139,9 @@ function serverSamples(result: NightlyResult, lastSuccess: number | undefined): 
   add("success", passed ? 1 : 0);
   for (const [phase, field] of PHASES) {
     const ms = result.phasesMs[field];
-    add("phaseDuration", ms === null ? null : ms / 1000, { phase });
+    add("phaseDuration", ms === null ? null : msToSeconds(ms), { phase });
   }
-  add("duration", result.totalMs / 1000);
+  add("duration", msToSeconds(result.totalMs));
   add("backupAge", fresh.backupAgeS);
   add("walAge", fresh.newestWalAgeS);
   add("recoveryPointAge", fresh.recoveryPointAgeS);
