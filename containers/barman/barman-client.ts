@@ -288,13 +288,15 @@ export class BarmanClient {
   async newestArchivedWal(): Promise<{ segment: string; archivedAt: Date } | undefined> {
     const directory = parseXlogDbDirectory(await this.showServer(), this.serverName);
     // Read-only, one plain command per name a Barman version uses (no shell on the Barman host).
-    let result: ExecResult | undefined;
-    for (const file of [`${directory}/${this.serverName}-xlog.db`, `${directory}/xlog.db`]) {
-      result = await this.transport.run(["tail", "-n", "200", file]);
+    const files = [`${directory}/${this.serverName}-xlog.db`, `${directory}/xlog.db`];
+    const read = async (file: string): Promise<ExecResult> => {
+      const result = await this.transport.run(["tail", "-n", "200", file]);
       this.transcript.push(result);
-      if (result.exitCode === 0) break;
-    }
-    if (!result || result.exitCode !== 0) throw new CommandFailedError(this.where, result!);
+      return result;
+    };
+    let result = await read(files[0]!);
+    if (result.exitCode !== 0) result = await read(files[1]!);
+    if (result.exitCode !== 0) throw new CommandFailedError(this.where, result);
     return newestArchivedSegment(result.stdout);
   }
 
