@@ -188,6 +188,20 @@ export interface NightlyFreshness {
   recoveryPointSource: "pg_last_committed_xact" | "query" | "pg_last_xact_replay_timestamp" | null;
 }
 
+/** Freshness before anything was read: every time and age unknown. */
+export function unknownFreshness(measuredAt: string): NightlyFreshness {
+  return {
+    measuredAt,
+    backupEndTime: null,
+    backupAgeS: null,
+    newestWalTime: null,
+    newestWalAgeS: null,
+    recoveryPointTime: null,
+    recoveryPointAgeS: null,
+    recoveryPointSource: null,
+  };
+}
+
 /** What was restored: every archived WAL after the backup (the default), the backup alone, or a target. */
 export type NightlyMode = "full WAL replay" | "backup only" | "target";
 
@@ -381,16 +395,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   let failedPhase: NightlyPhase | undefined;
   let wasInterrupted = false;
   let transferredBytes: number | null = null;
-  const freshness: NightlyFreshness = {
-    measuredAt: startedAt.toISOString(),
-    backupEndTime: null,
-    backupAgeS: null,
-    newestWalTime: null,
-    newestWalAgeS: null,
-    recoveryPointTime: null,
-    recoveryPointAgeS: null,
-    recoveryPointSource: null,
-  };
+  const freshness = unknownFreshness(startedAt.toISOString());
   const ageS = (time: Date): number => Math.round((startedAt.getTime() - time.getTime()) / 100) / 10;
   /** One objective of options.freshness: a sentence with the age and the objective when it is exceeded. */
   const judgeAge = (what: string, age: number, objective: keyof FreshnessObjectives): void => {

@@ -3,7 +3,7 @@
 import { describe, expect, test } from "vitest";
 import { newestArchivedSegment } from "../../src/barman-output.ts";
 import { validateDrillConfig } from "../../src/drill-config.ts";
-import { mapWithConcurrency, parseDurationS, parseShard, planFromConfig, serversOfShard } from "../../src/nightly/fleet.ts";
+import { failedBeforeStart, mapWithConcurrency, parseDurationS, parseShard, planFromConfig, serversOfShard } from "../../src/nightly/fleet.ts";
 import { describeAge } from "../../src/nightly/verify-existing.ts";
 
 describe("shards of a fleet", () => {
@@ -100,6 +100,23 @@ describe("a server's plan from the configuration", () => {
     expect(() => validateDrillConfig({ name: "x", nightly: { servers: { "bad name": { amcheck: true } } } }, "test")).toThrow(
       /config.nightly.servers.bad name: must be a Barman server name/,
     );
+  });
+});
+
+describe("a server that cannot start", () => {
+  test("is a red result of the same shape as the others, naming the server and why", () => {
+    const result = failedBeforeStart({ server: "crm", barman: "SSH barman@backup-host", target: { kind: "latest" }, reason: "no checks for server 'crm'" });
+    expect(result).toMatchObject({
+      verdict: "fail",
+      server: "crm",
+      mode: "full WAL replay",
+      failedPhase: "backup selection",
+      problems: ["backup selection failed for server 'crm': no checks for server 'crm'"],
+      checks: [],
+      interrupted: false,
+    });
+    expect(Object.values(result.phasesMs)).toEqual([null, null, null, null, null]);
+    expect(result.freshness.backupAgeS).toBeNull();
   });
 });
 
