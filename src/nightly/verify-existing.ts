@@ -397,11 +397,20 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   let transferredBytes: number | null = null;
   const freshness = unknownFreshness(startedAt.toISOString());
   const ageS = (time: Date): number => Math.round((startedAt.getTime() - time.getTime()) / 100) / 10;
+  /**
+   * Freshness objectives missed, said at once and recorded after the run: a stale backup that also
+   * fails to restore is first of all a backup that fails to restore (failedPhase is what to look at first).
+   */
+  const stale: string[] = [];
+  const notFresh = (what: string): void => {
+    stale.push(what);
+    progress(`NOT FRESH: ${what}`);
+  };
   /** One objective of options.freshness: a sentence with the age and the objective when it is exceeded. */
   const judgeAge = (what: string, age: number, objective: keyof FreshnessObjectives): void => {
     const limit = options.freshness?.[objective];
     if (limit !== undefined && age > limit)
-      fail("freshness", `${what} is ${describeAge(age)} old, older than the objective ${objective} = ${describeAge(limit)} (${limit} s)`);
+      notFresh(`${what} is ${describeAge(age)} old, older than the objective ${objective} = ${describeAge(limit)} (${limit} s)`);
   };
 
   const fail = (phase: NightlyPhase, what: string): void => {
@@ -434,7 +443,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     // Barman's own WAL catalogue: no PostgreSQL needed, so it is known even when the primary is down.
     const newestWal = await barman.newestArchivedWal().catch((error: Error) => error);
     if (newestWal instanceof Error) progress(`the newest archived WAL could not be read: ${newestWal.message.split("\n")[0]}`);
-    else if (newestWal === undefined) fail("freshness", `Barman's WAL archive of server '${server}' is empty`);
+    else if (newestWal === undefined) notFresh(`Barman's WAL archive of server '${server}' is empty`);
     else {
       freshness.newestWalTime = newestWal.archivedAt.toISOString();
       freshness.newestWalAgeS = ageS(newestWal.archivedAt);
@@ -568,7 +577,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
         );
       } else {
         progress(`recovery point unknown: ${point.unknown}`);
-        if (options.freshness?.maxRecoveryPointAgeS !== undefined) fail("freshness", `the objective maxRecoveryPointAgeS cannot be judged: ${point.unknown}`);
+        if (options.freshness?.maxRecoveryPointAgeS !== undefined) notFresh(`the objective maxRecoveryPointAgeS cannot be judged: ${point.unknown}`);
       }
 
       // (g) The user's checks, each as JSON rows, then the built-in ones.
@@ -668,9 +677,12 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     // Anything unexpected still ends in a verdict a person can read, with the phase we were in.
     fail(current, (error as Error).message);
   }
-  // The same RTO objectives as the drill's, on the phases this verification measured.
+  // The same RTO objectives as the drill's, on the phases this verification measured: judged when
+  // the recovery itself went through (its speed means nothing otherwise), after freshness.
   const { barmanRecoverMs, instanceStartUntilPromotedMs, verificationMs } = phasesMs;
-  if (options.objectives && problems.length === 0 && barmanRecoverMs !== null && instanceStartUntilPromotedMs !== null && verificationMs !== null) {
+  const recovered = problems.length === 0 && barmanRecoverMs !== null && instanceStartUntilPromotedMs !== null && verificationMs !== null;
+  for (const what of stale) fail("freshness", what);
+  if (options.objectives && recovered) {
     for (const violation of evaluatePhaseObjectives({ barmanRecoverMs, instanceStartUntilPromotedMs, verificationMs }, options.objectives))
       fail("objectives", violation.message);
   }

@@ -96,6 +96,8 @@ describe("Nightly verification of every server of a Barman host reached over SSH
             database: sales.database,
             checks: [{ name: "sales orders at the end of the archive", sql: sales.countSql, expected: [[sales.rows.atEndOfArchive]] }],
             recoveryPointQuery: `SELECT max(ordered_at) FROM ${sales.table}`,
+            // Missed too, but a damaged backup is what to look at first: failedPhase stays the verification's.
+            freshness: { maxBackupAgeS: 1 },
           },
           [billing.serverName]: {
             database: billing.database,
@@ -160,6 +162,7 @@ describe("Nightly verification of every server of a Barman host reached over SSH
 
       const sales = byServer(r, "sales-pg15")!;
       expect(sales.failedPhase).toBe("backup verification");
+    expect(sales.problems.map((p) => p.split(" ")[0])).toEqual(["backup", "freshness"]);
       expect(sales.problems[0]).toContain(`backup verification failed for backup ${damaged.backupId} of server 'sales-pg15'`);
       // pg_verifybackup's own words, through Barman: the damaged file and its sizes.
       expect(sales.problems[0]).toMatch(new RegExp(`"${damaged.file.split("/data/").at(-1)}" has size 8192 on disk but size \\d+ in the manifest`));
