@@ -23,6 +23,8 @@ import {
   NightlyInputError,
   removeLeftoverWorkDirectories,
   renderNightlySummary,
+  type VerificationHost,
+  validateRemoteSshCommand,
 } from "../src/nightly/verify-existing.ts";
 import { assertTimeHasOffset, type RecoveryTarget } from "../src/recovery-target.ts";
 
@@ -69,8 +71,13 @@ Options:
   --database DB            database the checks run in (default: the config's database)
   --db-user U              role the checks run as (default postgres; local trust, no password)
   --config PATH            drill config with nightly.checks (default: PGDRILL_CONFIG or ./pgdrill.config.ts)
-  --barman-work-dir DIR    parent of the temporary directory on the Barman server (default ${DEFAULT_WORK_PARENT});
-                           it needs room for one full copy of the recovered data directory
+  --barman-work-dir DIR    parent of the temporary directory on the Barman server, or on the verification host
+                           (default ${DEFAULT_WORK_PARENT}); it needs room for one full copy of the recovered data directory
+  --verification-host USER@HOST  restore there instead of on the Barman server (barman restore --remote-ssh-command),
+                           reached by this command over SSH (--ssh-identity and --ssh-known-hosts apply to it too)
+  --verification-host-port N  SSH port of the verification host for this command
+  --remote-ssh-command CMD how the Barman host reaches the verification host, Barman's own option,
+                           e.g. "ssh postgres@verify-host" (with --verification-host)
   --amcheck                pg_amcheck --heapallindexed over every database of each recovered copy (also nightly.amcheck)
   --pg-dump                a full pg_dump of every database to nowhere: every row read once (also nightly.pgDump)
   --max-backup-age D       fail a server whose verified backup is older than D (26h, 90m, 2d, 3600; also
@@ -103,21 +110,21 @@ const parsesAs = (parse: () => unknown): boolean => {
   }
 };
 const duration = z.string().refine((v) => parsesAs(() => parseDurationS(v)), { message: "must be a duration such as 26h, 90m, 1h30m, 2d or 3600 (seconds)" });
+const sshDestination = z
+  .string()
+  .regex(/^([A-Za-z0-9._-]+@)?[A-Za-z0-9._:-]+$/, { message: "must be an SSH destination such as barman@backup-host" })
+  .refine((d) => !d.startsWith("-"), { message: "must be an SSH destination such as barman@backup-host" });
+const port = z
+  .string()
+  .regex(/^\d{1,5}$/, { message: "must be a port number" })
+  .refine((p) => Number(p) >= 1 && Number(p) <= 65535, { message: "must be a port number (1-65535)" });
 const BOOLEAN_OPTIONS = new Set(["exclusive", "help", "all-servers", "target-immediate", "amcheck", "pg-dump"]);
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: "must be a name of letters, digits, '.', '_' and '-'" });
 const argsSchema = z
   .object({
     "barman-container": name.optional(),
-    "barman-ssh": z
-      .string()
-      .regex(/^([A-Za-z0-9._-]+@)?[A-Za-z0-9._:-]+$/, { message: "must be an SSH destination such as barman@backup-host" })
-      .refine((d) => !d.startsWith("-"), { message: "must be an SSH destination such as barman@backup-host" })
-      .optional(),
-    "ssh-port": z
-      .string()
-      .regex(/^\d{1,5}$/, { message: "must be a port number" })
-      .refine((p) => Number(p) >= 1 && Number(p) <= 65535, { message: "must be a port number (1-65535)" })
-      .optional(),
+    "barman-ssh": sshDestination.optional(),
+    "ssh-port": port.optional(),
     "ssh-identity": z
       .string()
       .regex(/^[^\s'"-][^\s'"]*$/, { message: "must be a file path without spaces or quotes" })
@@ -197,6 +204,12 @@ const argsSchema = z
       .refine((p) => !p.includes(".."), { message: "must not contain .." })
       .optional(),
     report: z.string().min(1).optional(),
+    "verification-host": sshDestination.optional(),
+    "verification-host-port": port.optional(),
+    "remote-ssh-command": z
+      .string()
+      .refine((c) => validateRemoteSshCommand(c) === undefined, { message: 'must be an SSH command such as "ssh postgres@verify-host"' })
+      .optional(),
     help: z.boolean().optional(),
   })
   .strict();
@@ -242,9 +255,14 @@ function parseCommandLine(argv: string[]): { args: Args; target: RecoveryTarget 
   if (!args["barman-container"] && !args["barman-ssh"])
     problems.push("--barman-container or --barman-ssh is required (the Barman server's container, or USER@HOST of the Barman host)");
   if (args["barman-container"] && args["barman-ssh"]) problems.push("give either --barman-container or --barman-ssh, not both");
-  for (const option of ["ssh-port", "ssh-identity", "ssh-known-hosts"] as const) {
-    if (args[option] !== undefined && !args["barman-ssh"]) problems.push(`--${option} only goes with --barman-ssh`);
+  if (args["ssh-port"] !== undefined && !args["barman-ssh"]) problems.push("--ssh-port only goes with --barman-ssh");
+  for (const option of ["ssh-identity", "ssh-known-hosts"] as const) {
+    if (args[option] !== undefined && !args["barman-ssh"] && !args["verification-host"])
+      problems.push(`--${option} only goes with --barman-ssh or --verification-host`);
   }
+  if (Boolean(args["verification-host"]) !== Boolean(args["remote-ssh-command"]))
+    problems.push("--verification-host and --remote-ssh-command go together: how this command reaches the verification host, and how the Barman host does");
+  if (args["verification-host-port"] !== undefined && !args["verification-host"]) problems.push("--verification-host-port only goes with --verification-host");
   for (const option of ["ssh-identity", "ssh-known-hosts"] as const) {
     if (args[option] !== undefined && !existsSync(resolve(args[option]))) problems.push(`--${option} ${args[option]}: no such file`);
   }
@@ -335,12 +353,23 @@ const endpoint: BarmanEndpoint = args["barman-ssh"]
       },
     }
   : { container: args["barman-container"]! };
+const verificationHost: VerificationHost | undefined = args["verification-host"]
+  ? {
+      ssh: {
+        destination: args["verification-host"],
+        port: args["verification-host-port"] ? Number(args["verification-host-port"]) : undefined,
+        identityFile: args["ssh-identity"] ? resolve(args["ssh-identity"]) : undefined,
+        knownHostsFile: args["ssh-known-hosts"] ? resolve(args["ssh-known-hosts"]) : undefined,
+      },
+      remoteSshCommand: args["remote-ssh-command"]!,
+    }
+  : undefined;
 const endpointName = args["barman-ssh"] ? `SSH ${args["barman-ssh"]}` : `container ${args["barman-container"]}`;
 
 /** What this command may have left: the throwaway container (by label) and the Barman-side directory. */
 async function cleanUp(): Promise<void> {
   await reap({ runId }).catch((error: Error) => say(`could not remove the containers of run ${runId}: ${error.message}`));
-  await removeLeftoverWorkDirectories(endpoint, runId, workParent).catch((error: Error) => {
+  await removeLeftoverWorkDirectories(endpoint, runId, workParent, verificationHost).catch((error: Error) => {
     // No such container: there is nothing of ours on it.
     if (!(error instanceof NightlyInputError)) say(`could not remove ${workParent}/pgdrill-verify-${runId}-* on the Barman server: ${error.message}`);
   });
@@ -388,6 +417,7 @@ try {
     budgetsMs: settings!.budgetsMs,
     objectives: settings!.objectives,
     workParent,
+    verificationHost,
     progress: (line, server) => say(server ? `[${server}] ${line}` : line),
     signal: stop.signal,
   });

@@ -411,10 +411,13 @@ export class BarmanClient {
     target: RecoveryTarget;
     jobs?: number;
     getWal?: boolean;
+    /** Barman's --remote-ssh-command: the restore goes to another host (e.g. "ssh postgres@verify-host"), by rsync over that SSH. */
+    remoteSshCommand?: string;
     onLine?: LineSink;
   }): Promise<string> {
     const args = [await this.restoreVerb(), this.serverName, options.backupId, options.destination, ...barmanTargetArgs(options.target)];
     if (options.getWal) args.push("--get-wal");
+    if (options.remoteSshCommand) args.push("--remote-ssh-command", options.remoteSshCommand);
     if (options.target.kind !== "latest") args.push("--target-action", "promote");
     if (options.jobs !== undefined && options.jobs > 1) args.push("--jobs", String(options.jobs));
     const result = await this.command(args, { onLine: options.onLine, allowFailure: true });

@@ -103,14 +103,15 @@ export class SshConnectionError extends Error {
 export class SshTransport implements BarmanTransport {
   constructor(
     readonly target: SshTarget,
-    private readonly options: { commandBudgetMs?: number; sshCommand?: string } = {},
+    /** `role` names the host in messages (default "the Barman server"; a verification host is another). */
+    private readonly options: { commandBudgetMs?: number; sshCommand?: string; role?: string } = {},
   ) {
     const problems = validateSshTarget(target);
     if (problems.length > 0) throw new SshConnectionError(problems.join("; "));
   }
 
   get where(): string {
-    return `the Barman server (SSH ${this.target.destination}${this.target.port ? ` port ${this.target.port}` : ""})`;
+    return `${this.options.role ?? "the Barman server"} (SSH ${this.target.destination}${this.target.port ? ` port ${this.target.port}` : ""})`;
   }
 
   private remote(argv: string[], user: "barman" | "root" | undefined): string[] {

@@ -47,6 +47,25 @@ export interface NightlyCheck {
 /** Where the existing Barman server is: a container on this Docker engine, or a host over SSH. */
 export type BarmanEndpoint = { container: string } | { ssh: SshTarget };
 
+/**
+ * A verification host of the user's own: `barman restore --remote-ssh-command` puts the restored
+ * copy there (so the Barman host needs no room for it), and this command reaches the same host
+ * over SSH to make, stream and remove the temporary directory.
+ */
+export interface VerificationHost {
+  /** How this command reaches the host (the OpenSSH client, strict host keys). */
+  ssh: SshTarget;
+  /** How the Barman host reaches it: Barman's own --remote-ssh-command, e.g. "ssh postgres@verify-host". */
+  remoteSshCommand: string;
+}
+
+/** A remote SSH command Barman can run: ssh, options and a destination, nothing a shell would read otherwise. */
+export function validateRemoteSshCommand(command: string): string | undefined {
+  return /^ssh( [A-Za-z0-9@._:=/-]+)+$/.test(command) && !/ -o *ProxyCommand/i.test(command)
+    ? undefined
+    : `'${command}' is not an SSH command such as "ssh postgres@verify-host" (ssh, its options and a destination; no quotes or shell characters)`;
+}
+
 export interface VerifyExistingOptions {
   /** The existing Barman server. */
   barman: BarmanEndpoint;
@@ -87,8 +106,10 @@ export interface VerifyExistingOptions {
   budgetsMs: DrillSettings["budgetsMs"];
   /** RTO objectives of the recovery phases (the drill's own): a verification slower than them fails. */
   objectives?: DrillSettings["objectives"];
-  /** Parent of the temporary directory on the Barman server (default /var/tmp): needs room for one full copy. */
+  /** Parent of the temporary directory on the Barman server, or on the verification host (default /var/tmp): needs room for one full copy. */
   workParent?: string;
+  /** Restore to this host instead of the Barman server (barman restore --remote-ssh-command). */
+  verificationHost?: VerificationHost;
   progress: (line: string) => void;
   /**
    * Stops at the next phase boundary (then cleans up as usual). A command already running on the
@@ -383,6 +404,16 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     barman.transcript.push(result);
     return result;
   };
+  // Where the restored copy lives: the Barman server, or the verification host (its commands marked so in the transcript).
+  const restoreHost = options.verificationHost ? verificationHostTransport(options.verificationHost, budgetsMs.recover) : undefined;
+  const onRestoreHost = !restoreHost
+    ? onServer
+    : async (argv: string[]): Promise<ExecResult> => {
+        const result = await restoreHost.run(argv);
+        barman.transcript.push({ ...result, command: `[${restoreHost.where}] ${result.command}` });
+        return result;
+      };
+  const restoreTransport = restoreHost ?? barman.transport;
   const phasesMs = emptyPhases();
   const problems: string[] = [];
   const checks: NightlyCheckResult[] = [];
@@ -467,14 +498,15 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     // (c) A fresh directory of our own (mktemp: never an existing one), removed in every case below.
     current = "barman recover";
     if (interrupted(current)) return;
-    const made = await onServer(["mktemp", "-d", `${workParent}/${WORK_PREFIX}${options.runId}-XXXXXX`]);
-    if (made.exitCode !== 0) return fail("barman recover", `could not create a temporary directory in ${workParent}: ${words(made)}`);
+    const made = await onRestoreHost(["mktemp", "-d", `${workParent}/${WORK_PREFIX}${options.runId}-XXXXXX`]);
+    if (made.exitCode !== 0)
+      return fail("barman recover", `could not create a temporary directory in ${workParent} on ${restoreTransport.where}: ${words(made)}`);
     workDirectory = made.stdout.trim();
     try {
       await recoverAndCheck(workDirectory);
     } finally {
-      await removeWorkDirectory(onServer, workDirectory).catch((error: Error) =>
-        fail("clean-up", `${workDirectory} is still on ${barman.where}, remove it by hand (${error.message})`),
+      await removeWorkDirectory(onRestoreHost, workDirectory).catch((error: Error) =>
+        fail("clean-up", `${workDirectory} is still on ${restoreTransport.where}, remove it by hand (${error.message})`),
       );
     }
   };
@@ -484,7 +516,13 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     progress(`barman recover ${server} ${backup!.backupId} ${destination} ${barmanTargetArgs(target).join(" ")}`);
     let t = monotonicNow();
     const recovered = await barman
-      .recover({ backupId: backup!.backupId, destination, target, onLine: (line) => progress(`  barman recover: ${line}`) })
+      .recover({
+        backupId: backup!.backupId,
+        destination,
+        target,
+        remoteSshCommand: options.verificationHost?.remoteSshCommand,
+        onLine: (line) => progress(`  barman recover: ${line}`),
+      })
       .catch((error: Error) => error);
     phasesMs.barmanRecoverMs = monotonicNow() - t;
     if (recovered instanceof Error) return fail("barman recover", recovered.message);
@@ -497,7 +535,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     t = monotonicNow();
     // The archive holds one top-level directory, pgdata/, unpacked where the instance's PGDATA's parent is.
     const tarArgv = ["tar", "-C", workDirectory, "-cf", "-", PGDATA_NAME];
-    const tar: CommandStream = await barman.transport.stream(tarArgv);
+    const tar: CommandStream = await restoreTransport.stream(tarArgv);
     // Counted on the way through, with the stream's own back-pressure (a 'data' listener would not keep it).
     let bytesSeen = 0;
     const counted = tar.stdout.pipe(
@@ -749,14 +787,35 @@ async function removeWorkDirectory(onServer: (argv: string[]) => Promise<ExecRes
   if (removed.exitCode !== 0 || left.exitCode === 0) throw new Error(`rm -rf exit ${removed.exitCode}: ${words(removed) || "directory still there"}`);
 }
 
+/** The verification host's transport; a bad destination or remote command is bad input. */
+function verificationHostTransport(host: VerificationHost, budgetMs: number): SshTransport {
+  const problem = validateRemoteSshCommand(host.remoteSshCommand);
+  if (problem) throw new NightlyInputError(problem);
+  try {
+    return new SshTransport(host.ssh, { commandBudgetMs: budgetMs, role: "the verification host" });
+  } catch (error) {
+    throw new NightlyInputError(`verification host: ${(error as Error).message}`);
+  }
+}
+
 /**
  * For an interrupted run (SIGINT): removes this run's temporary directories from the Barman
- * server. A `barman recover` still running there ends at its `timeout`.
+ * server, or from the verification host. A `barman recover` still running there ends at its `timeout`.
  */
-export async function removeLeftoverWorkDirectories(endpoint: BarmanEndpoint, runId: string, workParent = DEFAULT_WORK_PARENT): Promise<string[]> {
-  const { barman, running } = await connectBarman(endpoint, "-", 60_000);
-  if (!running) return [];
-  const onServer = (argv: string[]): Promise<ExecResult> => barman.transport.run(argv);
+export async function removeLeftoverWorkDirectories(
+  endpoint: BarmanEndpoint,
+  runId: string,
+  workParent = DEFAULT_WORK_PARENT,
+  verificationHost?: VerificationHost,
+): Promise<string[]> {
+  let transport: BarmanClient["transport"];
+  if (verificationHost) transport = verificationHostTransport(verificationHost, 60_000);
+  else {
+    const { barman, running } = await connectBarman(endpoint, "-", 60_000);
+    if (!running) return [];
+    transport = barman.transport;
+  }
+  const onServer = (argv: string[]): Promise<ExecResult> => transport.run(argv);
   const found = await onServer(["find", workParent, "-maxdepth", "1", "-name", `${WORK_PREFIX}${runId}-*`]);
   const directories = found.stdout
     .split("\n")
