@@ -406,11 +406,12 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   };
   // Where the restored copy lives: the Barman server, or the verification host (its commands marked so in the transcript).
   const restoreHost = options.verificationHost ? verificationHostTransport(options.verificationHost, budgetsMs.recover) : undefined;
+  const onRestoreHostLabel = restoreHost ? `[${restoreHost.where}] ` : "";
   const onRestoreHost = !restoreHost
     ? onServer
     : async (argv: string[]): Promise<ExecResult> => {
         const result = await restoreHost.run(argv);
-        barman.transcript.push({ ...result, command: `[${restoreHost.where}] ${result.command}` });
+        barman.transcript.push({ ...result, command: `${onRestoreHostLabel}${result.command}` });
         return result;
       };
   const restoreTransport = restoreHost ?? barman.transport;
@@ -558,7 +559,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
         afterCopy: async () => {
           await tar.finished();
           transferredBytes = bytesSeen;
-          barman.transcript.push({ command: tarArgv.join(" "), exitCode: 0, stdout: "", stderr: "", durationMs: monotonicNow() - t });
+          barman.transcript.push({ command: `${onRestoreHostLabel}${tarArgv.join(" ")}`, exitCode: 0, stdout: "", stderr: "", durationMs: monotonicNow() - t });
           phasesMs.transferMs = monotonicNow() - t;
           transferred = true;
           current = "instance start";
