@@ -455,7 +455,10 @@ await output("Allure results", async () => {
 });
 if (args["prometheus-textfile"]) {
   const path = resolve(args["prometheus-textfile"]);
-  await output("Prometheus textfile", () => writeNightlyTextfile(path, report));
+  await output("Prometheus textfile", async () => {
+    await writeNightlyTextfile(path, report);
+    return path;
+  });
 }
 if (args.pushgateway) {
   await output("Pushgateway", async () => {
