@@ -3,7 +3,8 @@
 // sales-pg15 (PostgreSQL 15) and billing-pg17 (PostgreSQL 17, track_commit_timestamp = on). Each
 // holds a small dataset of its own, one DONE backup, and WAL archived after the backup (more
 // committed rows: what a replay of the whole archive must bring back). damageBackup() breaks one
-// server's newest backup on disk, as a storage fault would.
+// server's newest backup on disk, as a storage fault would. The datasets are small unless a caller
+// asks for more rows at the backup (bench/nightly-bench.ts loads millions).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ import { ensureImages } from "../../containers/images.ts";
 import type { Platform } from "../../containers/platforms.ts";
 import type { DrillSettings } from "../../src/config.ts";
 import { DrillEnvironment, type DrillRun, type HostedServer } from "../../src/engine/topology.ts";
-import { monotonicNow } from "../../src/metrics.ts";
+import { monotonicNow, seconds } from "../../src/metrics.ts";
 import { truncateBackupFile } from "./faults.ts";
 import { sshAccess } from "./ssh-access.ts";
 
@@ -81,6 +82,41 @@ export interface FleetServer {
   commitTimestamps: boolean;
 }
 
+export interface TwoServerBarmanHostOptions {
+  /** Rows of each server's table at its backup (one INSERT ... SELECT generate_series); default 3000 (sales-pg15) and 2000 (billing-pg17). */
+  rowsBeforeBackup?: Partial<Record<FleetServerName, number>>;
+}
+
+/** How often a long load or backup says it is still going. */
+const PROGRESS_INTERVAL_MS = 15_000;
+
+/**
+ * Runs `work`, and every PROGRESS_INTERVAL_MS until it ends says how long it has run and, when
+ * `probe` answers, how far it got. Only long operations say anything: a small dataset is silent.
+ */
+async function withProgress<T>(say: (line: string) => void, what: string, work: () => Promise<T>, probe?: () => Promise<string>): Promise<T> {
+  const started = monotonicNow();
+  let probing = false;
+  const timer = setInterval(() => {
+    if (probing) return;
+    probing = true;
+    const elapsed = `${((monotonicNow() - started) / 1000).toFixed(0)} s`;
+    void (probe ? probe().then((state) => `, ${state}`) : Promise.resolve(""))
+      .catch(() => "")
+      .then((state) => say(`${what}: still running after ${elapsed}${state}`))
+      .finally(() => {
+        probing = false;
+      });
+  }, PROGRESS_INTERVAL_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MiB`;
+
 export interface TwoServerBarmanHost {
   env: DrillEnvironment;
   /** The test's SSH access to the Barman host: barman@127.0.0.1, the published port, a key made for the test, known_hosts pinned. */
@@ -103,27 +139,41 @@ export interface TwoServerBarmanHost {
 async function prepareServer(
   server: HostedServer,
   entry: (typeof FLEET)[FleetServerName],
+  rowsBeforeBackup: number,
   settings: DrillSettings,
   progress: (line: string) => void,
 ): Promise<Omit<FleetServer, "hosted" | "serverName" | "major" | "commitTimestamps">> {
   const { dataset } = entry;
+  const who = server.serverName;
   const countSql = `SELECT count(*)::int AS rows FROM ${dataset.table}`;
   const count = async (): Promise<number> => (await server.primary.one<{ rows: number }>(countSql)).rows;
   // In postgresql.auto.conf as well as on the command line: the backup, and so the recovered copy, keeps commit timestamps.
   for (const [name, value] of Object.entries(entry.primarySettings))
     await server.primary.query(`ALTER SYSTEM SET ${name} = ${server.primary.client.escapeLiteral(value)}`);
   await server.primary.query(dataset.create);
-  await server.primary.query(dataset.insert, [dataset.rowsBeforeBackup]);
+  const loadStarted = monotonicNow();
+  await withProgress(progress, `${who}: loading ${rowsBeforeBackup} ${dataset.table} rows`, () => server.primary.query(dataset.insert, [rowsBeforeBackup]));
   const atBackup = await count();
+  const { bytes } = await server.primary.one<{ bytes: number }>("SELECT pg_database_size(current_database())::float8 AS bytes");
+  progress(`${who}: ${atBackup} ${dataset.table} rows loaded in ${seconds(monotonicNow() - loadStarted)}; database ${mib(bytes)}, backing it up`);
   let nudged: Promise<unknown> | undefined;
-  const { backupId } = await server.barman.backup({
-    budgetMs: settings.budgetsMs.backup,
-    onLine: (line) => {
-      if (!nudged && /Waiting for the WAL file/.test(line)) nudged = server.nudgeWal().catch(() => undefined);
-    },
-  });
+  const backupStarted = monotonicNow();
+  // Barman's default layout (barman_home/<server>/base): the backup's files as they arrive.
+  const copied = async (): Promise<string> => `${mib(Number(await server.barman.shell(`du -sb /var/lib/barman/${who}/base | cut -f1`)))} copied`;
+  const { backupId } = await withProgress(
+    progress,
+    `${who}: barman backup`,
+    () =>
+      server.barman.backup({
+        budgetMs: settings.budgetsMs.backup,
+        onLine: (line) => {
+          if (!nudged && /Waiting for the WAL file/.test(line)) nudged = server.nudgeWal().catch(() => undefined);
+        },
+      }),
+    copied,
+  );
   await nudged;
-  progress(`${server.serverName}: backup ${backupId} taken with ${atBackup} ${dataset.table} rows`);
+  progress(`${who}: backup ${backupId} taken with ${atBackup} ${dataset.table} rows in ${seconds(monotonicNow() - backupStarted)}`);
   await server.primary.query(dataset.insert, [dataset.rowsAfterBackup]);
   const atEndOfArchive = await count();
   const { closedSegment } = await server.switchWal();
@@ -139,11 +189,19 @@ async function prepareServer(
   };
 }
 
-export async function startTwoServerBarmanHost(run: DrillRun, settings: DrillSettings, progress: (line: string) => void): Promise<TwoServerBarmanHost> {
+export async function startTwoServerBarmanHost(
+  run: DrillRun,
+  settings: DrillSettings,
+  progress: (line: string) => void,
+  options: TwoServerBarmanHostOptions = {},
+): Promise<TwoServerBarmanHost> {
   const started = monotonicNow();
   const since = (t: number): number => monotonicNow() - t;
   const sales = FLEET["sales-pg15"];
   const billing = FLEET["billing-pg17"];
+  const rowsOf = (server: FleetServerName): number => options.rowsBeforeBackup?.[server] ?? FLEET[server].dataset.rowsBeforeBackup;
+  for (const [server, rows] of Object.entries(options.rowsBeforeBackup ?? {}))
+    if (!Number.isInteger(rows) || rows < 1) throw new Error(`rowsBeforeBackup of ${server} must be a whole number >= 1, got ${rows}`);
   const salesImages = (await ensureImages({ platform: sales.platform, baseOverride: settings.baseImage, progress })).images;
   // The PostgreSQL 17 image is built on first use while the environment starts.
   const billingImages = ensureImages({ platform: billing.platform, baseOverride: settings.baseImage, progress }).then((r) => r.images);
@@ -173,7 +231,7 @@ export async function startTwoServerBarmanHost(run: DrillRun, settings: DrillSet
       return { value: await work(), ms: since(t) };
     };
     const [salesData, billingServer] = await Promise.all([
-      timed(() => prepareServer(salesServer, sales, settings, progress)),
+      timed(() => prepareServer(salesServer, sales, rowsOf("sales-pg15"), settings, progress)),
       timed(async () =>
         env.addServer({
           name: billing.name,
@@ -185,7 +243,7 @@ export async function startTwoServerBarmanHost(run: DrillRun, settings: DrillSet
         }),
       ),
     ]);
-    const billingData = await timed(() => prepareServer(billingServer.value, billing, settings, progress));
+    const billingData = await timed(() => prepareServer(billingServer.value, billing, rowsOf("billing-pg17"), settings, progress));
     const sshStarted = monotonicNow();
     keys = await mkdtemp(join(tmpdir(), "pgdrill-fleet-"));
     const ssh = await sshAccess(env, keys);
