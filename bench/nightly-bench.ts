@@ -35,6 +35,7 @@ import { monotonicNow } from "../src/metrics.ts";
 import { verifyFleet } from "../src/nightly/fleet.ts";
 import { recoveryImageResolver } from "../src/nightly/recovery-image.ts";
 import { DEFAULT_WORK_PARENT, type NightlyPhasesMs, type NightlyResult, verifyExistingBackup } from "../src/nightly/verify-existing.ts";
+import { pollUntil } from "../src/wait.ts";
 import { type FleetServer, type FleetServerName, startTwoServerBarmanHost, type TwoServerBarmanHost } from "../tests/support/fleet-host.ts";
 
 // Where published ports are reached (containers/engine-endpoint.ts), as in vitest.config.ts.
@@ -253,21 +254,15 @@ const labels = runLabels(run.runId, run.ownerPid);
 let host: TwoServerBarmanHost | undefined;
 
 /** Docker answers 409 while another removal of the same container is under way (the Barman host's own stop): asked again until done. */
-const REMOVAL_BUDGET_MS = 60_000;
-const REMOVAL_POLL_MS = 500;
 async function reapRun(): Promise<ReapSummary> {
-  const deadline = monotonicNow() + REMOVAL_BUDGET_MS;
-  for (;;) {
-    try {
-      return await reap({ runId: run.runId });
-    } catch (error) {
-      if (monotonicNow() > deadline)
-        throw new Error(
-          `run ${run.runId} not removed after ${REMOVAL_BUDGET_MS / 1000} s (${(error as Error).message}); remove it with: ${manualCleanupCommands(run.runId).join("; ")}`,
-        );
-    }
-    await new Promise((resolve) => setTimeout(resolve, REMOVAL_POLL_MS));
-  }
+  return pollUntil({
+    what: `run ${run.runId} removed (if not: ${manualCleanupCommands(run.runId).join("; ")})`,
+    budget: "containerRemoved",
+    budgetMs: settings.budgetsMs.containerRemoved,
+    probe: () => reap({ runId: run.runId }),
+    done: () => true,
+    intervalMs: 500,
+  });
 }
 
 /**

@@ -9,6 +9,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import type { SshTarget } from "../containers/barman/ssh-transport.ts";
 import { assertEngineAnswers, DockerEngineUnavailableError, reap, runLabels } from "../containers/docker-resources.ts";
 import { readSettings, SettingsError } from "../src/config.ts";
 import { applyConfigToSettings, DrillConfigError, loadDrillConfig } from "../src/drill-config.ts";
@@ -343,26 +344,16 @@ try {
 // Same run id shape and labels as a drill: `npm run clean:docker` and a later run reap leftovers.
 const runId = `${new Date().toISOString().slice(0, 10).replaceAll("-", "")}-${randomBytes(3).toString("hex")}`;
 const workParent = args["barman-work-dir"] ?? DEFAULT_WORK_PARENT;
-const endpoint: BarmanEndpoint = args["barman-ssh"]
-  ? {
-      ssh: {
-        destination: args["barman-ssh"],
-        port: args["ssh-port"] ? Number(args["ssh-port"]) : undefined,
-        identityFile: args["ssh-identity"] ? resolve(args["ssh-identity"]) : undefined,
-        knownHostsFile: args["ssh-known-hosts"] ? resolve(args["ssh-known-hosts"]) : undefined,
-      },
-    }
-  : { container: args["barman-container"]! };
+/** The Barman host and the verification host share the identity and known_hosts options. */
+const sshTarget = (destination: string, port: string | undefined): SshTarget => ({
+  destination,
+  port: port ? Number(port) : undefined,
+  identityFile: args["ssh-identity"] ? resolve(args["ssh-identity"]) : undefined,
+  knownHostsFile: args["ssh-known-hosts"] ? resolve(args["ssh-known-hosts"]) : undefined,
+});
+const endpoint: BarmanEndpoint = args["barman-ssh"] ? { ssh: sshTarget(args["barman-ssh"], args["ssh-port"]) } : { container: args["barman-container"]! };
 const verificationHost: VerificationHost | undefined = args["verification-host"]
-  ? {
-      ssh: {
-        destination: args["verification-host"],
-        port: args["verification-host-port"] ? Number(args["verification-host-port"]) : undefined,
-        identityFile: args["ssh-identity"] ? resolve(args["ssh-identity"]) : undefined,
-        knownHostsFile: args["ssh-known-hosts"] ? resolve(args["ssh-known-hosts"]) : undefined,
-      },
-      remoteSshCommand: args["remote-ssh-command"]!,
-    }
+  ? { ssh: sshTarget(args["verification-host"], args["verification-host-port"]), remoteSshCommand: args["remote-ssh-command"]! }
   : undefined;
 const endpointName = args["barman-ssh"] ? `SSH ${args["barman-ssh"]}` : `container ${args["barman-container"]}`;
 

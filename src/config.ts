@@ -16,6 +16,10 @@ export const BUDGET_DEFAULTS_S = {
   recover: 600,
   /** The recovered instance reaching its target and promoting. */
   recoveredInstancePromoted: 300,
+  /** Docker removing a run's containers, volumes and network (a removal already under way answers 409 meanwhile). */
+  containerRemoved: 60,
+  /** A service a test starts itself (the Pushgateway) answering, and gone again after SIGTERM. */
+  serviceReady: 15,
   /** Any single SQL statement of the drill (seeding, counting, checksums). */
   sqlStatement: 120,
   /** Nightly verification: one built-in integrity check of the recovered instance (pg_amcheck, or a full pg_dump read). */

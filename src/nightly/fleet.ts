@@ -129,6 +129,8 @@ export async function verifyFleet(options: FleetOptions): Promise<FleetReport> {
   );
 
   // One image per major version, resolved (built on first use) once even when servers ask together.
+  // What every server's verification shares: the options without the fleet's own.
+  const { servers: _servers, shard: _shard, concurrency: _concurrency, planFor: _planFor, progress: _progress, ...common } = options;
   const images = new Map<number, Promise<string>>();
   const recoveryImage = (major: number): Promise<string> => {
     if (!images.has(major)) images.set(major, options.recoveryImage(major));
@@ -143,7 +145,7 @@ export async function verifyFleet(options: FleetOptions): Promise<FleetReport> {
     options.progress(`verifying ${options.backup} backup (${modeOf(target)})`, server);
     try {
       const result = await verifyExistingBackup({
-        ...options,
+        ...common,
         recoveryImage,
         server,
         target,

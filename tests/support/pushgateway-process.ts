@@ -4,14 +4,12 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
+import { readSettings } from "../../src/config.ts";
+import { pollUntil, withinBudget } from "../../src/wait.ts";
 
-/** Named time budgets of the Pushgateway process (ms), overridable like the drill's own. */
-export const PUSHGATEWAY_BUDGETS_MS = {
-  /** The Pushgateway process answering 200 on /-/ready. */
-  pushgatewayReady: Number(process.env["PGDRILL_BUDGET_PUSHGATEWAY_READY_S"] ?? 15) * 1000,
-  /** The Pushgateway process gone after SIGTERM. */
-  pushgatewayStop: 10_000,
-};
+/** The Pushgateway's budgets: the suite's serviceReady (PGDRILL_BUDGET_SERVICE_READY_S), for its start and its stop. */
+const serviceReadyMs = readSettings().budgetsMs.serviceReady;
+export const PUSHGATEWAY_BUDGETS_MS = { pushgatewayReady: serviceReadyMs, pushgatewayStop: serviceReadyMs };
 
 /** A TCP port free right now on 127.0.0.1 (the Pushgateway binds it a moment later). */
 export async function freePort(): Promise<number> {
@@ -60,33 +58,32 @@ export async function startPushgateway(): Promise<RunningPushgateway> {
     if (gateway.exitCode !== null || gateway.signalCode !== null) return;
     const exited = once(gateway, "exit");
     gateway.kill("SIGTERM");
-    const { pushgatewayStop } = PUSHGATEWAY_BUDGETS_MS;
-    const stopped = await Promise.race([exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), pushgatewayStop))]);
-    if (!stopped) {
+    try {
+      await withinBudget(`the Pushgateway (pid ${gateway.pid}) gone after SIGTERM`, "serviceReady", PUSHGATEWAY_BUDGETS_MS.pushgatewayStop, () => exited);
+    } catch (error) {
       gateway.kill("SIGKILL");
       await exited;
-      throw new Error(`the Pushgateway (pid ${gateway.pid}) did not stop within ${pushgatewayStop / 1000} s of SIGTERM; killed`);
+      throw new Error(`${(error as Error).message}; killed`);
     }
   };
 
-  // Polls /-/ready until it answers 200; a process that exits fails at once, with its log.
-  const deadline = performance.now() + PUSHGATEWAY_BUDGETS_MS.pushgatewayReady;
-  let lastState = "not probed yet";
-  for (;;) {
-    if (gateway.exitCode !== null) throw new Error(`the Pushgateway exited with ${gateway.exitCode} before it was ready: ${log.trim()}`);
-    try {
-      const answer = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-      if (answer.ok) return { url, log: () => log, stop };
-      lastState = `HTTP ${answer.status}`;
-    } catch (error) {
-      lastState = `${(error as Error).message} (${String((error as Error).cause ?? "")})`;
-    }
-    if (performance.now() >= deadline) {
-      await stop().catch(() => undefined);
-      throw new Error(
-        `Pushgateway at ${url} not ready within ${PUSHGATEWAY_BUDGETS_MS.pushgatewayReady / 1000} s (pushgatewayReady); last state: ${lastState}; log: ${log.trim()}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the probe interval, bounded by the budget above
+  // /-/ready answering 200; a process that exits fails at once, with its log.
+  try {
+    await pollUntil({
+      what: `the Pushgateway at ${url} ready`,
+      budget: "serviceReady",
+      budgetMs: PUSHGATEWAY_BUDGETS_MS.pushgatewayReady,
+      probe: async () => {
+        if (gateway.exitCode !== null) throw new Error(`it exited with ${gateway.exitCode}: ${log.trim()}`);
+        return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).status;
+      },
+      done: (status) => status === 200,
+      describe: (status) => `HTTP ${status}`,
+      intervalMs: 50,
+    });
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw new Error(`${(error as Error).message}; log: ${log.trim()}`);
   }
+  return { url, log: () => log, stop };
 }
