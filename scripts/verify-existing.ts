@@ -71,7 +71,8 @@ Options:
   --exclusive              with --target-xid/--target-lsn: stop just before the target
   --database DB            database the checks run in (default: the config's database)
   --db-user U              role the checks run as (default postgres; local trust, no password)
-  --config PATH            drill config with nightly.checks (default: PGDRILL_CONFIG or ./pgdrill.config.ts)
+  --config PATH            drill config with nightly.checks (default: PGDRILL_CONFIG; with neither, only the
+                           built-in checks run: pg_amcheck, pg_dump of every database, pg_checksums)
   --barman-work-dir DIR    parent of the temporary directory on the Barman server, or on the verification host
                            (default ${DEFAULT_WORK_PARENT}); it needs room for one full copy of the recovered data directory
   --verification-host USER@HOST  restore there instead of on the Barman server (barman restore --remote-ssh-command),
@@ -295,10 +296,16 @@ if (args.help) await finish(0, HELP);
 
 // loadDrillConfig names PGDRILL_CONFIG for a missing file; here the path came from --config.
 if (args.config && !existsSync(resolve(args.config))) await refuse([`--config ${args.config}: no such file`]);
+/**
+ * Only a configuration the user named (--config or PGDRILL_CONFIG) is read: this checkout's own
+ * pgdrill.config.ts describes the drill's demo database, and its checks on a user's servers would
+ * fail for the wrong reason. Without one, the built-in checks run over every database.
+ */
+const configNamed = Boolean(args.config ?? process.env["PGDRILL_CONFIG"]);
 let loaded: Awaited<ReturnType<typeof loadDrillConfig>> | undefined;
 let settings: ReturnType<typeof readSettings> | undefined;
 try {
-  loaded = await loadDrillConfig({ path: args.config });
+  loaded = configNamed ? await loadDrillConfig({ path: args.config }) : { config: { name: "built-in checks only" }, path: "(none: built-in checks only)" };
   settings = applyConfigToSettings(readSettings(), loaded.config);
 } catch (error) {
   if (error instanceof DrillConfigError || error instanceof SettingsError)
@@ -306,12 +313,17 @@ try {
   throw error;
 }
 const { config, path: configPath } = loaded!;
+if (!configNamed)
+  say(
+    "no --config: only the built-in checks run on each copy (pg_amcheck --heapallindexed, pg_dump of every database, pg_checksums where data checksums are on); give --config with nightly.checks to check your own data",
+  );
 const single = args.server ?? (args.servers || args["all-servers"] ? undefined : config.barman?.serverName);
 const servers: "all" | string[] = args["all-servers"] ? "all" : args.servers ? args.servers.split(",") : single ? [single] : [];
 const overrides = {
-  database: args.database,
-  amcheck: args.amcheck,
-  pgDump: args["pg-dump"],
+  // Without a configuration: the maintenance database, and the built-in checks over every database.
+  database: args.database ?? (configNamed ? undefined : "postgres"),
+  amcheck: args.amcheck ?? !configNamed,
+  pgDump: args["pg-dump"] ?? !configNamed,
   freshness: {
     ...(args["max-backup-age"] ? { maxBackupAgeS: parseDurationS(args["max-backup-age"]) } : {}),
     ...(args["max-wal-age"] ? { maxWalAgeS: parseDurationS(args["max-wal-age"]) } : {}),
@@ -321,7 +333,7 @@ const overrides = {
 const configProblems: string[] = [];
 if (servers !== "all" && servers.length === 0)
   configProblems.push("--server, --servers or --all-servers is required (or set config.barman.serverName): Barman's name for the PostgreSQL server");
-if (!config.nightly)
+if (configNamed && !config.nightly)
   configProblems.push(
     `${configPath}: config.nightly is not set; give the checks to run on the recovered backup, e.g. nightly: { checks: [{ name: "orders", sql: "SELECT count(*) FROM orders", expected: [[60004]] }] }`,
   );

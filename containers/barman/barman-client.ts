@@ -147,12 +147,45 @@ export function barmanJsonErrors(raw: string): string[] {
   }
 }
 
-/** `restore` from Barman 3.12 on, `recover` before, from `barman --version`'s first line. */
-export function barmanRestoreVerb(versionLine: string): "restore" | "recover" {
+/** Whether `barman --version`'s first line is at least major.minor. */
+export function barmanAtLeast(versionLine: string, major: number, minor: number): boolean {
   const match = /^(\d+)\.(\d+)/.exec(versionLine.trim());
   if (!match) throw new Error(`cannot read a Barman version from '${versionLine}'`);
-  const [major, minor] = [Number(match[1]), Number(match[2])];
-  return major > 3 || (major === 3 && minor >= 12) ? "restore" : "recover";
+  const [ma, mi] = [Number(match[1]), Number(match[2])];
+  return ma > major || (ma === major && mi >= minor);
+}
+
+/** `restore` from Barman 3.12 on, `recover` before, from `barman --version`'s first line. */
+export function barmanRestoreVerb(versionLine: string): "restore" | "recover" {
+  return barmanAtLeast(versionLine, 3, 12) ? "restore" : "recover";
+}
+
+/**
+ * Where a compressed (tar) backup is unpacked during a restore: `--recovery-staging-path` up to
+ * Barman 3.14, `--staging-path` from 3.15 (release notes of 3.15.0).
+ */
+export function barmanStagingOption(versionLine: string): "--staging-path" | "--recovery-staging-path" {
+  return barmanAtLeast(versionLine, 3, 15) ? "--staging-path" : "--recovery-staging-path";
+}
+
+/** Barman's own words when path_prefix and PATH hold no pg_verifybackup (backup.py, 3.4 to 3.20). */
+const PG_VERIFYBACKUP_NOT_FOUND = /pg_verifybackup not found/;
+
+export interface BackupStorage {
+  /** plain: a data directory; tar: pg_basebackup's base.tar[.gz|.lz4|.zst] and pg_wal.tar files. */
+  format: "plain" | "tar";
+  /** The tar files' compression (gzip, lz4, zstd), null when uncompressed or plain. */
+  compression: string | null;
+  /** A backup_manifest beside the files. */
+  manifest: boolean;
+}
+
+/** What a backup's data directory listing says about how it is kept. */
+export function backupStorageOf(entries: string[]): BackupStorage {
+  const base = entries.find((e) => /^base\.tar(\.|$)/.test(e));
+  const suffix = base ? /^base\.tar\.(\w+)$/.exec(base)?.[1] : undefined;
+  const compression = suffix ? ({ gz: "gzip", lz4: "lz4", zst: "zstd", bz2: "bzip2" }[suffix] ?? suffix) : null;
+  return { format: base && !entries.includes("PG_VERSION") ? "tar" : "plain", compression, manifest: entries.includes("backup_manifest") };
 }
 
 /** What the WAL check before a recovery found: every segment from the backup's start to the target. */
@@ -349,7 +382,11 @@ export class BarmanClient {
     const wals = await this.walsDir();
     const segments = walSegmentRange(from, through);
     const script = `for s in ${segments.join(" ")}; do f="${wals}/\${s:0:16}/$s"; [ -r "$f" ] && [ -s "$f" ] || echo "$s"; done`;
-    const missing = (await this.shell(script)).split("\n").filter(Boolean);
+    // Kept in the transcript: the evidence of what was read on the Barman server.
+    const result = await this.transport.run(["bash", "-c", script]);
+    this.transcript.push({ ...result, command: `bash -c <every WAL segment ${from} .. ${through} readable in ${wals}>` });
+    if (result.exitCode !== 0) throw new CommandFailedError(this.where, result);
+    const missing = result.stdout.split("\n").filter(Boolean);
     return { from, through, segmentsChecked: segments.length, missing };
   }
 
@@ -389,15 +426,50 @@ export class BarmanClient {
 
   /**
    * `barman verify-backup`: pg_verifybackup checks every file of the backup against its manifest.
-   * Returns Barman's words; throws with them when the backup is damaged.
+   * Returns Barman's words; throws with them when the backup is damaged, or when Barman could not
+   * run pg_verifybackup at all (that is no verdict on the backup: the error says so).
    */
   async verifyBackup(backupId: string): Promise<string> {
+    const verified = await this.verifyBackupOutcome(backupId);
+    if (verified.outcome === "tool missing")
+      throw new Error(`barman verify-backup could not check backup ${backupId} of ${this.serverName}: ${verified.said} (Barman looks in path_prefix)`);
+    if (verified.outcome === "damaged")
+      throw new Error(`barman verify-backup found backup ${backupId} of ${this.serverName} damaged (exit ${verified.exitCode}):\n${verified.said}`);
+    return verified.said;
+  }
+
+  /**
+   * `barman verify-backup`, its words classified: only pg_verifybackup's own complaint is damage;
+   * Barman not finding pg_verifybackup (Debian keeps it in /usr/lib/postgresql/<major>/bin, which
+   * Barman searches only through path_prefix) says nothing about the backup. Call it only for a
+   * plain-format backup with a manifest (see backupStorage): anything else pg_verifybackup
+   * misreads as missing files.
+   */
+  async verifyBackupOutcome(backupId: string): Promise<{ outcome: "verified" | "damaged" | "tool missing"; said: string; exitCode: number }> {
     const result = await this.command(["verify-backup", this.serverName, backupId], { allowFailure: true });
     const said = words(result);
-    if (result.exitCode !== 0 || /\b(ERROR|error):/.test(said)) {
-      throw new Error(`barman verify-backup found backup ${backupId} of ${this.serverName} damaged (exit ${result.exitCode}):\n${said}`);
-    }
-    return said;
+    if (PG_VERIFYBACKUP_NOT_FOUND.test(said)) return { outcome: "tool missing", said: PG_VERIFYBACKUP_NOT_FOUND.exec(said)![0], exitCode: result.exitCode };
+    const damaged = result.exitCode !== 0 || /\b(ERROR|error):/.test(said);
+    return { outcome: damaged ? "damaged" : "verified", said, exitCode: result.exitCode };
+  }
+
+  /**
+   * How the backup is kept in Barman's storage: a plain data directory (rsync, or postgres without
+   * backup_compression) or pg_basebackup's tar files (backup_compression), and whether a
+   * backup_manifest is there (pg_basebackup writes one; rsync only with generate-manifest or
+   * autogenerate_manifest). Read-only: one listing of the backup's data directory.
+   */
+  async backupStorage(backupId: string): Promise<BackupStorage> {
+    const directory = await this.backupDataDirectory(backupId);
+    const listed = await this.transport.run(["ls", "-1A", "--", directory]);
+    this.transcript.push(listed);
+    if (listed.exitCode !== 0) throw new CommandFailedError(this.where, listed);
+    return backupStorageOf(
+      listed.stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
   }
 
   /**
@@ -413,9 +485,12 @@ export class BarmanClient {
     getWal?: boolean;
     /** Barman's --remote-ssh-command: the restore goes to another host (e.g. "ssh postgres@verify-host"), by rsync over that SSH. */
     remoteSshCommand?: string;
+    /** Where a compressed (tar) backup is unpacked first, on the host restored to: each version's own option. */
+    stagingPath?: string;
     onLine?: LineSink;
   }): Promise<string> {
     const args = [await this.restoreVerb(), this.serverName, options.backupId, options.destination, ...barmanTargetArgs(options.target)];
+    if (options.stagingPath) args.push(barmanStagingOption(await this.version()), options.stagingPath);
     if (options.getWal) args.push("--get-wal");
     if (options.remoteSshCommand) args.push("--remote-ssh-command", options.remoteSshCommand);
     if (options.target.kind !== "latest") args.push("--target-action", "promote");

@@ -65,4 +65,32 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
   echo 'PostgreSQL init process complete; ready for start up.'
 fi
 
+# Opt-in (the nightly verification): the restored copy checked against its backup manifest before
+# PostgreSQL touches it, with this image's own pg_verifybackup (the Barman host may have none, and
+# Barman cannot check a compressed tar backup). The files Barman's restore changes or adds are
+# named in PGDRILL_VERIFY_IGNORE; WAL is proven by the replay, not parsed here. The verdict is one
+# "pgdrill:" line on the log, and a copy that does not match never starts.
+if [ "$1" = postgres ] && [ -n "${PGDRILL_VERIFY_MANIFEST:-}" ]; then
+  ignore=()
+  for path in ${PGDRILL_VERIFY_IGNORE:-}; do ignore+=(--ignore="$path"); done
+  if said="$(pg_verifybackup --no-parse-wal --manifest-path="$PGDRILL_VERIFY_MANIFEST" "${ignore[@]}" "$PGDATA" 2>&1)"; then
+    echo "pgdrill: copy verification: ${said:-verified}"
+  else
+    printf '%s\n' "$said" | sed 's/^/pgdrill: pg_verifybackup: /'
+    echo "pgdrill: copy verification FAILED: the restored copy does not match its backup manifest"
+    exit 3
+  fi
+fi
+
+# Opt-in (the nightly verification): a clean shutdown (pg_ctl stop) leaves the container running,
+# so that pg_checksums, which refuses a cluster that was not shut down cleanly, can read the copy.
+# A server that fails to start still ends the container with its status.
+if [ "$1" = postgres ] && [ "${PGDRILL_STAY_AFTER_STOP:-}" = 1 ]; then
+  status=0
+  "$@" || status=$?
+  if [ "$status" != 0 ]; then exit "$status"; fi
+  echo "pgdrill: PostgreSQL shut down cleanly"
+  exec sleep infinity
+fi
+
 exec "$@"

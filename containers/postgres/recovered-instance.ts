@@ -14,7 +14,10 @@ import { PgClientSession, PsqlSession, type SqlSession } from "./sql-session.ts"
 const POSTGRES_PORT = 5432;
 /** The isolated variant's data directory: the tar archive holds one top-level directory of this name. */
 export const ISOLATED_PGDATA_NAME = "pgdata";
-const ISOLATED_HBA_FILE = "/etc/pgdrill/verify_hba.conf";
+/** The isolated variant's own hba file (local trust, no network) and configuration file. */
+export const ISOLATED_HBA_FILE = "/etc/pgdrill/verify_hba.conf";
+const ISOLATED_CONFIG_FILE = "/etc/pgdrill/postgresql.conf";
+export const ISOLATED_SOCKET_DIRECTORY = "/var/run/postgresql";
 
 export type RecoveredInstanceSource =
   | { kind: "volume"; volume: string; directory: string }
@@ -44,6 +47,20 @@ export interface RecoveredInstanceOptions {
    * these settings (archive_command among them), instead of the throwaway's archive_mode = off.
    */
   asNewPrimary?: { settings: Record<string, string> };
+  /**
+   * Isolated only. The configuration the verifier controls (src/nightly/throwaway-config.ts): the
+   * backup's postgresql.conf with what cannot hold in a throwaway copy neutralised, read as
+   * config_file, and -c overrides that also beat postgresql.auto.conf.
+   */
+  configuration?: { file: string; overrides: Array<[string, string]> };
+  /**
+   * Isolated only. Before PostgreSQL starts, the copy is checked against this manifest (a path
+   * inside the copy) with the image's pg_verifybackup, ignoring the files named (Barman's restore
+   * changes or adds them); a copy that does not match never starts (the entrypoint's opt-in).
+   */
+  verifyManifest?: { manifest: string; ignore: string[] };
+  /** Isolated only. A clean shutdown (stopServer) leaves the container up, so pg_checksums can read the copy after it. */
+  stayAfterStop?: boolean;
 }
 
 export class RecoveredInstanceStartError extends Error {
@@ -51,6 +68,8 @@ export class RecoveredInstanceStartError extends Error {
     override readonly cause: Error,
     readonly log: RecoveryLogFacts,
     readonly tail: string,
+    /** Everything the instance logged before it ended (the copy verification's lines among it). */
+    readonly fullLog = "",
   ) {
     super(`the recovered instance did not promote (${cause.message}); PostgreSQL said:\n${log.fatalLines.length ? log.fatalLines.join("\n") : tail}`);
     this.name = "RecoveredInstanceStartError";
@@ -77,7 +96,13 @@ export class RecoveredInstanceContainer extends GenericContainer {
       });
     } else {
       const pgdata = `${options.source.parent}/${ISOLATED_PGDATA_NAME}`;
-      this.withEnvironment({ PGDATA: pgdata }).withCopyContentToContainer([
+      this.withEnvironment({
+        PGDATA: pgdata,
+        ...(options.verifyManifest
+          ? { PGDRILL_VERIFY_MANIFEST: `${pgdata}/${options.verifyManifest.manifest}`, PGDRILL_VERIFY_IGNORE: options.verifyManifest.ignore.join(" ") }
+          : {}),
+        ...(options.stayAfterStop ? { PGDRILL_STAY_AFTER_STOP: "1" } : {}),
+      }).withCopyContentToContainer([
         // A server whose configuration lives outside PGDATA (Debian's /etc/postgresql layout) has a
         // backup without postgresql.conf; this empty one is unpacked first, so the backup's own
         // file, when there is one, replaces it.
@@ -94,11 +119,16 @@ export class RecoveredInstanceContainer extends GenericContainer {
       this.withNetworkMode("none").withCopyContentToContainer([
         { target: ISOLATED_HBA_FILE, content: "# pgdrill nightly verification: local socket only, no network\nlocal all all trust\n", mode: 0o644 },
       ]);
-      command.push(
-        ...["-c", "listen_addresses=", "-c", `hba_file=${ISOLATED_HBA_FILE}`, "-c", "unix_socket_directories=/var/run/postgresql"],
-        // Production settings that would stop a copy from starting here or hide its log from us.
-        ...["-c", "ssl=off", "-c", "logging_collector=off", "-c", "log_destination=stderr"],
-      );
+      if (options.configuration) {
+        this.withCopyContentToContainer([{ target: ISOLATED_CONFIG_FILE, content: options.configuration.file, mode: 0o644 }]);
+        command.push("-c", `config_file=${ISOLATED_CONFIG_FILE}`, ...options.configuration.overrides.flatMap(([name, value]) => ["-c", `${name}=${value}`]));
+      } else {
+        command.push(
+          ...["-c", "listen_addresses=", "-c", `hba_file=${ISOLATED_HBA_FILE}`, "-c", `unix_socket_directories=${ISOLATED_SOCKET_DIRECTORY}`],
+          // Production settings that would stop a copy from starting here or hide its log from us.
+          ...["-c", "ssl=off", "-c", "logging_collector=off", "-c", "log_destination=stderr"],
+        );
+      }
     }
     if (options.sshIdentity) {
       // The entrypoint makes ~postgres/.ssh the postgres user's before PostgreSQL starts.
@@ -128,7 +158,7 @@ export class RecoveredInstanceContainer extends GenericContainer {
     try {
       started = await super.start();
     } catch (error) {
-      throw new RecoveredInstanceStartError(error as Error, readRecoveryLog(this.log), this.log.trim().split("\n").slice(-8).join("\n"));
+      throw new RecoveredInstanceStartError(error as Error, readRecoveryLog(this.log), this.log.trim().split("\n").slice(-8).join("\n"), this.log);
     }
     const { access, statementTimeoutMs } = this.options;
     let session: SqlSession;

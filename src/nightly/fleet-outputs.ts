@@ -26,9 +26,13 @@ export type NightlyOutcome = "passed" | "failed" | "broken";
  */
 const NOT_ABOUT_THE_BACKUP: ReadonlySet<NightlyPhase> = new Set<NightlyPhase>(["transfer", "clean-up"]);
 
+/** Causes that stop a verification without saying anything about the backup (src/nightly/cause.ts). */
+const NOT_ABOUT_THE_BACKUP_CAUSES: ReadonlySet<NonNullable<NightlyResult["cause"]>> = new Set(["disk full", "ssh"] as const);
+
 export function nightlyOutcome(result: NightlyResult): NightlyOutcome {
   if (result.verdict === "pass") return "passed";
   if (result.interrupted || (result.failedPhase !== undefined && NOT_ABOUT_THE_BACKUP.has(result.failedPhase))) return "broken";
+  if (result.cause !== null && NOT_ABOUT_THE_BACKUP_CAUSES.has(result.cause)) return "broken";
   return "failed";
 }
 
@@ -71,7 +75,14 @@ export function renderFleetJunit(report: FleetReport, options: FleetOutputOption
     "    </properties>",
   ];
   report.servers.forEach((result, i) => {
-    lines.push(`    <testcase classname="${JUNIT_CLASSNAME}" name="${attr(result.server)}" time="${junitSeconds(result.totalMs)}">`);
+    lines.push(
+      `    <testcase classname="${JUNIT_CLASSNAME}" name="${attr(result.server)}" time="${junitSeconds(result.totalMs)}">`,
+      // The backup's files against their manifest, apart from the verdict: "not verified" is not damage.
+      "      <properties>",
+      `        <property name="backupVerification" value="${attr(result.backupVerification.verdict)}"/>`,
+      `        <property name="backupVerificationReason" value="${attr(result.backupVerification.sentence)}"/>`,
+      "      </properties>",
+    );
     const outcome = outcomes[i];
     if (outcome !== "passed") {
       const element = outcome === "broken" ? "error" : "failure";
@@ -125,7 +136,8 @@ export interface AllureResultWritten {
 /** The phases the verification measures, in the order they run; the others get a step only when they failed. */
 const PHASE_STEPS: Array<{ phase: NightlyPhase; name: string; measured?: keyof NightlyPhasesMs }> = [
   { phase: "backup selection", name: "select: the backup to verify" },
-  { phase: "backup verification", name: "verify: barman verify-backup", measured: "verifyBackupMs" },
+  { phase: "backup verification", name: "verify: the backup's files against its manifest", measured: "verifyBackupMs" },
+  { phase: "WAL verification", name: "WAL: every segment the restore needs in Barman's archive" },
   { phase: "barman recover", name: "restore: barman recover into a temporary directory", measured: "barmanRecoverMs" },
   { phase: "transfer", name: "transfer: the recovered data directory into the throwaway instance", measured: "transferMs" },
   { phase: "instance start", name: "start: the throwaway instance until promoted", measured: "instanceStartUntilPromotedMs" },
@@ -279,6 +291,10 @@ function instant(iso: string, what: string): number {
 /** Sizes and throughput beside the phase they belong to. */
 function stepParameters(result: NightlyResult, phase: NightlyPhase): Array<[string, string]> {
   const parameters: Array<[string, string]> = [];
+  if (phase === "backup verification") {
+    const v = result.backupVerification;
+    parameters.push(["verdict", v.verdict], ["by", v.by ?? "nobody"], ["why", v.sentence]);
+  }
   if (phase === "barman recover" && result.backupSizeBytes !== undefined) parameters.push(["backup size", `${(result.backupSizeBytes / MIB).toFixed(1)} MiB`]);
   if (phase === "transfer" && result.transferredBytes !== null) {
     parameters.push(["transferred", `${(result.transferredBytes / MIB).toFixed(1)} MiB`]);

@@ -12,6 +12,7 @@ import {
   type NightlyCheck,
   NightlyInputError,
   type NightlyResult,
+  noEvidence,
   unknownFreshness,
   type VerifyExistingOptions,
   verifyExistingBackup,
@@ -104,6 +105,7 @@ export function failedBeforeStart(options: {
     failedPhase: "backup selection",
     interrupted: false,
     barmanCommands: [],
+    ...noEvidence(),
   };
 }
 

@@ -21,6 +21,10 @@
 //   pgdrill_nightly_checks                            checks run
 //   pgdrill_nightly_checks_failed                     checks run that failed
 //   pgdrill_nightly_backup_info{backup_id,postgres_major,mode} = 1
+//   pgdrill_nightly_backup_verification{state,reason}  a state set: 1 for tonight's state of the backup's
+//       files against their manifest (verified, damaged, not_verified), 0 for the others; reason says
+//       why not verified (no_manifest, pg_verifybackup_missing, not_reached), "" otherwise. A backup
+//       that could not be checked is never counted as damaged, and success stays the one verdict.
 // Additions to the list we started from: the three *_timestamp_seconds beside the ages. An age is
 // true at the run's start only and goes stale between nights; a timestamp lets an alert say
 // `time() - pgdrill_nightly_recovery_point_timestamp_seconds > 86400` and stay true all day
@@ -98,6 +102,10 @@ const METRICS = {
     name: "pgdrill_nightly_backup_info",
     help: "The backup the last nightly verification used: its id, PostgreSQL major version and restore mode. Always 1.",
   },
+  backupVerification: {
+    name: "pgdrill_nightly_backup_verification",
+    help: "State set: 1 for the state of the backup's files against their manifest in the last verification (verified, damaged, not_verified), 0 for the others; reason says why not verified.",
+  },
 } as const satisfies Record<string, { name: string; help: string }>;
 
 type MetricKey = keyof typeof METRICS;
@@ -113,6 +121,9 @@ const PHASES: ReadonlyArray<[phase: string, field: keyof NightlyPhasesMs]> = [
   ["start", "instanceStartUntilPromotedMs"],
   ["checks", "verificationMs"],
 ];
+
+/** The states of pgdrill_nightly_backup_verification (BackupVerification's verdicts, as label values). */
+export const BACKUP_VERIFICATION_STATES = ["verified", "damaged", "not_verified"] as const;
 
 interface Sample {
   metric: MetricKey;
@@ -155,6 +166,9 @@ function serverSamples(result: NightlyResult, lastSuccess: number | undefined): 
   if (result.backupId !== undefined) {
     add("backupInfo", 1, { backup_id: result.backupId, postgres_major: result.postgresMajor?.toString() ?? "", mode: result.mode });
   }
+  const state = result.backupVerification.verdict.replace(" ", "_");
+  const reason = (result.backupVerification.reason ?? "").replaceAll(" ", "_");
+  for (const each of BACKUP_VERIFICATION_STATES) add("backupVerification", each === state ? 1 : 0, { state: each, reason: each === state ? reason : "" });
   return samples;
 }
 

@@ -7,33 +7,38 @@
 // every command). Transport: `docker exec` into a containerised Barman server, or SSH to a Barman
 // host (containers/barman/ssh-transport.ts).
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { Transform } from "node:stream";
-import { BarmanClient, type CommandStream, DockerExecTransport } from "../../containers/barman/barman-client.ts";
+import { type BackupStorage, BarmanClient, type CommandStream, DockerExecTransport, type WalCoverage } from "../../containers/barman/barman-client.ts";
 import { type SshTarget, SshTransport } from "../../containers/barman/ssh-transport.ts";
 import { docker } from "../../containers/docker-resources.ts";
 import { type ExecResult, execIn } from "../../containers/exec.ts";
 import {
+  ISOLATED_HBA_FILE,
   ISOLATED_PGDATA_NAME,
+  ISOLATED_SOCKET_DIRECTORY,
   RecoveredInstanceContainer,
   RecoveredInstanceStartError,
   type StartedRecoveredInstance,
 } from "../../containers/postgres/recovered-instance.ts";
-import type { BackupDetails } from "../barman-output.ts";
+import { type BackupDetails, segmentTimeline } from "../barman-output.ts";
 import { budgetEnvName, type DrillSettings } from "../config.ts";
 import { monotonicNow, seconds } from "../metrics.ts";
 import { evaluatePhaseObjectives } from "../objectives.ts";
 import { parsePgTimestamp } from "../pg-time.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../recovery-target.ts";
 import { BudgetExceededError, withinBudget } from "../wait.ts";
+import { type CauseClass, causeFirst, causeLine, causeOf, fatalWithContext } from "./cause.ts";
 import { postgresMajor } from "./recovery-image.ts";
+import { type ConfigChange, throwawayConfiguration } from "./throwaway-config.ts";
+import { DEFAULT_WORK_PARENT, removeWorkDirectory, sweepStaleWorkDirectories, WORK_PREFIX, writeMarker } from "./work-directories.ts";
+
+export { DEFAULT_WORK_PARENT } from "./work-directories.ts";
 
 /** Label on the throwaway instance, so a test or a person can find (and reap) exactly these. */
 export const LABEL_ROLE = "io.pgdrill.role";
 export const THROWAWAY_ROLE = "nightly-verification";
 
-/** Where `barman recover` writes by default: a fresh directory per verification, removed afterwards. */
-export const DEFAULT_WORK_PARENT = "/var/tmp";
-const WORK_PREFIX = "pgdrill-verify-";
 /** The data directory inside the work directory: the tar archive's top-level directory, as the isolated instance expects it. */
 const PGDATA_NAME = ISOLATED_PGDATA_NAME;
 
@@ -157,6 +162,7 @@ export class NightlyInputError extends Error {
 export type NightlyPhase =
   | "backup selection"
   | "backup verification"
+  | "WAL verification"
   | "barman recover"
   | "transfer"
   | "instance start"
@@ -177,8 +183,8 @@ export interface NightlyPhasesMs {
 
 export interface NightlyCheckResult {
   name: string;
-  /** A check of nightly.checks (a query and its expected rows), or a built-in one: pg_amcheck, a full pg_dump read. */
-  kind: "query" | "amcheck" | "pg_dump";
+  /** A check of nightly.checks (a query and its expected rows), or a built-in one: pg_amcheck, a full pg_dump read, pg_checksums over every page. */
+  kind: "query" | "amcheck" | "pg_dump" | "pg_checksums";
   ok: boolean;
   expected: unknown[][];
   /** The rows the recovered instance returned; null when the query itself failed. */
@@ -223,6 +229,21 @@ export function unknownFreshness(measuredAt: string): NightlyFreshness {
   };
 }
 
+/**
+ * Whether the backup's files were checked against its manifest, and by whom. Only a real mismatch
+ * is "damaged"; a backup that could not be checked (no manifest, no pg_verifybackup where Barman
+ * looks, a format Barman cannot verify) is "not verified", with its own sentence: never damage.
+ */
+export interface BackupVerification {
+  verdict: "verified" | "damaged" | "not verified";
+  /** "barman verify-backup" on the Barman host, "pg_verifybackup on the restored copy" in the throwaway instance, or null. */
+  by: "barman verify-backup" | "pg_verifybackup on the restored copy" | null;
+  /** Why it was not verified (a metric label): no manifest, pg_verifybackup missing, not reached. */
+  reason: "no manifest" | "pg_verifybackup missing" | "not reached" | null;
+  /** One sentence a DBA reads. */
+  sentence: string;
+}
+
 /** What was restored: every archived WAL after the backup (the default), the backup alone, or a target. */
 export type NightlyMode = "full WAL replay" | "backup only" | "target";
 
@@ -256,9 +277,40 @@ export interface NightlyResult {
   failedPhase: NightlyPhase | undefined;
   /** Stopped early on request (options.signal): the failure says nothing about the backup. */
   interrupted: boolean;
-  /** Every command run on the Barman server, with its exit code: the evidence of what we did there. */
-  barmanCommands: Array<{ command: string; exitCode: number; durationMs: number }>;
+  /** Every command run on the Barman server, with its exit code and (bounded) output: the evidence of what we did there. */
+  barmanCommands: Array<{ command: string; exitCode: number; durationMs: number; output?: string }>;
+  backupVerification: BackupVerification;
+  /** The WAL the restore needs, checked in Barman's archive before it; null when not reached. */
+  walContinuity: WalCoverage | null;
+  /** How the backup is kept (plain or tar, compression, manifest); null when not read. */
+  storage: BackupStorage | null;
+  /** Every setting of the backup's configuration the throwaway instance changed, and why. */
+  configurationChanges: ConfigChange[];
+  /** Work directories of dead runs removed before this one started. */
+  swept: Array<{ directory: string; why: string }>;
+  /** The class of the first problem's cause (disk full, ssh, ...): chooses the Action line. */
+  cause: CauseClass | null;
 }
+
+/** Output kept per command in the JSON report: enough for any failure, bounded for a night of servers. */
+const OUTPUT_KEPT_CHARS = 16_000;
+
+export const notReachedVerification = (): BackupVerification => ({
+  verdict: "not verified",
+  by: null,
+  reason: "not reached",
+  sentence: "the verification stopped before the backup's files were checked",
+});
+
+/** A result's evidence before anything was found: nothing verified, read, changed or swept. */
+export const noEvidence = (): Pick<NightlyResult, "backupVerification" | "walContinuity" | "storage" | "configurationChanges" | "swept" | "cause"> => ({
+  backupVerification: notReachedVerification(),
+  walContinuity: null,
+  storage: null,
+  configurationChanges: [],
+  swept: [],
+  cause: null,
+});
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -427,6 +479,14 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   let failedPhase: NightlyPhase | undefined;
   let wasInterrupted = false;
   let transferredBytes: number | null = null;
+  let backupVerification: BackupVerification = notReachedVerification();
+  let walContinuity: WalCoverage | null = null;
+  let storage: BackupStorage | null = null;
+  let configurationChanges: ConfigChange[] = [];
+  let swept: Array<{ directory: string; why: string }> = [];
+  let cause: CauseClass | null = null;
+  /** The restored copy is checked against its manifest in the throwaway instance (Barman could not check the backup itself). */
+  let verifyCopy = false;
   const freshness = unknownFreshness(startedAt.toISOString());
   const ageS = (time: Date): number => Math.round((startedAt.getTime() - time.getTime()) / 100) / 10;
   /**
@@ -445,11 +505,14 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       notFresh(`${what} is ${describeAge(age)} old, older than the objective ${objective} = ${describeAge(limit)} (${limit} s)`);
   };
 
+  /** A problem: its cause line first, at most ~20 lines (every command's whole output stays in barmanCommands). */
   const fail = (phase: NightlyPhase, what: string): void => {
     const which = backup ? `backup ${backup.backupId}` : `backup ${options.backup}`;
+    if (failedPhase === undefined) cause = causeOf(what);
     failedPhase ??= phase;
-    problems.push(`${phase} failed for ${which} of server '${server}', target ${describeTarget(target)}: ${what}`);
-    progress(`FAILED in ${phase}: ${what.split("\n")[0]}`);
+    const shown = causeFirst(what, { wholeTextIn: "the JSON report's barmanCommands" });
+    problems.push(`${phase} failed for ${which} of server '${server}', target ${describeTarget(target)}: ${shown}`);
+    progress(`FAILED in ${phase}: ${causeLine(what)}`);
   };
   /** True (and the problem recorded) when the run was asked to stop before `phase`. */
   const interrupted = (phase: NightlyPhase): boolean => {
@@ -487,29 +550,125 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     image = chosen;
     progress(`throwaway instance image for PostgreSQL ${major}: ${image}`);
 
-    // (b) pg_verifybackup against the manifest: read-only, and cheaper than a recovery that fails late.
+    // (b) The backup's files against its manifest: read-only, and cheaper than a recovery that fails late.
     current = "backup verification";
     if (interrupted(current)) return;
     const t = monotonicNow();
-    const verified = await barman.verifyBackup(backup.backupId).catch((error: Error) => error);
+    const checked = await verifyBackupFiles(backup, major);
     phasesMs.verifyBackupMs = monotonicNow() - t;
-    if (verified instanceof Error) return fail("backup verification", verified.message);
-    progress(`barman verify-backup: ${verified.split("\n").at(-1) ?? "ok"}`);
+    if (!checked) return;
 
-    // (c) A fresh directory of our own (mktemp: never an existing one), removed in every case below.
+    // (c) Every WAL segment the restore will ask for, in Barman's archive: a gap named now, not by a failed replay.
+    current = "WAL verification";
+    if (interrupted(current)) return;
+    if (!(await verifyWalContinuity(backup, newestWal instanceof Error ? undefined : newestWal?.segment))) return;
+
+    // (d) A fresh directory of our own (mktemp: never an existing one) with its run marker, removed
+    // in every case below; first, the directories of runs that died before they could remove theirs.
     current = "barman recover";
     if (interrupted(current)) return;
+    const sweep = await sweepStaleWorkDirectories({ onHost: onRestoreHost, parent: workParent, ownRunId: options.runId, thisMachine: hostname() }).catch(
+      (error: Error) => error,
+    );
+    if (sweep instanceof Error) progress(`stale work directories in ${workParent} could not be looked for: ${sweep.message.split("\n")[0]}`);
+    else {
+      swept = sweep.removed;
+      for (const { directory, why } of sweep.removed) progress(`removed ${directory} on ${restoreTransport.where}, left by a dead run: ${why}`);
+      for (const { directory, error } of sweep.failed) progress(`could not remove ${directory}, left by a dead run: ${error}`);
+    }
     const made = await onRestoreHost(["mktemp", "-d", `${workParent}/${WORK_PREFIX}${options.runId}-XXXXXX`]);
     if (made.exitCode !== 0)
       return fail("barman recover", `could not create a temporary directory in ${workParent} on ${restoreTransport.where}: ${words(made)}`);
     workDirectory = made.stdout.trim();
     try {
+      await writeMarker(onRestoreHost, workDirectory, { runId: options.runId, pid: process.pid, machine: hostname(), startedAt: startedAt.toISOString() });
       await recoverAndCheck(workDirectory);
     } finally {
       await removeWorkDirectory(onRestoreHost, workDirectory).catch((error: Error) =>
         fail("clean-up", `${workDirectory} is still on ${restoreTransport.where}, remove it by hand (${error.message})`),
       );
     }
+  };
+
+  /**
+   * Barman's verify-backup where it can judge (a plain backup with a manifest), else the restored
+   * copy is checked in the throwaway instance (a tar backup, or no pg_verifybackup where Barman
+   * looks), else one sentence says why nothing could be checked. False when the run stops here.
+   */
+  const verifyBackupFiles = async (selected: BackupDetails, major: number): Promise<boolean> => {
+    const id = selected.backupId;
+    const read = await barman.backupStorage(id).catch((error: Error) => error);
+    if (read instanceof Error) {
+      fail("backup verification", `the backup's files could not be listed in Barman's storage: ${read.message}`);
+      return false;
+    }
+    storage = read;
+    if (!read.manifest) {
+      backupVerification = {
+        verdict: "not verified",
+        by: null,
+        reason: "no manifest",
+        sentence: `backup ${id} has no backup_manifest (Barman's rsync method writes none): its files were not checked against a manifest; \`barman generate-manifest ${server} ${id}\`, or autogenerate_manifest = true for the next backups, gives it one. Checked physically instead: pg_checksums where data checksums are on, and the built-in checks`,
+      };
+      progress(`NOT VERIFIED: ${backupVerification.sentence}`);
+      return true;
+    }
+    if (read.format === "tar") {
+      verifyCopy = true;
+      progress(
+        `backup ${id} is a ${read.compression ?? "uncompressed"} tar backup, which barman verify-backup cannot read: the restored copy is checked against its manifest instead`,
+      );
+      return true;
+    }
+    const verified = await barman.verifyBackupOutcome(id).catch((error: Error) => error);
+    if (verified instanceof Error) {
+      fail("backup verification", `barman verify-backup could not run: ${verified.message}`);
+      return false;
+    }
+    if (verified.outcome === "damaged") {
+      backupVerification = { verdict: "damaged", by: "barman verify-backup", reason: null, sentence: `pg_verifybackup found backup ${id} damaged` };
+      fail("backup verification", `barman verify-backup found backup ${id} damaged (exit ${verified.exitCode}):\n${verified.said}`);
+      return false;
+    }
+    if (verified.outcome === "tool missing") {
+      verifyCopy = true;
+      progress(
+        `barman verify-backup: ${verified.said}: Barman looks for it in path_prefix (Debian installs it in /usr/lib/postgresql/${major}/bin, not on PATH: path_prefix = /usr/lib/postgresql/${major}/bin in the server's section); the restored copy is checked against the manifest instead`,
+      );
+      return true;
+    }
+    backupVerification = { verdict: "verified", by: "barman verify-backup", reason: null, sentence: verified.said.split("\n").at(-1) ?? "verified" };
+    progress(`barman verify-backup: ${backupVerification.sentence}`);
+    return true;
+  };
+
+  /**
+   * Every segment from the backup's first through the end of what the restore replays: the newest
+   * archived one for a full replay (on the backup's timeline), the backup's last otherwise (a
+   * target's own segments are proven by the replay). False when a segment is missing.
+   */
+  const verifyWalContinuity = async (selected: BackupDetails, newestSegment: string | undefined): Promise<boolean> => {
+    let through = selected.endWal;
+    if (target.kind === "latest" && newestSegment) {
+      if (segmentTimeline(newestSegment) === segmentTimeline(selected.beginWal)) through = newestSegment;
+      else progress(`the archive continues on timeline ${segmentTimeline(newestSegment)}: WAL checked through the backup's own end (${selected.endWal})`);
+    }
+    const coverage = await barman.walCoverage(selected.beginWal, through).catch((error: Error) => error);
+    if (coverage instanceof Error) {
+      fail("WAL verification", `Barman's WAL archive could not be read: ${coverage.message}`);
+      return false;
+    }
+    walContinuity = coverage;
+    if (coverage.missing.length > 0) {
+      const named = coverage.missing.slice(0, 5).join(", ") + (coverage.missing.length > 5 ? ` and ${coverage.missing.length - 5} more` : "");
+      fail(
+        "WAL verification",
+        `WAL segment ${named} missing from Barman's archive (${coverage.missing.length} of the ${coverage.segmentsChecked} segments from ${coverage.from} through ${coverage.through}, which the restore needs); a restore would stop at the first gap. Look at \`barman check ${server}\` and the archiver's log`,
+      );
+      return false;
+    }
+    progress(`WAL continuity: ${coverage.segmentsChecked} segment(s) ${coverage.from} .. ${coverage.through} all in Barman's archive`);
+    return true;
   };
 
   const recoverAndCheck = async (workDirectory: string): Promise<void> => {
@@ -522,11 +681,44 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
         destination,
         target,
         remoteSshCommand: options.verificationHost?.remoteSshCommand,
+        // A tar backup is unpacked there first, inside our own directory (removed with it).
+        stagingPath: storage?.format === "tar" ? `${workDirectory}/staging` : undefined,
         onLine: (line) => progress(`  barman recover: ${line}`),
       })
       .catch((error: Error) => error);
     phasesMs.barmanRecoverMs = monotonicNow() - t;
     if (recovered instanceof Error) return fail("barman recover", recovered.message);
+
+    // The copy's own configuration, read where it was restored, becomes the one the throwaway
+    // instance runs with: what cannot hold in a throwaway copy (paths outside the data directory,
+    // includes not in the backup, archiving, replication, ssl files) neutralised, every change listed.
+    const readCopyFile = async (file: string): Promise<string | undefined> => {
+      const read = await onRestoreHost(["cat", "--", `${destination}/${file}`]);
+      return read.exitCode === 0 ? read.stdout : undefined;
+    };
+    const configuration = throwawayConfiguration({
+      postgresqlConf: await readCopyFile("postgresql.conf"),
+      autoConf: await readCopyFile("postgresql.auto.conf"),
+      pgdata: destination,
+      hbaFile: ISOLATED_HBA_FILE,
+      socketDirectory: ISOLATED_SOCKET_DIRECTORY,
+      availableLibraries: undefined,
+    });
+    configurationChanges = configuration.changes;
+    for (const change of configuration.changes)
+      progress(`configuration: ${change.setting} ${change.from === null ? "(unset)" : `= ${change.from}`} -> ${change.to ?? "removed"}: ${change.why}`);
+    // Barman's restore renames the manifest to backup_manifest.<backup id> in the copy.
+    const manifestName = `backup_manifest.${backup!.backupId}`;
+    if (verifyCopy && (await onRestoreHost(["test", "-f", `${destination}/${manifestName}`])).exitCode !== 0) {
+      verifyCopy = false;
+      backupVerification = {
+        verdict: "not verified",
+        by: null,
+        reason: "pg_verifybackup missing",
+        sentence: `the restored copy of backup ${backup!.backupId} has no ${manifestName}, and Barman could not check the backup itself: its files were not checked against a manifest`,
+      };
+      progress(`NOT VERIFIED: ${backupVerification.sentence}`);
+    }
 
     // (d) tar on the Barman server, unpacked by Docker into the throwaway container before it starts.
     if (interrupted("transfer")) return;
@@ -569,6 +761,9 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       access: { kind: "isolated", database: options.database, user: dbUser },
       startupTimeoutMs: budgetsMs.recoveredInstancePromoted,
       statementTimeoutMs: budgetsMs.sqlStatement,
+      configuration,
+      verifyManifest: verifyCopy ? { manifest: manifestName, ignore: [...FILES_BARMAN_RESTORE_CHANGES, manifestName] } : undefined,
+      stayAfterStop: true,
     }).withName(name);
     let instance: StartedRecoveredInstance | undefined;
     try {
@@ -584,10 +779,33 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
           );
           return fail("transfer", `${destination} could not be copied into the throwaway instance: ${sender ? `${sender}; ` : ""}${(error as Error).message}`);
         }
-        return fail(
-          "instance start",
-          error instanceof RecoveredInstanceStartError ? error.message : `the recovered instance did not start: ${(error as Error).message}`,
-        );
+        const startLog = error instanceof RecoveredInstanceStartError ? error.fullLog : "";
+        const copyVerification = pgdrillLines(startLog, "copy verification");
+        if (copyVerification.some((l) => /FAILED/.test(l))) {
+          backupVerification = {
+            verdict: "damaged",
+            by: "pg_verifybackup on the restored copy",
+            reason: null,
+            sentence: `the restored copy of backup ${backup!.backupId} does not match its backup manifest`,
+          };
+          return fail(
+            "backup verification",
+            `the restored copy of backup ${backup!.backupId} does not match its backup manifest (pg_verifybackup in the throwaway instance, before it started):\n${pgdrillLines(startLog, "pg_verifybackup").join("\n")}`,
+          );
+        }
+        if (error instanceof RecoveredInstanceStartError) {
+          const why = fatalWithContext(startLog);
+          return fail(
+            "instance start",
+            `the recovered instance did not start: ${why.length ? why.join("\n") : error.message}${missingLibraryAdvice(why.join("\n"))}`,
+          );
+        }
+        return fail("instance start", `the recovered instance did not start: ${(error as Error).message}`);
+      }
+      if (verifyCopy) {
+        const said = pgdrillLines(instance.serverLog(), "copy verification").at(0) ?? "verified";
+        backupVerification = { verdict: "verified", by: "pg_verifybackup on the restored copy", reason: null, sentence: said };
+        progress(`copy verification (pg_verifybackup in the throwaway instance): ${said}`);
       }
       const status = await instance.one<{ in_recovery: boolean }>("SELECT pg_is_in_recovery() AS in_recovery").catch((error: Error) => error);
       phasesMs.instanceStartUntilPromotedMs = monotonicNow() - t;
@@ -596,7 +814,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
         const said = status instanceof Error ? status.message : status.in_recovery ? "still in recovery" : "";
         return fail(
           "instance start",
-          `the recovered instance ${!(status instanceof Error) && !status.in_recovery ? "promoted but logged" : "is not a promoted primary"}: ${[...log.fatalLines, said].filter(Boolean).join("\n")}`,
+          `the recovered instance ${!(status instanceof Error) && !status.in_recovery ? "promoted but logged" : "is not a promoted primary"}: ${[...fatalWithContext(instance.serverLog()), said].filter(Boolean).join("\n")}`,
         );
       }
       progress(`instance promoted in ${seconds(phasesMs.instanceStartUntilPromotedMs)}`);
@@ -622,10 +840,25 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       // (g) The user's checks, each as JSON rows, then the built-in ones.
       current = "verification";
       if (interrupted(current)) return;
+      // The database the checks run in must be in the copy: say which ones are, rather than psql's "does not exist" per check.
+      const databases = await execIn(
+        instance.getId(),
+        ["psql", "-XAtq", "-U", dbUser, "-d", "postgres", "-c", "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1"],
+        { user: "postgres", where: "the throwaway instance", allowFailure: true },
+      );
+      const names = databases.stdout.split("\n").filter(Boolean);
+      if (databases.exitCode === 0 && !names.includes(options.database))
+        return fail(
+          "verification",
+          `the configured database '${options.database}' is not in this backup; its databases: ${names.join(", ")} (set nightly.servers.${server}.database, or --database)`,
+        );
       t = monotonicNow();
       for (const check of options.checks) checks.push(await runCheck(instance, check));
       if (options.builtInChecks?.amcheck) checks.push(await runIntegrityCheck(instance, "amcheck"));
       if (options.builtInChecks?.pgDump) checks.push(await runIntegrityCheck(instance, "pg_dump"));
+      // Last, as it needs the server shut down cleanly: every page of every file against its checksum.
+      const pageChecks = await runPageChecksums(instance);
+      if (pageChecks) checks.push(pageChecks);
       phasesMs.verificationMs = monotonicNow() - t;
       for (const c of checks.filter((c) => !c.ok)) {
         fail(
@@ -647,6 +880,47 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
           if (error.statusCode !== 404) fail("clean-up", `throwaway container ${name} could not be removed: ${error.message}`);
         });
     }
+  };
+
+  /**
+   * pg_checksums --check over the whole copy, where the cluster keeps data checksums: the physical
+   * check that needs no manifest (a flipped byte in an rsync backup is named by file and block).
+   * pg_checksums refuses a cluster that was not shut down cleanly, which every online backup's copy
+   * is until its recovery ends: so it runs after the checks, once PostgreSQL has stopped (the
+   * container stays up for it, stayAfterStop). undefined where checksums are off (said once).
+   */
+  const runPageChecksums = async (instance: StartedRecoveredInstance): Promise<NightlyCheckResult | undefined> => {
+    const name = "pg_checksums --check (every page)";
+    const on = await instance.one<{ on: string }>("SELECT current_setting('data_checksums') AS on").catch((error: Error) => error);
+    if (on instanceof Error || on.on !== "on") {
+      progress(
+        on instanceof Error
+          ? `pg_checksums: data_checksums could not be read: ${on.message}`
+          : "pg_checksums: not run, this cluster has no data checksums (initdb --data-checksums, or pg_checksums --enable on a stopped server, turns them on)",
+      );
+      return undefined;
+    }
+    const t = monotonicNow();
+    const stopped = await execIn(instance.getId(), ["bash", "-c", 'pg_ctl stop -D "$PGDATA" -m fast -w -t 60'], {
+      user: "postgres",
+      where: "the throwaway instance",
+      allowFailure: true,
+    });
+    const bound = ["timeout", "--kill-after=10", String(Math.ceil(budgetsMs.integrityCheck / 1000))];
+    const result =
+      stopped.exitCode === 0
+        ? await execIn(instance.getId(), [...bound, "bash", "-c", 'pg_checksums --check -D "$PGDATA"'], {
+            user: "postgres",
+            where: "the throwaway instance",
+            allowFailure: true,
+          })
+        : stopped;
+    const durationMs = monotonicNow() - t;
+    const ok = result.exitCode === 0;
+    const said = (result.stderr.trim() || result.stdout.trim()).split("\n");
+    const failure = result === stopped ? `the server could not be shut down for it: ${said.join(" ")}` : said.slice(0, 20).join("\n");
+    progress(`${name}: ${ok ? `ok in ${seconds(durationMs)} (${said.find((l) => /Blocks scanned/.test(l)) ?? ""})` : `FAILED: ${causeLine(failure)}`}`);
+    return { name, kind: "pg_checksums", ok, expected: [], actual: null, ...(ok ? {} : { error: failure }), durationMs };
   };
 
   const runCheck = async (instance: StartedRecoveredInstance, check: NightlyCheck): Promise<NightlyCheckResult> => {
@@ -746,8 +1020,48 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     problems,
     failedPhase,
     interrupted: wasInterrupted,
-    barmanCommands: barman.transcript.map((r) => ({ command: r.command, exitCode: r.exitCode, durationMs: Math.round(r.durationMs) })),
+    barmanCommands: barman.transcript.map((r) => {
+      const output = (r.stdout + r.stderr).trim();
+      return {
+        command: r.command,
+        exitCode: r.exitCode,
+        durationMs: Math.round(r.durationMs),
+        ...(r.exitCode !== 0 && output ? { output: output.length > OUTPUT_KEPT_CHARS ? `[... cut ...]\n${output.slice(-OUTPUT_KEPT_CHARS)}` : output } : {}),
+      };
+    }),
+    backupVerification,
+    walContinuity,
+    storage,
+    configurationChanges,
+    swept,
+    cause,
   };
+}
+
+/**
+ * Files a Barman restore changes or adds in the copy, which its manifest cannot describe: the
+ * configuration it rewrites (archive_command and recovery settings commented out, the originals
+ * kept as .origin), its own recovery metadata, the WAL it copies for the replay, recovery.signal.
+ * pg_verifybackup ignores pg_wal, postgresql.auto.conf and recovery.signal by itself.
+ */
+const FILES_BARMAN_RESTORE_CHANGES = ["postgresql.conf", "postgresql.conf.origin", "postgresql.auto.conf.origin", ".barman-recover.info", "barman_wal"];
+
+/** The "pgdrill: <what>: ..." lines the throwaway instance's entrypoint wrote (containers/postgres/docker-entrypoint.sh). */
+function pgdrillLines(log: string, what: string): string[] {
+  const prefix = `pgdrill: ${what}`;
+  return log
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith(prefix))
+    .map((l) => l.slice(prefix.length).replace(/^:?\s*/, ""));
+}
+
+/** A shared_preload_libraries entry the recovery image lacks: the line that says which image to give. */
+function missingLibraryAdvice(fatal: string): string {
+  const library = /could not access file "([^"]+)": No such file or directory/.exec(fatal)?.[1];
+  return library
+    ? `\nthe recovery image lacks the library '${library}' that the backup's shared_preload_libraries loads: give an image of this PostgreSQL major that has it with PGDRILL_RECOVERY_IMAGE`
+    : "";
 }
 
 /**
@@ -777,15 +1091,6 @@ async function readRecoveryPoint(
       ? "track_commit_timestamp is on but the recovery replayed no commit (a backup-only recovery replays only the backup's own WAL); no recoveryPointQuery is configured"
       : "the recovered data has no commit timestamps (track_commit_timestamp is off) and no recoveryPointQuery is configured",
   };
-}
-
-/** Only ever a directory we made with mktemp: the pattern guards against removing anything else. */
-async function removeWorkDirectory(onServer: (argv: string[]) => Promise<ExecResult>, directory: string): Promise<void> {
-  if (!new RegExp(`^/[A-Za-z0-9_./-]*/${WORK_PREFIX}[A-Za-z0-9_-]+$`).test(directory))
-    throw new Error(`refusing to remove '${directory}': not a verification directory`);
-  const removed = await onServer(["rm", "-rf", "--", directory]);
-  const left = await onServer(["test", "-e", directory]);
-  if (removed.exitCode !== 0 || left.exitCode === 0) throw new Error(`rm -rf exit ${removed.exitCode}: ${words(removed) || "directory still there"}`);
 }
 
 /** The verification host's transport; a bad destination or remote command is bad input. */
@@ -851,6 +1156,18 @@ export function renderNightlySummary(result: NightlyResult): string {
     ]
       .map(([what, age]) => `${what} ${age === null ? "unknown" : `${describeAge(age as number)} old`}`)
       .join(", ")}`,
+    `Backup verification: ${result.backupVerification.verdict.toUpperCase()}${result.backupVerification.by ? ` (${result.backupVerification.by})` : ""}: ${result.backupVerification.sentence}`,
+    ...(result.walContinuity
+      ? [
+          `WAL continuity: ${result.walContinuity.missing.length === 0 ? "complete" : `${result.walContinuity.missing.length} segment(s) MISSING`}, ${result.walContinuity.segmentsChecked} segment(s) ${result.walContinuity.from} .. ${result.walContinuity.through}`,
+        ]
+      : []),
+    ...(result.configurationChanges.length > 0
+      ? [
+          `Throwaway configuration: ${result.configurationChanges.length} setting(s) of the backup changed (${result.configurationChanges.map((c) => c.setting).join(", ")}); each with why in the JSON report`,
+        ]
+      : []),
+    ...result.swept.map((s) => `Removed a dead run's copy: ${s.directory} (${s.why})`),
     result.checks.length === 0
       ? "Checks: not run (the verification stopped before them)"
       : `Checks: ${result.checks.filter((c) => c.ok).length} of ${result.checks.length} passed`,
@@ -891,15 +1208,33 @@ export function transferRateMiBs(result: Pick<NightlyResult, "transferredBytes" 
 function nextAction(result: NightlyResult): string {
   const server = result.server;
   if (result.interrupted) return "the run was interrupted, nothing was concluded about the backup; run it again.";
+  // The cause first: a full disk or a dropped connection is what to mend, whatever phase met it.
+  const where = result.workDirectory ? result.workDirectory.replace(/\/[^/]+$/, "") : "the work directory's parent (--barman-work-dir)";
+  switch (result.cause) {
+    case "disk full":
+      return `a disk filled up (No space left on device) during ${result.failedPhase}: free room for one full copy of the backup in ${where} on the host restored to, or give --barman-work-dir on a larger disk; nothing was concluded about the backup.`;
+    case "ssh":
+      return `the SSH connection dropped or was refused during ${result.failedPhase} (ssh's words above): check the host, its sshd and the network, then run again; nothing was concluded about the backup. A copy it left is removed by the next run.`;
+    case "missing library":
+      return "the throwaway instance lacks a library the backup's configuration loads (named above): give an image that has it with PGDRILL_RECOVERY_IMAGE.";
+    case "encryption":
+      return "the backup is encrypted and could not be decrypted (words above): check encryption_passphrase_command and the GPG key on the Barman host; nothing was concluded about the backup's contents.";
+    default:
+      break;
+  }
   switch (result.failedPhase) {
     case "backup selection":
       return `there is no usable backup to verify: look at \`barman check ${server}\` and \`barman list-backup ${server}\` and at the backup schedule.`;
     case "backup verification":
-      return `the backup's files do not match its manifest: do not rely on this backup; take a new one (\`barman backup ${server}\`) and look at Barman's storage.`;
+      return result.backupVerification.verdict === "damaged"
+        ? `the backup's files do not match its manifest: do not rely on this backup; take a new one (\`barman backup ${server}\`) and look at Barman's storage.`
+        : `the backup's files could not be read in Barman's storage (words above): look at \`barman show-backup ${server} ${result.backupId ?? "ID"}\` and the backup directory's permissions.`;
+    case "WAL verification":
+      return `WAL the restore needs is missing from Barman's archive (named above): this backup cannot be restored past the gap. Look at \`barman check ${server}\`, the archiver's log and archive_command on the server, and take a new backup (\`barman backup ${server}\`) so that recovery does not depend on the gap.`;
     case "barman recover":
       return "Barman could not restore this backup to this target (its words above): check the target against the backup's times, and Barman's disk space for the temporary copy.";
     case "transfer":
-      return "the recovered copy could not be moved into the throwaway instance (words above): check the Docker engine and the disk space on both sides, then run again.";
+      return "the recovered copy could not be moved into the throwaway instance (words above): check the Docker engine here and its disk space, then run again.";
     case "instance start":
       return `PostgreSQL could not recover the copy (its words above): check that the target lies inside the archived WAL (\`barman check ${server}\`, \`barman show-backup ${server} ${result.backupId ?? "ID"}\`) and that this image's PostgreSQL matches the backup's.`;
     case "verification":

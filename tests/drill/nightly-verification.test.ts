@@ -165,8 +165,12 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
         "barman -f json show-backup",
         "barman -f json show-server",
         "tail -n",
+        "ls -1A",
         "barman verify-backup",
+        // The WAL continuity check, the sweep of dead runs' copies and the run marker.
+        "bash -c",
         "mktemp -d",
+        "cat --",
         `barman ${restoreVerb}`,
         "tar -C",
         "rm -rf",

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { barmanJsonErrors, barmanRestoreVerb } from "../../containers/barman/barman-client.ts";
+import { backupStorageOf, barmanJsonErrors, barmanRestoreVerb, barmanStagingOption } from "../../containers/barman/barman-client.ts";
 
 const sample = (name: string): string => readFileSync(new URL(`./samples/${name}`, import.meta.url), "utf8");
 
@@ -29,5 +29,28 @@ describe("barmanJsonErrors", () => {
   test("no _ERROR key, or no JSON at all: no errors", () => {
     expect(barmanJsonErrors('{"pg": {}}')).toEqual([]);
     expect(barmanJsonErrors("not json")).toEqual([]);
+  });
+});
+
+describe("how a backup is kept, from its data directory's listing (backupStorageOf)", () => {
+  test("a plain data directory (rsync, or postgres without compression)", () => {
+    expect(backupStorageOf(["PG_VERSION", "base", "global", "pg_wal", "postgresql.conf"])).toEqual({ format: "plain", compression: null, manifest: false });
+    expect(backupStorageOf(["PG_VERSION", "backup_label", "backup_manifest", "base"])).toEqual({ format: "plain", compression: null, manifest: true });
+  });
+  test("pg_basebackup's tar files, each compression by its suffix", () => {
+    expect(backupStorageOf(["backup_manifest", "base.tar.gz", "pg_wal.tar.gz"])).toEqual({ format: "tar", compression: "gzip", manifest: true });
+    expect(backupStorageOf(["backup_manifest", "base.tar.lz4", "pg_wal.tar.lz4"]).compression).toBe("lz4");
+    expect(backupStorageOf(["backup_manifest", "base.tar.zst", "pg_wal.tar.zst"]).compression).toBe("zstd");
+    expect(backupStorageOf(["backup_manifest", "base.tar", "pg_wal.tar"])).toEqual({ format: "tar", compression: null, manifest: true });
+  });
+});
+
+describe("each Barman version's staging option for a compressed backup (barmanStagingOption)", () => {
+  test("--recovery-staging-path up to 3.14, --staging-path from 3.15", () => {
+    expect(barmanStagingOption("3.4.0 Barman by EnterpriseDB (www.enterprisedb.com)")).toBe("--recovery-staging-path");
+    expect(barmanStagingOption("3.13.3 Barman by EnterpriseDB (www.enterprisedb.com)")).toBe("--recovery-staging-path");
+    expect(barmanStagingOption("3.14.1")).toBe("--recovery-staging-path");
+    expect(barmanStagingOption("3.15.0")).toBe("--staging-path");
+    expect(barmanStagingOption("3.20.1 Barman by EnterpriseDB (www.enterprisedb.com)")).toBe("--staging-path");
   });
 });

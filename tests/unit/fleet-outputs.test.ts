@@ -13,7 +13,7 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { nightlyOutcome, renderFleetJunit, writeFleetAllureResults } from "../../src/nightly/fleet-outputs.ts";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
-import { type NightlyResult, renderNightlySummary } from "../../src/nightly/verify-existing.ts";
+import { type NightlyResult, noEvidence, renderNightlySummary } from "../../src/nightly/verify-existing.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const COUNTER = join(ROOT, "scripts/count-results.mjs");
@@ -66,6 +66,7 @@ function server(name: string, over: Partial<NightlyResult> = {}): NightlyResult 
       { command: `barman list-backup --minimal ${name}`, exitCode: 0, durationMs: 310 },
       { command: `barman verify-backup ${name} 20261124T230000`, exitCode: 0, durationMs: 3_990 },
     ],
+    ...noEvidence(),
     ...over,
   };
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { NIGHTLY_METRIC_NAMES, readSamples, renderNightlyMetrics, writeNightlyTextfile, writeTextfileAtomically } from "../../src/nightly/prometheus.ts";
-import type { NightlyResult } from "../../src/nightly/verify-existing.ts";
+import { type NightlyResult, noEvidence } from "../../src/nightly/verify-existing.ts";
 
 const BARMAN = "SSH barman@backup-1";
 
@@ -47,6 +47,7 @@ function passingServer(server: string, finishedAt: string): NightlyResult {
     failedPhase: undefined,
     interrupted: false,
     barmanCommands: [],
+    ...noEvidence(),
   };
 }
 
@@ -207,6 +208,10 @@ describe("renderNightlyMetrics: one server passed, one failed", () => {
       'pgdrill_nightly_duration_seconds{server="empty",barman="SSH barman@backup-1"} 4',
       'pgdrill_nightly_checks{server="empty",barman="SSH barman@backup-1"} 0',
       'pgdrill_nightly_checks_failed{server="empty",barman="SSH barman@backup-1"} 0',
+      // A state set: the backup's files were not reached, which is "not verified", never "damaged".
+      'pgdrill_nightly_backup_verification{server="empty",barman="SSH barman@backup-1",state="verified",reason=""} 0',
+      'pgdrill_nightly_backup_verification{server="empty",barman="SSH barman@backup-1",state="damaged",reason=""} 0',
+      'pgdrill_nightly_backup_verification{server="empty",barman="SSH barman@backup-1",state="not_verified",reason="not_reached"} 1',
     ]);
   });
 

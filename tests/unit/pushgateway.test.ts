@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { PUSHGATEWAY_JOB, PushgatewayError, pushToPushgateway, readSamples } from "../../src/nightly/prometheus.ts";
-import type { NightlyResult } from "../../src/nightly/verify-existing.ts";
+import { type NightlyResult, noEvidence } from "../../src/nightly/verify-existing.ts";
 import { freePort, PUSHGATEWAY_BUDGETS_MS, type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
 
 /** A push to an endpoint that accepts the connection and never answers: short, the point is that it ends. */
@@ -52,6 +52,7 @@ function night(server: string, verdict: "pass" | "fail", finishedAt: string, bar
     failedPhase: failed ? "barman recover" : undefined,
     interrupted: false,
     barmanCommands: [],
+    ...noEvidence(),
   };
 }
 
