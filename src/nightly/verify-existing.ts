@@ -706,7 +706,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     });
     configurationChanges = configuration.changes;
     for (const change of configuration.changes)
-      progress(`configuration: ${change.setting} ${change.from === null ? "(unset)" : `= ${change.from}`} -> ${change.to ?? "removed"}: ${change.why}`);
+      progress(`configuration: ${change.setting} = ${change.from || "''"} -> ${change.to === null ? "removed" : change.to || "''"}: ${change.why}`);
     // Barman's restore renames the manifest to backup_manifest.<backup id> in the copy.
     const manifestName = `backup_manifest.${backup!.backupId}`;
     if (verifyCopy && (await onRestoreHost(["test", "-f", `${destination}/${manifestName}`])).exitCode !== 0) {
@@ -1039,12 +1039,21 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
 }
 
 /**
- * Files a Barman restore changes or adds in the copy, which its manifest cannot describe: the
- * configuration it rewrites (archive_command and recovery settings commented out, the originals
- * kept as .origin), its own recovery metadata, the WAL it copies for the replay, recovery.signal.
- * pg_verifybackup ignores pg_wal, postgresql.auto.conf and recovery.signal by itself.
+ * Files a Barman restore changes, adds or leaves out in the copy, which its manifest cannot
+ * describe: the configuration it rewrites (archive_command and recovery settings commented out,
+ * the originals kept as .origin), its own recovery metadata, the WAL it copies for the replay, and
+ * tablespace_map, which it never unpacks from a tar backup (it places tablespaces itself:
+ * recovery_executor.py, `exclude=["recovery.conf", "tablespace_map"]`). pg_verifybackup ignores
+ * pg_wal, postgresql.auto.conf and recovery.signal by itself.
  */
-const FILES_BARMAN_RESTORE_CHANGES = ["postgresql.conf", "postgresql.conf.origin", "postgresql.auto.conf.origin", ".barman-recover.info", "barman_wal"];
+const FILES_BARMAN_RESTORE_CHANGES = [
+  "postgresql.conf",
+  "postgresql.conf.origin",
+  "postgresql.auto.conf.origin",
+  ".barman-recover.info",
+  "barman_wal",
+  "tablespace_map",
+];
 
 /** The "pgdrill: <what>: ..." lines the throwaway instance's entrypoint wrote (containers/postgres/docker-entrypoint.sh). */
 function pgdrillLines(log: string, what: string): string[] {
