@@ -170,6 +170,10 @@ export function barmanStagingOption(versionLine: string): "--staging-path" | "--
 
 /** Barman's own words when path_prefix and PATH hold no pg_verifybackup (backup.py, 3.4 to 3.20). */
 const PG_VERIFYBACKUP_NOT_FOUND = /pg_verifybackup not found/;
+/** Barman 3.20 on an encrypted backup (tests/unit/samples/real-hosts). */
+const ENCRYPTED_NOT_VERIFIABLE = /[Bb]ackup verification is not supported for encrypted backups/;
+/** pg_verifybackup 17 and older on a tar backup: the tar files themselves are "not in the manifest" (tests/unit/samples/real-hosts). */
+const TAR_NOT_READ = /"(base|pg_wal|\d+)\.tar(\.\w+)?" is present on disk but not in the manifest/;
 
 export interface BackupStorage {
   /** plain: a data directory; tar: pg_basebackup's base.tar[.gz|.lz4|.zst] and pg_wal.tar files. */
@@ -441,16 +445,36 @@ export class BarmanClient {
   /**
    * `barman verify-backup`, its words classified: only pg_verifybackup's own complaint is damage;
    * Barman not finding pg_verifybackup (Debian keeps it in /usr/lib/postgresql/<major>/bin, which
-   * Barman searches only through path_prefix) says nothing about the backup. Call it only for a
-   * plain-format backup with a manifest (see backupStorage): anything else pg_verifybackup
-   * misreads as missing files.
+   * Barman searches only through path_prefix) says nothing about the backup, nor does a tar
+   * backup that pg_verifybackup before 18 cannot read ("format") or an encrypted one, which
+   * Barman 3.20 refuses to verify ("encrypted"). Call it for a backup with a manifest (see
+   * backupStorage).
    */
-  async verifyBackupOutcome(backupId: string): Promise<{ outcome: "verified" | "damaged" | "tool missing"; said: string; exitCode: number }> {
+  async verifyBackupOutcome(
+    backupId: string,
+  ): Promise<{ outcome: "verified" | "damaged" | "tool missing" | "format" | "encrypted"; said: string; exitCode: number }> {
     const result = await this.command(["verify-backup", this.serverName, backupId], { allowFailure: true });
     const said = words(result);
     if (PG_VERIFYBACKUP_NOT_FOUND.test(said)) return { outcome: "tool missing", said: PG_VERIFYBACKUP_NOT_FOUND.exec(said)![0], exitCode: result.exitCode };
+    // Barman 3.14+ refuses to verify what it encrypted; pg_verifybackup before 18 reads no tar
+    // backup (it reports the tar files as extra and every file in them as missing): no verdict.
+    const encrypted = ENCRYPTED_NOT_VERIFIABLE.exec(said);
+    if (encrypted) return { outcome: "encrypted", said: encrypted[0], exitCode: result.exitCode };
+    const tar = TAR_NOT_READ.exec(said);
+    if (tar) return { outcome: "format", said: tar[0], exitCode: result.exitCode };
     const damaged = result.exitCode !== 0 || /\b(ERROR|error):/.test(said);
     return { outcome: damaged ? "damaged" : "verified", said, exitCode: result.exitCode };
+  }
+
+  /**
+   * Where Debian's PostgreSQL client packages put pg_verifybackup on the Barman host
+   * (/usr/lib/postgresql/<major>/bin, no wrapper on PATH), newest major last: what path_prefix
+   * should name when Barman did not find it. Read-only; empty when none is installed.
+   */
+  async installedPgVerifybackup(): Promise<string[]> {
+    const found = await this.transport.run(["bash", "-c", "ls -1d /usr/lib/postgresql/*/bin/pg_verifybackup 2>/dev/null | sort -V"]);
+    this.transcript.push(found);
+    return found.stdout.split("\n").filter(Boolean);
   }
 
   /**

@@ -238,11 +238,14 @@ export interface BackupVerification {
   verdict: "verified" | "damaged" | "not verified";
   /** "barman verify-backup" on the Barman host, "pg_verifybackup on the restored copy" in the throwaway instance, or null. */
   by: "barman verify-backup" | "pg_verifybackup on the restored copy" | null;
-  /** Why it was not verified (a metric label): no manifest, pg_verifybackup missing, not reached. */
-  reason: "no manifest" | "pg_verifybackup missing" | "not reached" | null;
+  /** Why it was not verified (a metric label): no manifest, pg_verifybackup missing, a format or encryption Barman cannot verify, not reached. */
+  reason: NotVerifiedReason | null;
   /** One sentence a DBA reads. */
   sentence: string;
 }
+
+/** Why a backup's files were not checked against a manifest: never a verdict on the backup. */
+export type NotVerifiedReason = "no manifest" | "pg_verifybackup missing" | "format" | "encrypted" | "not reached";
 
 /** What was restored: every archived WAL after the backup (the default), the backup alone, or a target. */
 export type NightlyMode = "full WAL replay" | "backup only" | "target";
@@ -485,8 +488,8 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
   let configurationChanges: ConfigChange[] = [];
   let swept: Array<{ directory: string; why: string }> = [];
   let cause: CauseClass | null = null;
-  /** The restored copy is checked against its manifest in the throwaway instance (Barman could not check the backup itself). */
-  let verifyCopy = false;
+  /** The restored copy is checked against its manifest in the throwaway instance, because Barman could not check the backup itself (why, and Barman's words). */
+  let verifyCopy: { reason: NotVerifiedReason; said: string } | undefined;
   const freshness = unknownFreshness(startedAt.toISOString());
   const ageS = (time: Date): number => Math.round((startedAt.getTime() - time.getTime()) / 100) / 10;
   /**
@@ -613,13 +616,6 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       progress(`NOT VERIFIED: ${backupVerification.sentence}`);
       return true;
     }
-    if (read.format === "tar") {
-      verifyCopy = true;
-      progress(
-        `backup ${id} is a ${read.compression ?? "uncompressed"} tar backup, which barman verify-backup cannot read: the restored copy is checked against its manifest instead`,
-      );
-      return true;
-    }
     const verified = await barman.verifyBackupOutcome(id).catch((error: Error) => error);
     if (verified instanceof Error) {
       fail("backup verification", `barman verify-backup could not run: ${verified.message}`);
@@ -630,11 +626,17 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       fail("backup verification", `barman verify-backup found backup ${id} damaged (exit ${verified.exitCode}):\n${verified.said}`);
       return false;
     }
-    if (verified.outcome === "tool missing") {
-      verifyCopy = true;
-      progress(
-        `barman verify-backup: ${verified.said}: Barman looks for it in path_prefix (Debian installs it in /usr/lib/postgresql/${major}/bin, not on PATH: path_prefix = /usr/lib/postgresql/${major}/bin in the server's section); the restored copy is checked against the manifest instead`,
-      );
+    if (verified.outcome !== "verified") {
+      const installed = verified.outcome === "tool missing" ? ((await barman.installedPgVerifybackup().catch(() => [])).at(-1) ?? "") : "";
+      const why = {
+        "tool missing": installed
+          ? `Barman looks for it in path_prefix and the barman user's PATH; it is installed at ${installed} (Debian's client package, not on PATH): path_prefix = "${installed.replace(/\/pg_verifybackup$/, "")}" in the server's section lets Barman verify`
+          : `Barman looks for it in path_prefix and the barman user's PATH, and no /usr/lib/postgresql/*/bin/pg_verifybackup is installed on the Barman host: install Debian's postgresql-client-<major> (at least PostgreSQL ${major}) and set path_prefix`,
+        format: `the pg_verifybackup Barman runs (PostgreSQL 17 or older) cannot read a ${read.compression ?? "uncompressed"} tar backup`,
+        encrypted: "Barman does not verify the backups it encrypted",
+      }[verified.outcome];
+      verifyCopy = { reason: verified.outcome === "tool missing" ? "pg_verifybackup missing" : verified.outcome, said: `${verified.said}: ${why}` };
+      progress(`barman verify-backup: ${verifyCopy.said}; the restored copy is checked against the backup's manifest instead`);
       return true;
     }
     backupVerification = { verdict: "verified", by: "barman verify-backup", reason: null, sentence: verified.said.split("\n").at(-1) ?? "verified" };
@@ -710,13 +712,13 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     // Barman's restore renames the manifest to backup_manifest.<backup id> in the copy.
     const manifestName = `backup_manifest.${backup!.backupId}`;
     if (verifyCopy && (await onRestoreHost(["test", "-f", `${destination}/${manifestName}`])).exitCode !== 0) {
-      verifyCopy = false;
       backupVerification = {
         verdict: "not verified",
         by: null,
-        reason: "pg_verifybackup missing",
-        sentence: `the restored copy of backup ${backup!.backupId} has no ${manifestName}, and Barman could not check the backup itself: its files were not checked against a manifest`,
+        reason: verifyCopy.reason,
+        sentence: `backup ${backup!.backupId}'s files were not checked against its manifest: ${verifyCopy.said}, and Barman's restore left no ${manifestName} in the copy to check it there`,
       };
+      verifyCopy = undefined;
       progress(`NOT VERIFIED: ${backupVerification.sentence}`);
     }
 

@@ -1,0 +1,276 @@
+// The nightly verification against a Barman host set up the way Barman's documentation and Debian's
+// packages set one up (tests/support/barman-docs-host.ts), reached only over SSH: PostgreSQL 15 in
+// Debian's pg_createcluster layout (configuration under /etc/postgresql, data checksums on) backed
+// up with the classic rsync method, barman-wal-archive and gzip WAL, no manifest; PostgreSQL 17
+// backed up with the postgres method as gzip tar files. Healthy, both are green with every archived
+// WAL segment replayed; a backup that cannot be checked against a manifest is "not verified", never
+// damaged. Then the faults, each caught at the earliest phase with its cause first and nothing left
+// behind: flipped bytes in the manifest-less backup, pg_verifybackup missing, a full work disk,
+// sshd killed mid-transfer (the next run sweeps the copy it left), a WAL gap.
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as allure from "allure-js-commons";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject } from "vitest";
+import { readSettings } from "../../src/config.ts";
+import type { FleetReport } from "../../src/nightly/fleet-report.ts";
+import type { NightlyResult } from "../../src/nightly/verify-existing.ts";
+import { type DocsBarmanHost, type DocsServerName, startDocsBarmanHost } from "../support/barman-docs-host.ts";
+import { type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
+import { leftoverThrowaways } from "../support/nightly-evidence.ts";
+import { orderedScenario } from "../support/ordered-steps.ts";
+
+const run = inject("drillRun");
+const settings = readSettings();
+const say = (line: string): void => console.log(`[nightly-real-hosts ${run.runId}] ${line}`);
+
+beforeEach(async () => {
+  await allure.epic("Disaster recovery");
+  await allure.feature("Nightly verification of an existing Barman server");
+  await allure.story("A Barman host set up as Barman's documentation and Debian's packages do");
+  await allure.parameter("run id", run.runId);
+});
+
+describe("Nightly verification of a Barman host set up from Debian packages and Barman's documentation (rsync + Debian layout, gzip tar)", () => {
+  let host: DocsBarmanHost;
+  let work: string;
+  const file = (name: string): string => join(work, name);
+
+  const verify = (extra: string[], onStderrLine?: Parameters<typeof runNightlyCli>[1]["onStderrLine"]): Promise<CliRun> =>
+    runNightlyCli(
+      [
+        "--barman-ssh",
+        host.ssh.destination,
+        "--ssh-port",
+        String(host.ssh.port),
+        "--ssh-identity",
+        host.ssh.identityFile!,
+        "--ssh-known-hosts",
+        host.ssh.knownHostsFile!,
+        "--report",
+        file("nightly.json"),
+        "--junit",
+        file("nightly-junit.xml"),
+        "--allure-results",
+        file("allure-results"),
+        ...extra,
+      ],
+      { say, onStderrLine },
+    );
+  const report = async (): Promise<FleetReport> => JSON.parse(await readFile(file("nightly.json"), "utf8")) as FleetReport;
+  const only = async (server: DocsServerName): Promise<NightlyResult> => {
+    const r = await report();
+    expect(r.servers.map((s) => s.server)).toEqual([server]);
+    return r.servers[0]!;
+  };
+  const workDirectories = async (): Promise<string[]> =>
+    (await host.barmanExec(`find /var/tmp ${host.workDisk.path} -maxdepth 1 -name 'pgdrill-verify-*'`, "root")).split("\n").filter(Boolean);
+  const nothingLeft = async (): Promise<void> => {
+    expect(await workDirectories(), "restored copies on the Barman host").toEqual([]);
+    expect(await leftoverThrowaways(), "throwaway instances in Docker").toEqual([]);
+  };
+  const attach = async (what: string, cli: CliRun): Promise<void> => {
+    await allure.attachment(`CLI ${what}: stdout`, cli.stdout, "text/plain");
+    await allure.attachment(`CLI ${what}: stderr`, cli.stderr, "text/plain");
+    await allure.attachment(`nightly report ${what}`, await readFile(file("nightly.json"), "utf8").catch(() => "(none)"), "application/json");
+  };
+  /** The CLI's arguments with --config pointing at this test's configuration. */
+  const configured = (extra: string[]): string[] => ["--config", file("nightly.config.ts"), ...extra];
+
+  beforeAll(async () => {
+    host = await startDocsBarmanHost(run, settings, say);
+    work = await mkdtemp(join(tmpdir(), "pgdrill-nightly-real-hosts-"));
+    const { "pg15-rsync": pg15, "pg17-tar-gzip": pg17 } = host.servers;
+    // A team's configuration: each server's row count at the end of the archive, and the built-in checks.
+    const config = {
+      name: "nightly verification of the Debian-packaged backup host",
+      // Speed is the benchmark's business: two busy cores must not turn these steps red.
+      objectives: { rtoBarmanRecoverS: 600, rtoInstanceStartS: 600, rtoVerificationS: 600, rtoTotalS: 1800 },
+      nightly: {
+        amcheck: true,
+        pgDump: true,
+        servers: Object.fromEntries(
+          [pg15, pg17].map((s) => [
+            s.serverName,
+            { database: s.database, checks: [{ name: `${s.table} at the end of the archive`, sql: s.countSql, expected: [[s.rows.atEndOfArchive]] }] },
+          ]),
+        ),
+      },
+    };
+    await writeFile(file("nightly.config.ts"), `export default ${JSON.stringify(config, null, 2)};\n`);
+    say(`docs host up in ${(host.timingsMs.total / 1000).toFixed(1)} s`);
+  });
+
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+    if (host && !settings.keepResources) await host.stop();
+  });
+
+  const steps = orderedScenario({ stepTimeoutMs: 10 * 60_000 });
+
+  steps.step(
+    "healthy: both servers green with every archived WAL segment replayed; the rsync backup without a manifest is 'not verified' (never damaged) and checked by pg_checksums; the Debian configuration neutralised and listed",
+    async () => {
+      const cli = await verify(configured(["--all-servers"]));
+      await attach("healthy", cli);
+      expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+      const r = await report();
+      expect(r.servers.map((s) => [s.server, s.verdict, s.mode, s.postgresMajor])).toEqual([
+        ["pg15-rsync", "pass", "full WAL replay", 15],
+        ["pg17-tar-gzip", "pass", "full WAL replay", 17],
+      ]);
+      const [pg15, pg17] = r.servers as [NightlyResult, NightlyResult];
+
+      // rsync: no manifest, said in one sentence; the physical check ran instead.
+      expect(pg15.storage).toEqual({ format: "plain", compression: null, manifest: false });
+      expect([pg15.backupVerification.verdict, pg15.backupVerification.reason]).toEqual(["not verified", "no manifest"]);
+      expect(pg15.backupVerification.sentence).toMatch(/has no backup_manifest .*barman generate-manifest pg15-rsync/);
+      expect(pg15.checks.map((c) => [c.kind, c.ok])).toEqual([
+        ["query", true],
+        ["amcheck", true],
+        ["pg_dump", true],
+        ["pg_checksums", true],
+      ]);
+      // The Debian layout's settings that cannot hold in a throwaway copy, each changed and said.
+      const changed = pg15.configurationChanges.map((c) => c.setting);
+      for (const setting of ["data_directory", "hba_file", "include_dir", "external_pid_file"]) expect(changed, setting).toContain(setting);
+      expect(cli.stdout).toMatch(/^Backup verification: NOT VERIFIED: backup \d{8}T\d{6} has no backup_manifest/m);
+
+      // gzip tar: Barman cannot verify it; the restored copy was checked against its manifest.
+      expect(pg17.storage).toEqual({ format: "tar", compression: "gzip", manifest: true });
+      expect([pg17.backupVerification.verdict, pg17.backupVerification.by]).toEqual(["verified", "pg_verifybackup on the restored copy"]);
+      expect(pg17.barmanCommands.find((c) => / restore /.test(c.command))?.command).toMatch(/--recovery-staging-path \/var\/tmp\/pgdrill-verify-\S+\/staging/);
+      expect(pg17.checks.every((c) => c.ok)).toBe(true);
+      for (const s of [pg15, pg17]) expect(s.walContinuity?.missing, `${s.server} WAL continuity`).toEqual([]);
+      await nothingLeft();
+    },
+  );
+
+  steps.step("no --config: only the built-in checks run, one line says so, and the project's own drill checks are not applied", async () => {
+    const cli = await verify(["--server", "pg17-tar-gzip"]);
+    await attach("no config", cli);
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+    expect(cli.stderr).toMatch(/no --config: only the built-in checks run/);
+    const pg17 = await only("pg17-tar-gzip");
+    expect(pg17.checks.map((c) => c.kind)).toEqual(["amcheck", "pg_dump"]);
+    await nothingLeft();
+  });
+
+  steps.step("flipped bytes in the manifest-less rsync backup: caught on the copy and named by file and block, the backup's files not called verified", async () => {
+    const flipped = await host.flipBytesInBackup("pg15-rsync");
+    const relation = flipped.file.split("/data/").at(-1)!;
+    await allure.parameter("damaged", `${relation} block ${flipped.block}`);
+    try {
+      const cli = await verify(configured(["--server", "pg15-rsync"]));
+      await attach("flipped bytes", cli);
+      expect(cli.code).toBe(1);
+      const pg15 = await only("pg15-rsync");
+      expect(pg15.failedPhase).toBe("verification");
+      expect(pg15.backupVerification.verdict).toBe("not verified");
+      const pageCheck = pg15.checks.find((c) => c.kind === "pg_checksums");
+      // pg_checksums names the file and the block; the reads of the damaged page fail on its checksum too.
+      expect(pageCheck?.ok).toBe(false);
+      expect(pageCheck?.error).toMatch(new RegExp(`checksum verification failed in file ".*${relation}", block ${flipped.block}`));
+      expect(pg15.problems.join("\n")).toMatch(new RegExp(`invalid page in block ${flipped.block} of relation ${relation}`));
+      await nothingLeft();
+    } finally {
+      // The same XOR again: the backup as it was, for the next steps.
+      await host.flipBytesInBackup("pg15-rsync");
+    }
+  });
+
+  steps.step("the rsync backup given a manifest (barman generate-manifest): verified by barman verify-backup", async () => {
+    await host.generateManifest("pg15-rsync");
+    const cli = await verify(configured(["--server", "pg15-rsync"]));
+    await attach("generated manifest", cli);
+    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+    const pg15 = await only("pg15-rsync");
+    expect([pg15.backupVerification.verdict, pg15.backupVerification.by]).toEqual(["verified", "barman verify-backup"]);
+    await nothingLeft();
+  });
+
+  steps.step(
+    "pg_verifybackup missing where Barman looks (no path_prefix): not damage; said with where Barman looks, and the copy verified in the throwaway instance",
+    async () => {
+      await host.removePathPrefix();
+      try {
+        const cli = await verify(configured(["--server", "pg15-rsync"]));
+        await attach("no path_prefix", cli);
+        expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+        expect(cli.stderr).toMatch(
+          /pg_verifybackup not found: Barman looks for it in path_prefix and the barman user's PATH; it is installed at \/usr\/lib\/postgresql\/17\/bin\/pg_verifybackup .*path_prefix = "\/usr\/lib\/postgresql\/17\/bin"/,
+        );
+        const pg15 = await only("pg15-rsync");
+        expect([pg15.verdict, pg15.backupVerification.verdict, pg15.backupVerification.by]).toEqual(["pass", "verified", "pg_verifybackup on the restored copy"]);
+        await nothingLeft();
+      } finally {
+        await host.setPathPrefix();
+      }
+    },
+  );
+
+  steps.step("the work directory's disk full: the cause line first (No space left on device), the Action says to free room, nothing concluded about the backup", async () => {
+    await host.fillWorkDisk();
+    try {
+      const cli = await verify(configured(["--server", "pg15-rsync", "--barman-work-dir", host.workDisk.path]));
+      await attach("disk full", cli);
+      expect(cli.code).toBe(1);
+      const pg15 = await only("pg15-rsync");
+      expect([pg15.failedPhase, pg15.cause]).toEqual(["barman recover", "disk full"]);
+      const [first] = pg15.problems;
+      expect(first?.split("\n")[0]).toMatch(/No space left on device/);
+      expect(first?.split("\n").length, "at most ~20 lines").toBeLessThanOrEqual(21);
+      expect(cli.stdout).toMatch(/^Action: a disk filled up \(No space left on device\)/m);
+      // JUnit: an error (nothing concluded), not a failure of the backup.
+      expect(await readFile(file("nightly-junit.xml"), "utf8")).toMatch(/<error message="barman recover failed/);
+      await nothingLeft();
+    } finally {
+      await host.freeWorkDisk();
+    }
+  });
+
+  steps.step("sshd killed mid-transfer: the run fails in transfer with ssh's words and cannot remove its copy; the next run removes it, naming the dead run", async () => {
+    let killed: Promise<void> | undefined;
+    const cli = await verify(configured(["--server", "pg17-tar-gzip"]), (line) => {
+      if (!killed && /streaming .* into throwaway container/.test(line)) killed = host.killSshd();
+    });
+    await killed;
+    await attach("sshd killed", cli);
+    expect(killed, "the CLI reached the transfer").toBeDefined();
+    expect(cli.code).toBe(1);
+    const pg17 = await only("pg17-tar-gzip");
+    expect(pg17.failedPhase).toBe("transfer");
+    expect(pg17.cause).toBe("ssh");
+    const left = await workDirectories();
+    expect(left, "the copy the dead connection left").toHaveLength(1);
+    expect(await leftoverThrowaways()).toEqual([]);
+
+    await host.startSshd();
+    const next = await verify(configured(["--server", "pg17-tar-gzip"]));
+    await attach("next run", next);
+    expect(next.code, next.stdout + next.stderr).toBe(0);
+    const swept = (await only("pg17-tar-gzip")).swept;
+    expect(swept.map((s) => s.directory)).toEqual(left);
+    expect(swept[0]?.why).toMatch(/^run \S+ \(pid \d+ on .+, started .+\) is gone$/);
+    expect(next.stdout).toContain(`Removed a dead run's copy: ${left[0]}`);
+    await nothingLeft();
+  });
+
+  steps.step("a WAL segment lost from the archive after the backup: caught in WAL verification naming the segment, before any restore", async () => {
+    // The file gone from Barman's disk, its line still in the catalogue: the catalogue says the
+    // archive reaches it, the wals directory does not hold it (a lost file, as a storage fault leaves it).
+    const { lastArchivedSegment: segment } = host.servers["pg17-tar-gzip"];
+    await host.barmanExec(`rm /var/lib/barman/pg17-tar-gzip/wals/${segment.slice(0, 16)}/${segment}`);
+    await allure.parameter("deleted", segment);
+    const cli = await verify(configured(["--server", "pg17-tar-gzip"]));
+    await attach("WAL gap", cli);
+    expect(cli.code).toBe(1);
+    const pg17 = await only("pg17-tar-gzip");
+    expect(pg17.failedPhase).toBe("WAL verification");
+    expect(pg17.walContinuity?.missing).toEqual([segment]);
+    expect(pg17.problems[0]).toMatch(new RegExp(`^WAL verification failed .*: WAL segment ${segment} missing from Barman's archive`));
+    expect(pg17.barmanCommands.some((c) => / restore /.test(c.command)), "no restore ran").toBe(false);
+    expect(cli.stdout).toMatch(/^Action: WAL the restore needs is missing from Barman's archive/m);
+    await nothingLeft();
+  });
+});
