@@ -156,28 +156,31 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     await nothingLeft();
   });
 
-  steps.step("flipped bytes in the manifest-less rsync backup: caught on the copy and named by file and block, the backup's files not called verified", async () => {
-    const flipped = await host.flipBytesInBackup("pg15-rsync");
-    const relation = flipped.file.split("/data/").at(-1)!;
-    await allure.parameter("damaged", `${relation} block ${flipped.block}`);
-    try {
-      const cli = await verify(configured(["--server", "pg15-rsync"]));
-      await attach("flipped bytes", cli);
-      expect(cli.code).toBe(1);
-      const pg15 = await only("pg15-rsync");
-      expect(pg15.failedPhase).toBe("verification");
-      expect(pg15.backupVerification.verdict).toBe("not verified");
-      const pageCheck = pg15.checks.find((c) => c.kind === "pg_checksums");
-      // pg_checksums names the file and the block; the reads of the damaged page fail on its checksum too.
-      expect(pageCheck?.ok).toBe(false);
-      expect(pageCheck?.error).toMatch(new RegExp(`checksum verification failed in file ".*${relation}", block ${flipped.block}`));
-      expect(pg15.problems.join("\n")).toMatch(new RegExp(`invalid page in block ${flipped.block} of relation ${relation}`));
-      await nothingLeft();
-    } finally {
-      // The same XOR again: the backup as it was, for the next steps.
-      await host.flipBytesInBackup("pg15-rsync");
-    }
-  });
+  steps.step(
+    "flipped bytes in the manifest-less rsync backup: caught on the copy and named by file and block, the backup's files not called verified",
+    async () => {
+      const flipped = await host.flipBytesInBackup("pg15-rsync");
+      const relation = flipped.file.split("/data/").at(-1)!;
+      await allure.parameter("damaged", `${relation} block ${flipped.block}`);
+      try {
+        const cli = await verify(configured(["--server", "pg15-rsync"]));
+        await attach("flipped bytes", cli);
+        expect(cli.code).toBe(1);
+        const pg15 = await only("pg15-rsync");
+        expect(pg15.failedPhase).toBe("verification");
+        expect(pg15.backupVerification.verdict).toBe("not verified");
+        const pageCheck = pg15.checks.find((c) => c.kind === "pg_checksums");
+        // pg_checksums names the file and the block; the reads of the damaged page fail on its checksum too.
+        expect(pageCheck?.ok).toBe(false);
+        expect(pageCheck?.error).toMatch(new RegExp(`checksum verification failed in file ".*${relation}", block ${flipped.block}`));
+        expect(pg15.problems.join("\n")).toMatch(new RegExp(`invalid page in block ${flipped.block} of relation ${relation}`));
+        await nothingLeft();
+      } finally {
+        // The same XOR again: the backup as it was, for the next steps.
+        await host.flipBytesInBackup("pg15-rsync");
+      }
+    },
+  );
 
   steps.step("the rsync backup given a manifest (barman generate-manifest): verified by barman verify-backup", async () => {
     await host.generateManifest("pg15-rsync");
@@ -201,7 +204,11 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
           /pg_verifybackup not found: Barman looks for it in path_prefix and the barman user's PATH; it is installed at \/usr\/lib\/postgresql\/17\/bin\/pg_verifybackup .*path_prefix = "\/usr\/lib\/postgresql\/17\/bin"/,
         );
         const pg15 = await only("pg15-rsync");
-        expect([pg15.verdict, pg15.backupVerification.verdict, pg15.backupVerification.by]).toEqual(["pass", "verified", "pg_verifybackup on the restored copy"]);
+        expect([pg15.verdict, pg15.backupVerification.verdict, pg15.backupVerification.by]).toEqual([
+          "pass",
+          "verified",
+          "pg_verifybackup on the restored copy",
+        ]);
         await nothingLeft();
       } finally {
         await host.setPathPrefix();
@@ -209,52 +216,58 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     },
   );
 
-  steps.step("the work directory's disk full: the cause line first (No space left on device), the Action says to free room, nothing concluded about the backup", async () => {
-    await host.fillWorkDisk();
-    try {
-      const cli = await verify(configured(["--server", "pg15-rsync", "--barman-work-dir", host.workDisk.path]));
-      await attach("disk full", cli);
+  steps.step(
+    "the work directory's disk full: the cause line first (No space left on device), the Action says to free room, nothing concluded about the backup",
+    async () => {
+      await host.fillWorkDisk();
+      try {
+        const cli = await verify(configured(["--server", "pg15-rsync", "--barman-work-dir", host.workDisk.path]));
+        await attach("disk full", cli);
+        expect(cli.code).toBe(1);
+        const pg15 = await only("pg15-rsync");
+        expect([pg15.failedPhase, pg15.cause]).toEqual(["barman recover", "disk full"]);
+        const [first] = pg15.problems;
+        expect(first?.split("\n")[0]).toMatch(/No space left on device/);
+        expect(first?.split("\n").length, "at most ~20 lines").toBeLessThanOrEqual(21);
+        expect(cli.stdout).toMatch(/^Action: a disk filled up \(No space left on device\)/m);
+        // JUnit: an error (nothing concluded), not a failure of the backup.
+        expect(await readFile(file("nightly-junit.xml"), "utf8")).toMatch(/<error message="barman recover failed/);
+        await nothingLeft();
+      } finally {
+        await host.freeWorkDisk();
+      }
+    },
+  );
+
+  steps.step(
+    "sshd killed mid-transfer: the run fails in transfer with ssh's words and cannot remove its copy; the next run removes it, naming the dead run",
+    async () => {
+      let killed: Promise<void> | undefined;
+      const cli = await verify(configured(["--server", "pg17-tar-gzip"]), (line) => {
+        if (!killed && /streaming .* into throwaway container/.test(line)) killed = host.killSshd();
+      });
+      await killed;
+      await attach("sshd killed", cli);
+      expect(killed, "the CLI reached the transfer").toBeDefined();
       expect(cli.code).toBe(1);
-      const pg15 = await only("pg15-rsync");
-      expect([pg15.failedPhase, pg15.cause]).toEqual(["barman recover", "disk full"]);
-      const [first] = pg15.problems;
-      expect(first?.split("\n")[0]).toMatch(/No space left on device/);
-      expect(first?.split("\n").length, "at most ~20 lines").toBeLessThanOrEqual(21);
-      expect(cli.stdout).toMatch(/^Action: a disk filled up \(No space left on device\)/m);
-      // JUnit: an error (nothing concluded), not a failure of the backup.
-      expect(await readFile(file("nightly-junit.xml"), "utf8")).toMatch(/<error message="barman recover failed/);
+      const pg17 = await only("pg17-tar-gzip");
+      expect(pg17.failedPhase).toBe("transfer");
+      expect(pg17.cause).toBe("ssh");
+      const left = await workDirectories();
+      expect(left, "the copy the dead connection left").toHaveLength(1);
+      expect(await leftoverThrowaways()).toEqual([]);
+
+      await host.startSshd();
+      const next = await verify(configured(["--server", "pg17-tar-gzip"]));
+      await attach("next run", next);
+      expect(next.code, next.stdout + next.stderr).toBe(0);
+      const swept = (await only("pg17-tar-gzip")).swept;
+      expect(swept.map((s) => s.directory)).toEqual(left);
+      expect(swept[0]?.why).toMatch(/^run \S+ \(pid \d+ on .+, started .+\) is gone$/);
+      expect(next.stdout).toContain(`Removed a dead run's copy: ${left[0]}`);
       await nothingLeft();
-    } finally {
-      await host.freeWorkDisk();
-    }
-  });
-
-  steps.step("sshd killed mid-transfer: the run fails in transfer with ssh's words and cannot remove its copy; the next run removes it, naming the dead run", async () => {
-    let killed: Promise<void> | undefined;
-    const cli = await verify(configured(["--server", "pg17-tar-gzip"]), (line) => {
-      if (!killed && /streaming .* into throwaway container/.test(line)) killed = host.killSshd();
-    });
-    await killed;
-    await attach("sshd killed", cli);
-    expect(killed, "the CLI reached the transfer").toBeDefined();
-    expect(cli.code).toBe(1);
-    const pg17 = await only("pg17-tar-gzip");
-    expect(pg17.failedPhase).toBe("transfer");
-    expect(pg17.cause).toBe("ssh");
-    const left = await workDirectories();
-    expect(left, "the copy the dead connection left").toHaveLength(1);
-    expect(await leftoverThrowaways()).toEqual([]);
-
-    await host.startSshd();
-    const next = await verify(configured(["--server", "pg17-tar-gzip"]));
-    await attach("next run", next);
-    expect(next.code, next.stdout + next.stderr).toBe(0);
-    const swept = (await only("pg17-tar-gzip")).swept;
-    expect(swept.map((s) => s.directory)).toEqual(left);
-    expect(swept[0]?.why).toMatch(/^run \S+ \(pid \d+ on .+, started .+\) is gone$/);
-    expect(next.stdout).toContain(`Removed a dead run's copy: ${left[0]}`);
-    await nothingLeft();
-  });
+    },
+  );
 
   steps.step("a WAL segment lost from the archive after the backup: caught in WAL verification naming the segment, before any restore", async () => {
     // The file gone from Barman's disk, its line still in the catalogue: the catalogue says the
@@ -269,7 +282,10 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     expect(pg17.failedPhase).toBe("WAL verification");
     expect(pg17.walContinuity?.missing).toEqual([segment]);
     expect(pg17.problems[0]).toMatch(new RegExp(`^WAL verification failed .*: WAL segment ${segment} missing from Barman's archive`));
-    expect(pg17.barmanCommands.some((c) => / restore /.test(c.command)), "no restore ran").toBe(false);
+    expect(
+      pg17.barmanCommands.some((c) => / restore /.test(c.command)),
+      "no restore ran",
+    ).toBe(false);
     expect(cli.stdout).toMatch(/^Action: WAL the restore needs is missing from Barman's archive/m);
     await nothingLeft();
   });
