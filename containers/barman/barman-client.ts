@@ -429,20 +429,6 @@ export class BarmanClient {
   }
 
   /**
-   * `barman verify-backup`: pg_verifybackup checks every file of the backup against its manifest.
-   * Returns Barman's words; throws with them when the backup is damaged, or when Barman could not
-   * run pg_verifybackup at all (that is no verdict on the backup: the error says so).
-   */
-  async verifyBackup(backupId: string): Promise<string> {
-    const verified = await this.verifyBackupOutcome(backupId);
-    if (verified.outcome === "tool missing")
-      throw new Error(`barman verify-backup could not check backup ${backupId} of ${this.serverName}: ${verified.said} (Barman looks in path_prefix)`);
-    if (verified.outcome === "damaged")
-      throw new Error(`barman verify-backup found backup ${backupId} of ${this.serverName} damaged (exit ${verified.exitCode}):\n${verified.said}`);
-    return verified.said;
-  }
-
-  /**
    * `barman verify-backup`, its words classified: only pg_verifybackup's own complaint is damage;
    * Barman not finding pg_verifybackup (Debian keeps it in /usr/lib/postgresql/<major>/bin, which
    * Barman searches only through path_prefix) says nothing about the backup, nor does a tar

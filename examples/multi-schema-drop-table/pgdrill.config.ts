@@ -1,6 +1,6 @@
 // Example: an application with two schemas; the disaster is a DROP TABLE of the invoices.
 // Different from the seed in kind: several schemas, a dropped table (not deleted rows), WAL
-// compression in Barman and on the primary, WAL shipped by archive_command only (no streaming),
+// compression in Barman and on the primary, gzip tar base backups, WAL shipped by archive_command only (no streaming),
 // and three targets including "no target", which
 // replays the DROP and must give back a database without the table.
 import { defineDrillConfig } from "../../src/drill-config.ts";
@@ -29,7 +29,9 @@ export default defineDrillConfig({
     afterDisaster: { "sales.invoices": null, "sales.customers": 500 },
   },
   targets: ["time", "name", "latest"],
-  // WAL by archive_command (barman-wal-archive) only, no streaming: the other way Barman can be set up.
-  barman: { settings: { compression: "gzip", streaming_archiver: "off" } },
+  // WAL by archive_command (barman-wal-archive) only, no streaming: the other way Barman can be set
+  // up; base backups as gzip-compressed tar files (backup_compression), restored through Barman's
+  // staging directory and checked against their manifest where the version can read tar files.
+  barman: { settings: { compression: "gzip", streaming_archiver: "off", backup_compression: "gzip" } },
   primary: { settings: { wal_compression: "on" } },
 });

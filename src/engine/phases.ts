@@ -344,7 +344,13 @@ export async function verifyBackupIfManifest(env: DrillEnvironment, backupId: st
       notVerified: `backup ${backupId} has no backup_manifest (backup_method = rsync writes none), so barman verify-backup cannot check its files`,
     };
   }
-  return { verifyOutput: await env.barman.verifyBackup(backupId) };
+  // Only pg_verifybackup's own complaint is damage (the nightly verification classifies the same words).
+  const verified = await env.barman.verifyBackupOutcome(backupId);
+  if (verified.outcome === "damaged")
+    throw new Error(`barman verify-backup found backup ${backupId} of ${env.barman.serverName} damaged (exit ${verified.exitCode}):\n${verified.said}`);
+  if (verified.outcome !== "verified")
+    return { verifyOutput: undefined, notVerified: `barman verify-backup could not check backup ${backupId} (${verified.outcome}): ${verified.said}` };
+  return { verifyOutput: verified.said };
 }
 
 /**
@@ -426,12 +432,16 @@ export async function recoverToTarget(
   let output: string;
   try {
     const destination = await env.prepareRecoveryDirectory(options.directory);
+    // A compressed (tar) backup (barman.settings.backup_compression) is unpacked in a staging
+    // directory first, beside the copy on the recovery volume; Barman empties it afterwards.
+    const { format } = await env.barman.backupStorage(options.backupId);
     output = await env.barman.recover({
       backupId: options.backupId,
       destination,
       target: options.target,
       jobs: options.jobs,
       getWal: options.walFromBarman,
+      stagingPath: format === "tar" ? `${destination}-staging` : undefined,
       onLine: options.onLine,
     });
     // WAL fetched at replay from the Barman server, as Barman sets it up for a remote restore.
