@@ -1,5 +1,6 @@
 // Waiting on events with a named time budget: the drill never sleeps to "let things settle".
 import type { BudgetName } from "./config.ts";
+import { monotonicNow } from "./metrics.ts";
 
 const formatSeconds = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
 
@@ -59,5 +60,33 @@ export async function withinBudget<T>(what: string, budget: BudgetName, budgetMs
     return await Promise.race([work(), timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** How often a long operation (a load, a backup) says it is still going. */
+const PROGRESS_INTERVAL_MS = 15_000;
+
+/**
+ * Runs `work`, and every PROGRESS_INTERVAL_MS until it ends says how long it has run and, when
+ * `probe` answers, how far it got. Only long operations say anything: a quick one is silent.
+ */
+export async function withProgress<T>(say: (line: string) => void, what: string, work: () => Promise<T>, probe?: () => Promise<string>): Promise<T> {
+  const started = monotonicNow();
+  let probing = false;
+  const timer = setInterval(() => {
+    if (probing) return;
+    probing = true;
+    const elapsed = `${((monotonicNow() - started) / 1000).toFixed(0)} s`;
+    void (probe ? probe().then((state) => `, ${state}`) : Promise.resolve(""))
+      .catch(() => "")
+      .then((state) => say(`${what}: still running after ${elapsed}${state}`))
+      .finally(() => {
+        probing = false;
+      });
+  }, PROGRESS_INTERVAL_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
   }
 }

@@ -14,6 +14,7 @@ import type { Platform } from "../../containers/platforms.ts";
 import type { DrillSettings } from "../../src/config.ts";
 import { DrillEnvironment, type DrillRun, type HostedServer } from "../../src/engine/topology.ts";
 import { monotonicNow, seconds } from "../../src/metrics.ts";
+import { withProgress } from "../../src/wait.ts";
 import { truncateBackupFile } from "./faults.ts";
 import { sshAccess } from "./ssh-access.ts";
 
@@ -85,34 +86,6 @@ export interface FleetServer {
 export interface TwoServerBarmanHostOptions {
   /** Rows of each server's table at its backup (one INSERT ... SELECT generate_series); default 3000 (sales-pg15) and 2000 (billing-pg17). */
   rowsBeforeBackup?: Partial<Record<FleetServerName, number>>;
-}
-
-/** How often a long load or backup says it is still going. */
-const PROGRESS_INTERVAL_MS = 15_000;
-
-/**
- * Runs `work`, and every PROGRESS_INTERVAL_MS until it ends says how long it has run and, when
- * `probe` answers, how far it got. Only long operations say anything: a small dataset is silent.
- */
-async function withProgress<T>(say: (line: string) => void, what: string, work: () => Promise<T>, probe?: () => Promise<string>): Promise<T> {
-  const started = monotonicNow();
-  let probing = false;
-  const timer = setInterval(() => {
-    if (probing) return;
-    probing = true;
-    const elapsed = `${((monotonicNow() - started) / 1000).toFixed(0)} s`;
-    void (probe ? probe().then((state) => `, ${state}`) : Promise.resolve(""))
-      .catch(() => "")
-      .then((state) => say(`${what}: still running after ${elapsed}${state}`))
-      .finally(() => {
-        probing = false;
-      });
-  }, PROGRESS_INTERVAL_MS);
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MiB`;
