@@ -173,15 +173,27 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     },
   );
 
-  steps.step("the rsync backup given a manifest (barman generate-manifest): verified by barman verify-backup", async () => {
-    await host.generateManifest("pg15-rsync");
-    const cli = await verify(configured(["--server", "pg15-rsync"]));
-    await attach("generated manifest", cli);
-    expect(cli.code, cli.stdout + cli.stderr).toBe(0);
-    const pg15 = await only("pg15-rsync");
-    expect([pg15.backupVerification.verdict, pg15.backupVerification.by]).toEqual(["verified", "barman verify-backup"]);
-    await nothingLeft();
-  });
+  steps.step(
+    "the rsync backup given a manifest (barman generate-manifest): verified by barman verify-backup; beside it, a configured database the backup does not hold is named with the databases it does",
+    async () => {
+      await host.generateManifest("pg15-rsync");
+      // The same configuration, but pg17-tar-gzip's checks pointed at a database that server never had.
+      const written = await readFile(file("nightly.config.ts"), "utf8");
+      const wrong = JSON.parse(written.replace(/^export default /, "").replace(/;\s*$/, "")) as { nightly: { servers: Record<string, { database: string }> } };
+      wrong.nightly.servers["pg17-tar-gzip"]!.database = "billing";
+      await writeFile(file("wrong-database.config.ts"), `export default ${JSON.stringify(wrong, null, 2)};\n`);
+      const cli = await verify(["--config", file("wrong-database.config.ts"), "--all-servers"]);
+      await attach("generated manifest, wrong database", cli);
+      expect(cli.code).toBe(1);
+      const [pg15, pg17] = (await report()).servers as [NightlyResult, NightlyResult];
+      expect([pg15.verdict, pg15.backupVerification.verdict, pg15.backupVerification.by]).toEqual(["pass", "verified", "barman verify-backup"]);
+      expect(pg17.failedPhase).toBe("verification");
+      expect(pg17.problems[0]).toMatch(
+        /the configured database 'billing' is not in this backup; its databases: postgres, shop, template1 \(set nightly\.servers\.pg17-tar-gzip\.database, or --database\)/,
+      );
+      await nothingLeft();
+    },
+  );
 
   steps.step(
     "pg_verifybackup missing where Barman looks (no path_prefix), and no --config: not damage, said with where it is installed, the copies verified in the throwaway instances; only the built-in checks run",

@@ -177,6 +177,7 @@ interface JunitFault {
 }
 interface JunitCase {
   name: string;
+  properties?: { property: Array<{ name: string; value: string }> };
   classname: string;
   time: string;
   failure?: JunitFault;
@@ -238,6 +239,25 @@ describe("JUnit of a fleet run", () => {
     expect(reports.failure).toBeUndefined();
     expect(reports.error).toMatchObject({ type: "barman recover", message: report.servers[2]!.problems[0] });
     expect(report.servers.map(nightlyOutcome)).toEqual(["passed", "failed", "broken"]);
+  });
+
+  test("each case carries the backup's verification apart from its verdict: not verified is a state, not a failure", () => {
+    expect(cases.get("main")!.properties!.property).toEqual([
+      { name: "backupVerification", value: "not verified" },
+      { name: "backupVerificationReason", value: "the verification stopped before the backup's files were checked" },
+    ]);
+    const unverifiable = {
+      ...report.servers[0]!,
+      backupVerification: { verdict: "not verified" as const, by: null, reason: "no manifest" as const, sentence: "no manifest" },
+    };
+    expect(nightlyOutcome(unverifiable)).toBe("passed");
+  });
+
+  test("a full disk or a dropped SSH connection is an <error> too, whatever phase it met: nothing was concluded about the backup", () => {
+    const billing = report.servers[1]!;
+    expect(nightlyOutcome({ ...billing, failedPhase: "barman recover", cause: "disk full" })).toBe("broken");
+    expect(nightlyOutcome({ ...billing, failedPhase: "backup verification", cause: "ssh" })).toBe("broken");
+    expect(nightlyOutcome({ ...billing, failedPhase: "backup verification", cause: "other" })).toBe("failed");
   });
 
   test("the project's counter reads it: 1 passed, 2 failed", async () => {
