@@ -83,6 +83,8 @@ export interface BackupDetails {
   backupType: string | undefined;
   /** The backup an incremental one builds on (Barman 3.11+); undefined for a full backup. */
   parentBackupId: string | undefined;
+  /** "gpg" for a backup Barman encrypted (3.14+, base_backup_information.encryption); null otherwise or before. */
+  encryption: string | null;
 }
 const showBackupSchema = z.record(
   z.string(),
@@ -103,6 +105,7 @@ const showBackupSchema = z.record(
           // Barman 3.4 says disk_usage_bytes; 3.11 renamed it backup_size_bytes.
           disk_usage_bytes: z.number().optional(),
           backup_size_bytes: z.number().optional(),
+          encryption: z.string().nullish(),
         })
         .loose(),
       backup_type: z.string().optional(),
@@ -141,6 +144,7 @@ export function parseShowBackup(raw: string, server: string): BackupDetails {
     postgresVersion: b.postgresql_version,
     backupType: b.backup_type,
     parentBackupId: b.catalog_information?.parent_backup_id ?? undefined,
+    encryption: info.encryption && info.encryption !== "None" ? info.encryption : null,
   };
 }
 

@@ -183,6 +183,7 @@ describe("parseShowBackup", () => {
       timeline: 1,
       sizeBytes: 23375923, // disk_usage_bytes: the base backup alone, without WAL
       postgresVersion: 150020,
+      encryption: null, // Barman 3.4 has no encryption field
     });
     expect(details.beginTime.toISOString()).toBe("2026-11-25T08:26:25.161Z");
     expect(details.endTime.toISOString()).toBe("2026-11-25T08:26:27.246Z");
@@ -475,5 +476,13 @@ describe("newer Barman versions: output captured from Barman 3.13.3 (PostgreSQL 
     const lines = parseCheck(sample(`barman-${version}-check.json`), "pg");
     expect(lines.find((l) => l.check === "receive wal running")?.ok).toBe(true);
     expect(parseCheck(sample(`barman-${version}-check-failing.json`), "pg").some((l) => !l.ok)).toBe(true);
+  });
+});
+
+describe("an encrypted backup in show-backup (Barman 3.20, tests/unit/samples/real-hosts)", () => {
+  const real = (name: string): string => readFileSync(new URL(`./samples/real-hosts/${name}`, import.meta.url), "utf8");
+  test("base_backup_information.encryption says gpg; older versions and plain backups say nothing", () => {
+    expect(parseShowBackup(real("barman-3.20-show-backup-pg18-tar-gpg.json.stdout.txt"), "pg18-tar-gpg").encryption).toBe("gpg");
+    expect(parseShowBackup(real("barman-3.4-show-backup-pg15-tar-gzip.json.stdout.txt"), "pg15-tar-gzip").encryption).toBeNull();
   });
 });
