@@ -7,7 +7,7 @@
 // damaged. Then the faults, each caught at the earliest phase with its cause first and nothing left
 // behind: flipped bytes in the manifest-less backup, pg_verifybackup missing, a full work disk,
 // sshd killed mid-transfer (the next run sweeps the copy it left), a WAL gap.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as allure from "allure-js-commons";
@@ -15,7 +15,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject } from "vites
 import { readSettings } from "../../src/config.ts";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import type { NightlyResult } from "../../src/nightly/verify-existing.ts";
-import { type DocsBarmanHost, type DocsServerName, startDocsBarmanHost } from "../support/barman-docs-host.ts";
+import {
+  type DocsBarmanHost,
+  type DocsBarmanHostBase,
+  type DocsBarmanVersion,
+  type DocsServer,
+  type DocsServerName,
+  startDocsBarmanHost,
+} from "../support/barman-docs-host.ts";
 import { type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
 import { leftoverThrowaways } from "../support/nightly-evidence.ts";
 import { orderedScenario } from "../support/ordered-steps.ts";
@@ -31,11 +38,9 @@ beforeEach(async () => {
   await allure.parameter("run id", run.runId);
 });
 
-describe("Nightly verification of a Barman host set up from Debian packages and Barman's documentation (rsync + Debian layout, gzip tar)", () => {
-  let host: DocsBarmanHost;
-  let work: string;
+/** The CLI as a team runs it against one docs host (SSH only), and what a test reads back from its outputs. */
+function nightlySession<V extends DocsBarmanVersion>(host: DocsBarmanHostBase<V>, work: string) {
   const file = (name: string): string => join(work, name);
-
   const verify = (extra: string[], onStderrLine?: Parameters<typeof runNightlyCli>[1]["onStderrLine"]): Promise<CliRun> =>
     runNightlyCli(
       [
@@ -74,31 +79,43 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     await allure.attachment(`CLI ${what}: stderr`, cli.stderr, "text/plain");
     await allure.attachment(`nightly report ${what}`, await readFile(file("nightly.json"), "utf8").catch(() => "(none)"), "application/json");
   };
-  /** The CLI's arguments with --config pointing at this test's configuration. */
+  /** The CLI's arguments with --config pointing at the team's configuration (writeConfig). */
   const configured = (extra: string[]): string[] => ["--config", file("nightly.config.ts"), ...extra];
-
-  beforeAll(async () => {
-    // A few thousand rows: the table spans enough pages to damage one; speed is the benchmark's business.
-    host = await startDocsBarmanHost(run, settings, say, { rows: 3000 });
-    work = await mkdtemp(join(tmpdir(), "pgdrill-nightly-real-hosts-"));
-    const { "pg15-rsync": pg15, "pg17-tar-gzip": pg17 } = host.servers;
-    // A team's configuration: each server's row count at the end of the archive, and the built-in checks.
+  /** A team's configuration: each server's row count at the end of the archive, and the built-in checks. */
+  const writeConfig = async (): Promise<void> => {
     const config = {
-      name: "nightly verification of the Debian-packaged backup host",
+      name: `nightly verification of the Debian-packaged Barman ${host.barman.version} host`,
       // Speed is the benchmark's business: two busy cores must not turn these steps red.
       objectives: { rtoBarmanRecoverS: 600, rtoInstanceStartS: 600, rtoVerificationS: 600, rtoTotalS: 1800 },
       nightly: {
         amcheck: true,
         pgDump: true,
         servers: Object.fromEntries(
-          [pg15, pg17].map((s) => [
+          Object.values<DocsServer>(host.servers).map((s) => [
             s.serverName,
             { database: s.database, checks: [{ name: `${s.table} at the end of the archive`, sql: s.countSql, expected: [[s.rows.atEndOfArchive]] }] },
           ]),
         ),
       },
     };
+    await mkdir(work, { recursive: true });
     await writeFile(file("nightly.config.ts"), `export default ${JSON.stringify(config, null, 2)};\n`);
+  };
+  return { file, verify, report, only, workDirectories, nothingLeft, attach, configured, writeConfig };
+}
+type NightlySession = ReturnType<typeof nightlySession<DocsBarmanVersion>>;
+
+describe("Nightly verification of a Barman host set up from Debian packages and Barman's documentation (rsync + Debian layout, gzip tar)", () => {
+  let host: DocsBarmanHost;
+  let work: string;
+  let session: NightlySession;
+
+  beforeAll(async () => {
+    // A few thousand rows: the table spans enough pages to damage one; speed is the benchmark's business.
+    host = await startDocsBarmanHost(run, settings, say, { rows: 3000 });
+    work = await mkdtemp(join(tmpdir(), "pgdrill-nightly-real-hosts-"));
+    session = nightlySession(host, work);
+    await session.writeConfig();
     say(`docs host up in ${(host.timingsMs.total / 1000).toFixed(1)} s`);
   });
 
@@ -112,10 +129,10 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
   steps.step(
     "healthy: both servers green with every archived WAL segment replayed; the rsync backup without a manifest is 'not verified' (never damaged) and checked by pg_checksums; the Debian configuration neutralised and listed",
     async () => {
-      const cli = await verify(configured(["--all-servers"]));
-      await attach("healthy", cli);
+      const cli = await session.verify(session.configured(["--all-servers"]));
+      await session.attach("healthy", cli);
       expect(cli.code, cli.stdout + cli.stderr).toBe(0);
-      const r = await report();
+      const r = await session.report();
       expect(r.servers.map((s) => [s.server, s.verdict, s.mode, s.postgresMajor])).toEqual([
         ["pg15-rsync", "pass", "full WAL replay", 15],
         ["pg17-tar-gzip", "pass", "full WAL replay", 17],
@@ -143,7 +160,7 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
       expect(pg17.barmanCommands.find((c) => / restore /.test(c.command))?.command).toMatch(/--recovery-staging-path \/var\/tmp\/pgdrill-verify-\S+\/staging/);
       expect(pg17.checks.every((c) => c.ok)).toBe(true);
       for (const s of [pg15, pg17]) expect(s.walContinuity?.missing, `${s.server} WAL continuity`).toEqual([]);
-      await nothingLeft();
+      await session.nothingLeft();
     },
   );
 
@@ -154,10 +171,10 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
       const relation = flipped.file.split("/data/").at(-1)!;
       await allure.parameter("damaged", `${relation} block ${flipped.block}`);
       try {
-        const cli = await verify(configured(["--server", "pg15-rsync"]));
-        await attach("flipped bytes", cli);
+        const cli = await session.verify(session.configured(["--server", "pg15-rsync"]));
+        await session.attach("flipped bytes", cli);
         expect(cli.code).toBe(1);
-        const pg15 = await only("pg15-rsync");
+        const pg15 = await session.only("pg15-rsync");
         expect(pg15.failedPhase).toBe("verification");
         expect(pg15.backupVerification.verdict).toBe("not verified");
         const pageCheck = pg15.checks.find((c) => c.kind === "pg_checksums");
@@ -165,7 +182,7 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
         expect(pageCheck?.ok).toBe(false);
         expect(pageCheck?.error).toMatch(new RegExp(`checksum verification failed in file ".*${relation}", block ${flipped.block}`));
         expect(pg15.problems.join("\n")).toMatch(new RegExp(`invalid page in block ${flipped.block} of relation ${relation}`));
-        await nothingLeft();
+        await session.nothingLeft();
       } finally {
         // The same XOR again: the backup as it was, for the next steps.
         await host.flipBytesInBackup("pg15-rsync");
@@ -178,20 +195,20 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     async () => {
       await host.generateManifest("pg15-rsync");
       // The same configuration, but pg17-tar-gzip's checks pointed at a database that server never had.
-      const written = await readFile(file("nightly.config.ts"), "utf8");
+      const written = await readFile(session.file("nightly.config.ts"), "utf8");
       const wrong = JSON.parse(written.replace(/^export default /, "").replace(/;\s*$/, "")) as { nightly: { servers: Record<string, { database: string }> } };
       wrong.nightly.servers["pg17-tar-gzip"]!.database = "billing";
-      await writeFile(file("wrong-database.config.ts"), `export default ${JSON.stringify(wrong, null, 2)};\n`);
-      const cli = await verify(["--config", file("wrong-database.config.ts"), "--all-servers"]);
-      await attach("generated manifest, wrong database", cli);
+      await writeFile(session.file("wrong-database.config.ts"), `export default ${JSON.stringify(wrong, null, 2)};\n`);
+      const cli = await session.verify(["--config", session.file("wrong-database.config.ts"), "--all-servers"]);
+      await session.attach("generated manifest, wrong database", cli);
       expect(cli.code).toBe(1);
-      const [pg15, pg17] = (await report()).servers as [NightlyResult, NightlyResult];
+      const [pg15, pg17] = (await session.report()).servers as [NightlyResult, NightlyResult];
       expect([pg15.verdict, pg15.backupVerification.verdict, pg15.backupVerification.by]).toEqual(["pass", "verified", "barman verify-backup"]);
       expect(pg17.failedPhase).toBe("verification");
       expect(pg17.problems[0]).toMatch(
         /the configured database 'billing' is not in this backup; its databases: postgres, shop, template1 \(set nightly\.servers\.pg17-tar-gzip\.database, or --database\)/,
       );
-      await nothingLeft();
+      await session.nothingLeft();
     },
   );
 
@@ -200,14 +217,14 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     async () => {
       await host.removePathPrefix();
       try {
-        const cli = await verify(["--all-servers"]);
-        await attach("no path_prefix, no config", cli);
+        const cli = await session.verify(["--all-servers"]);
+        await session.attach("no path_prefix, no config", cli);
         expect(cli.code, cli.stdout + cli.stderr).toBe(0);
         expect(cli.stderr).toMatch(/no --config: only the built-in checks run/);
         expect(cli.stderr).toMatch(
           /\[pg15-rsync\] barman verify-backup: pg_verifybackup not found: Barman looks for it in path_prefix and the barman user's PATH; it is installed at \/usr\/lib\/postgresql\/17\/bin\/pg_verifybackup .*path_prefix = "\/usr\/lib\/postgresql\/17\/bin"/,
         );
-        const r = await report();
+        const r = await session.report();
         expect(r.servers.map((s) => [s.server, s.verdict, s.backupVerification.verdict, s.backupVerification.by])).toEqual([
           ["pg15-rsync", "pass", "verified", "pg_verifybackup on the restored copy"],
           ["pg17-tar-gzip", "pass", "verified", "pg_verifybackup on the restored copy"],
@@ -217,7 +234,7 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
           ["amcheck", "pg_dump", "pg_checksums"],
           ["amcheck", "pg_dump"],
         ]);
-        await nothingLeft();
+        await session.nothingLeft();
       } finally {
         await host.setPathPrefix();
       }
@@ -229,18 +246,18 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     async () => {
       await host.fillWorkDisk();
       try {
-        const cli = await verify(configured(["--server", "pg15-rsync", "--barman-work-dir", host.workDisk.path]));
-        await attach("disk full", cli);
+        const cli = await session.verify(session.configured(["--server", "pg15-rsync", "--barman-work-dir", host.workDisk.path]));
+        await session.attach("disk full", cli);
         expect(cli.code).toBe(1);
-        const pg15 = await only("pg15-rsync");
+        const pg15 = await session.only("pg15-rsync");
         expect([pg15.failedPhase, pg15.cause]).toEqual(["barman recover", "disk full"]);
         const [first] = pg15.problems;
         expect(first?.split("\n")[0]).toMatch(/No space left on device/);
         expect(first?.split("\n").length, "at most ~20 lines").toBeLessThanOrEqual(21);
         expect(cli.stdout).toMatch(/^Action: a disk filled up \(No space left on device\)/m);
         // JUnit: an error (nothing concluded), not a failure of the backup.
-        expect(await readFile(file("nightly-junit.xml"), "utf8")).toMatch(/<error message="barman recover failed/);
-        await nothingLeft();
+        expect(await readFile(session.file("nightly-junit.xml"), "utf8")).toMatch(/<error message="barman recover failed/);
+        await session.nothingLeft();
       } finally {
         await host.freeWorkDisk();
       }
@@ -251,29 +268,29 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     "sshd killed mid-transfer: the run fails in transfer with ssh's words and cannot remove its copy; the next run removes it, naming the dead run",
     async () => {
       let killed: Promise<void> | undefined;
-      const cli = await verify(configured(["--server", "pg17-tar-gzip"]), (line) => {
+      const cli = await session.verify(session.configured(["--server", "pg17-tar-gzip"]), (line) => {
         if (!killed && /streaming .* into throwaway container/.test(line)) killed = host.killSshd();
       });
       await killed;
-      await attach("sshd killed", cli);
+      await session.attach("sshd killed", cli);
       expect(killed, "the CLI reached the transfer").toBeDefined();
       expect(cli.code).toBe(1);
-      const pg17 = await only("pg17-tar-gzip");
+      const pg17 = await session.only("pg17-tar-gzip");
       expect(pg17.failedPhase).toBe("transfer");
       expect(pg17.cause).toBe("ssh");
-      const left = await workDirectories();
+      const left = await session.workDirectories();
       expect(left, "the copy the dead connection left").toHaveLength(1);
       expect(await leftoverThrowaways()).toEqual([]);
 
       await host.startSshd();
-      const next = await verify(configured(["--server", "pg17-tar-gzip"]));
-      await attach("next run", next);
+      const next = await session.verify(session.configured(["--server", "pg17-tar-gzip"]));
+      await session.attach("next run", next);
       expect(next.code, next.stdout + next.stderr).toBe(0);
-      const swept = (await only("pg17-tar-gzip")).swept;
+      const swept = (await session.only("pg17-tar-gzip")).swept;
       expect(swept.map((s) => s.directory)).toEqual(left);
       expect(swept[0]?.why).toMatch(/^run \S+ \(pid \d+ on .+, started .+\) is gone$/);
       expect(next.stdout).toContain(`Removed a dead run's copy: ${left[0]}`);
-      await nothingLeft();
+      await session.nothingLeft();
     },
   );
 
@@ -283,10 +300,10 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     const { lastArchivedSegment: segment } = host.servers["pg17-tar-gzip"];
     await host.barmanExec(`rm /var/lib/barman/pg17-tar-gzip/wals/${segment.slice(0, 16)}/${segment}`);
     await allure.parameter("deleted", segment);
-    const cli = await verify(configured(["--server", "pg17-tar-gzip"]));
-    await attach("WAL gap", cli);
+    const cli = await session.verify(session.configured(["--server", "pg17-tar-gzip"]));
+    await session.attach("WAL gap", cli);
     expect(cli.code).toBe(1);
-    const pg17 = await only("pg17-tar-gzip");
+    const pg17 = await session.only("pg17-tar-gzip");
     expect(pg17.failedPhase).toBe("WAL verification");
     expect(pg17.walContinuity?.missing).toEqual([segment]);
     expect(pg17.problems[0]).toMatch(new RegExp(`^WAL verification failed .*: WAL segment ${segment} missing from Barman's archive`));
@@ -295,6 +312,100 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
       "no restore ran",
     ).toBe(false);
     expect(cli.stdout).toMatch(/^Action: WAL the restore needs is missing from Barman's archive/m);
-    await nothingLeft();
+    await session.nothingLeft();
   });
+});
+
+/**
+ * The same verification on the other Barman versions of the suite's table, each host set up the
+ * same way: what differs is each version's own behaviour (restore or recover, the staging option,
+ * what verify-backup can read, encryption from 3.14).
+ */
+describe("The same on Barman 3.20 (PostgreSQL 18, GPG-encrypted gzip tar backups) and Barman 3.4 (barman recover, gzip tar)", () => {
+  /** One host at a time on two cores: 3.20's is stopped before 3.4's starts. */
+  let host20: DocsBarmanHost<"3.20"> | undefined;
+  let host34: DocsBarmanHost<"3.4">;
+  let work: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), "pgdrill-nightly-real-hosts-versions-"));
+  });
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+    if (!settings.keepResources) await Promise.all([host20?.stop(), host34?.stop()]);
+  });
+
+  const steps = orderedScenario({ stepTimeoutMs: 10 * 60_000 });
+
+  steps.step(
+    "Barman 3.20: the encrypted backup is restored with --staging-path (decrypted) and 'not verified (encrypted)', the rsync one 'not verified (no manifest)'; both green with full WAL replay",
+    async () => {
+      host20 = await startDocsBarmanHost(run, settings, say, { barman: "3.20", rows: 2000 });
+      const session = nightlySession(host20, join(work, "3.20"));
+      await session.writeConfig();
+      const cli = await session.verify(session.configured(["--all-servers"]));
+      await session.attach("Barman 3.20", cli);
+      expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+      const r = await session.report();
+      expect(r.servers.map((s) => [s.server, s.verdict, s.mode, s.postgresMajor, s.backupVerification.verdict, s.backupVerification.reason])).toEqual([
+        ["pg15-rsync", "pass", "full WAL replay", 15, "not verified", "no manifest"],
+        ["pg18-tar-gpg", "pass", "full WAL replay", 18, "not verified", "encrypted"],
+      ]);
+      const pg18 = r.servers[1]!;
+      expect(pg18.barmanCommands.find((c) => / restore /.test(c.command))?.command).toMatch(/--staging-path \/var\/tmp\/pgdrill-verify-\S+\/staging/);
+      // PostgreSQL 18 clusters have data checksums by default: the copy is checked page by page.
+      expect(pg18.checks.map((c) => [c.kind, c.ok])).toEqual([
+        ["query", true],
+        ["amcheck", true],
+        ["pg_dump", true],
+        ["pg_checksums", true],
+      ]);
+      await session.nothingLeft();
+    },
+  );
+
+  steps.step(
+    "Barman 3.20: a wrong GPG passphrase fails the restore with Barman's words first, classed as encryption, nothing left (also the decryption directory)",
+    async () => {
+      const host = host20!;
+      const session = nightlySession(host, join(work, "3.20"));
+      await host.setWrongPassphrase();
+      try {
+        const cli = await session.verify(session.configured(["--server", "pg18-tar-gpg"]));
+        await session.attach("wrong passphrase", cli);
+        expect(cli.code).toBe(1);
+        const pg18 = await session.only("pg18-tar-gpg");
+        expect([pg18.failedPhase, pg18.cause]).toEqual(["barman recover", "encryption"]);
+        expect(pg18.problems[0]?.split("\n")[0]).toMatch(/Bad passphrase provided for decryption/);
+        expect(cli.stdout).toMatch(/^Action: the backup is encrypted and could not be decrypted/m);
+        await session.nothingLeft();
+      } finally {
+        await host.setRightPassphrase();
+      }
+    },
+  );
+
+  steps.step(
+    "Barman 3.4: barman recover with --recovery-staging-path; the tar backup's copy verified against its manifest, the rsync one 'not verified (no manifest)'",
+    async () => {
+      await host20?.stop();
+      host20 = undefined;
+      host34 = await startDocsBarmanHost(run, settings, say, { barman: "3.4", rows: 2000 });
+      const session = nightlySession(host34, join(work, "3.4"));
+      await session.writeConfig();
+      const cli = await session.verify(session.configured(["--all-servers"]));
+      await session.attach("Barman 3.4", cli);
+      expect(cli.code, cli.stdout + cli.stderr).toBe(0);
+      const r = await session.report();
+      expect(r.servers.map((s) => [s.server, s.verdict, s.backupVerification.verdict, s.backupVerification.reason ?? s.backupVerification.by])).toEqual([
+        ["pg15-rsync", "pass", "not verified", "no manifest"],
+        ["pg15-tar-gzip", "pass", "verified", "pg_verifybackup on the restored copy"],
+      ]);
+      const tar = r.servers[1]!;
+      expect(tar.barmanCommands.find((c) => / recover /.test(c.command))?.command).toMatch(
+        /^barman recover .*--recovery-staging-path \/var\/tmp\/pgdrill-verify-\S+\/staging/,
+      );
+      await session.nothingLeft();
+    },
+  );
 });
