@@ -330,7 +330,6 @@ const ROLES_SQL = (barman: string, streaming: string): string[] => [
   `CREATE DATABASE ${DATABASE}`,
 ];
 
-
 /** A container whose exposed ports are published on the engine's address only (127.0.0.1 locally), as the drill's. */
 class PublishedContainer extends GenericContainer {
   protected override async beforeContainerCreated(): Promise<void> {
