@@ -18,7 +18,7 @@ import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { readSamples } from "../../src/nightly/prometheus.ts";
 import { execEvents } from "../support/docker-events.ts";
 import { type FleetServerName, startTwoServerBarmanHost, type TwoServerBarmanHost } from "../support/fleet-host.ts";
-import { type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
+import { barmanSshArgs, type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
 import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
 import { orderedScenario } from "../support/ordered-steps.ts";
 import { type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
@@ -47,14 +47,7 @@ describe("Nightly verification of every server of a Barman host reached over SSH
   const verify = (extra: string[], onStderrLine?: Parameters<typeof runNightlyCli>[1]["onStderrLine"]): Promise<CliRun> =>
     runNightlyCli(
       [
-        "--barman-ssh",
-        host.ssh.destination,
-        "--ssh-port",
-        String(host.ssh.port),
-        "--ssh-identity",
-        host.ssh.identityFile!,
-        "--ssh-known-hosts",
-        host.ssh.knownHostsFile!,
+        ...barmanSshArgs(host.ssh),
         "--config",
         file("fleet.config.ts"),
         "--report",

@@ -23,7 +23,7 @@ import {
   type DocsServerName,
   startDocsBarmanHost,
 } from "../support/barman-docs-host.ts";
-import { type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
+import { barmanSshArgs, type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
 import { leftoverThrowaways } from "../support/nightly-evidence.ts";
 import { orderedScenario } from "../support/ordered-steps.ts";
 
@@ -44,14 +44,7 @@ function nightlySession<V extends DocsBarmanVersion>(host: DocsBarmanHostBase<V>
   const verify = (extra: string[], onStderrLine?: Parameters<typeof runNightlyCli>[1]["onStderrLine"]): Promise<CliRun> =>
     runNightlyCli(
       [
-        "--barman-ssh",
-        host.ssh.destination,
-        "--ssh-port",
-        String(host.ssh.port),
-        "--ssh-identity",
-        host.ssh.identityFile!,
-        "--ssh-known-hosts",
-        host.ssh.knownHostsFile!,
+        ...barmanSshArgs(host.ssh),
         "--report",
         file("nightly.json"),
         "--junit",

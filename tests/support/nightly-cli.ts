@@ -3,6 +3,12 @@
 // on its progress (e.g. interrupt it at a chosen moment).
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { SshTarget } from "../../containers/barman/ssh-transport.ts";
+
+/** The CLI's options that reach a Barman host over SSH as a test's fixture grants it (a key, a pinned host key). */
+export function barmanSshArgs(ssh: SshTarget): string[] {
+  return ["--barman-ssh", ssh.destination, "--ssh-port", String(ssh.port), "--ssh-identity", ssh.identityFile!, "--ssh-known-hosts", ssh.knownHostsFile!];
+}
 
 const CLI = fileURLToPath(new URL("../../scripts/verify-existing.ts", import.meta.url));
 
