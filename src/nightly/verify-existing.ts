@@ -820,6 +820,21 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
         backupVerification = { verdict: "verified", by: "pg_verifybackup on the restored copy", reason: null, sentence: said };
         progress(`copy verification (pg_verifybackup in the throwaway instance): ${said}`);
       }
+      // The database the checks (and every query below) run in must be in the copy: said with the
+      // databases that are, through the maintenance database, before anything connects to it.
+      const databases = await execIn(
+        instance.getId(),
+        ["psql", "-XAtq", "-U", dbUser, "-d", "postgres", "-c", "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1"],
+        { user: "postgres", where: "the throwaway instance", allowFailure: true },
+      );
+      const names = databases.stdout.split("\n").filter(Boolean);
+      if (databases.exitCode === 0 && !names.includes(options.database)) {
+        phasesMs.instanceStartUntilPromotedMs = monotonicNow() - t;
+        return fail(
+          "verification",
+          `the configured database '${options.database}' is not in this backup; its databases: ${names.join(", ")} (set nightly.servers.${server}.database, or --database)`,
+        );
+      }
       const status = await instance.one<{ in_recovery: boolean }>("SELECT pg_is_in_recovery() AS in_recovery").catch((error: Error) => error);
       phasesMs.instanceStartUntilPromotedMs = monotonicNow() - t;
       const log = instance.recoveryLog();
@@ -853,18 +868,6 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       // (g) The user's checks, each as JSON rows, then the built-in ones.
       current = "verification";
       if (interrupted(current)) return;
-      // The database the checks run in must be in the copy: say which ones are, rather than psql's "does not exist" per check.
-      const databases = await execIn(
-        instance.getId(),
-        ["psql", "-XAtq", "-U", dbUser, "-d", "postgres", "-c", "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1"],
-        { user: "postgres", where: "the throwaway instance", allowFailure: true },
-      );
-      const names = databases.stdout.split("\n").filter(Boolean);
-      if (databases.exitCode === 0 && !names.includes(options.database))
-        return fail(
-          "verification",
-          `the configured database '${options.database}' is not in this backup; its databases: ${names.join(", ")} (set nightly.servers.${server}.database, or --database)`,
-        );
       t = monotonicNow();
       for (const check of options.checks) checks.push(await runCheck(instance, check));
       if (options.builtInChecks?.amcheck) checks.push(await runIntegrityCheck(instance, "amcheck"));
