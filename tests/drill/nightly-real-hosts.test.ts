@@ -2,7 +2,8 @@
 // packages set one up (tests/support/barman-docs-host.ts), reached only over SSH: PostgreSQL 15 in
 // Debian's pg_createcluster layout (configuration under /etc/postgresql, data checksums on) backed
 // up with the classic rsync method, barman-wal-archive and gzip WAL, no manifest; PostgreSQL 17
-// backed up with the postgres method as gzip tar files. Healthy, both are green with every archived
+// backed up with the postgres method as gzip and lz4 tar files; on Barman 3.20 zstd tar and
+// GPG-encrypted ones, on 3.4 `barman recover`; WAL compressed with gzip, bzip2, lz4 and zstd. Healthy, both are green with every archived
 // WAL segment replayed; a backup that cannot be checked against a manifest is "not verified", never
 // damaged. Then the faults, each caught at the earliest phase with its cause first and nothing left
 // behind: flipped bytes in the manifest-less backup, pg_verifybackup missing, a full work disk,
@@ -120,7 +121,7 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
   const steps = orderedScenario({ stepTimeoutMs: 10 * 60_000 });
 
   steps.step(
-    "healthy: both servers green with every archived WAL segment replayed; the rsync backup without a manifest is 'not verified' (never damaged) and checked by pg_checksums; the Debian configuration neutralised and listed",
+    "healthy: every server green with every archived WAL segment replayed (gzip and lz4 tar backups, gzip and zstd WAL); the rsync backup without a manifest is 'not verified' (never damaged) and checked by pg_checksums; the Debian configuration neutralised and listed",
     async () => {
       const cli = await session.verify(session.configured(["--all-servers"]));
       await session.attach("healthy", cli);
@@ -129,8 +130,9 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
       expect(r.servers.map((s) => [s.server, s.verdict, s.mode, s.postgresMajor])).toEqual([
         ["pg15-rsync", "pass", "full WAL replay", 15],
         ["pg17-tar-gzip", "pass", "full WAL replay", 17],
+        ["pg17-tar-lz4", "pass", "full WAL replay", 17],
       ]);
-      const [pg15, pg17] = r.servers as [NightlyResult, NightlyResult];
+      const [pg15, pg17, pg17lz4] = r.servers as [NightlyResult, NightlyResult, NightlyResult];
 
       // rsync: no manifest, said in one sentence; the physical check ran instead.
       expect(pg15.storage).toEqual({ format: "plain", compression: null, manifest: false });
@@ -152,7 +154,18 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
       expect([pg17.backupVerification.verdict, pg17.backupVerification.by]).toEqual(["verified", "pg_verifybackup on the restored copy"]);
       expect(pg17.barmanCommands.find((c) => / restore /.test(c.command))?.command).toMatch(/--recovery-staging-path \/var\/tmp\/pgdrill-verify-\S+\/staging/);
       expect(pg17.checks.every((c) => c.ok)).toBe(true);
-      for (const s of [pg15, pg17]) expect(s.walContinuity?.missing, `${s.server} WAL continuity`).toEqual([]);
+
+      // lz4 tar (tar --use-compress-program lz4 in the staging directory), its WAL zstd-compressed:
+      // the configured check counts the rows written after the backup, so every segment was replayed.
+      expect(pg17lz4.storage).toEqual({ format: "tar", compression: "lz4", manifest: true });
+      expect([pg17lz4.backupVerification.verdict, pg17lz4.backupVerification.by]).toEqual(["verified", "pg_verifybackup on the restored copy"]);
+      expect(pg17lz4.barmanCommands.find((c) => / restore /.test(c.command))?.command).toMatch(/--recovery-staging-path /);
+      expect(pg17lz4.checks.map((c) => [c.kind, c.ok])).toEqual([
+        ["query", true],
+        ["amcheck", true],
+        ["pg_dump", true],
+      ]);
+      for (const s of [pg15, pg17, pg17lz4]) expect(s.walContinuity?.missing, `${s.server} WAL continuity`).toEqual([]);
       await session.nothingLeft();
     },
   );
@@ -192,7 +205,7 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
       const wrong = JSON.parse(written.replace(/^export default /, "").replace(/;\s*$/, "")) as { nightly: { servers: Record<string, { database: string }> } };
       wrong.nightly.servers["pg17-tar-gzip"]!.database = "billing";
       await writeFile(session.file("wrong-database.config.ts"), `export default ${JSON.stringify(wrong, null, 2)};\n`);
-      const cli = await session.verify(["--config", session.file("wrong-database.config.ts"), "--all-servers"]);
+      const cli = await session.verify(["--config", session.file("wrong-database.config.ts"), "--servers", "pg15-rsync,pg17-tar-gzip"]);
       await session.attach("generated manifest, wrong database", cli);
       expect(cli.code).toBe(1);
       const [pg15, pg17] = (await session.report()).servers as [NightlyResult, NightlyResult];
@@ -210,7 +223,7 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
     async () => {
       await host.removePathPrefix();
       try {
-        const cli = await session.verify(["--all-servers"]);
+        const cli = await session.verify(["--servers", "pg15-rsync,pg17-tar-gzip"]);
         await session.attach("no path_prefix, no config", cli);
         expect(cli.code, cli.stdout + cli.stderr).toBe(0);
         expect(cli.stderr).toMatch(/no --config: only the built-in checks run/);
@@ -331,7 +344,7 @@ describe("The same on Barman 3.20 (PostgreSQL 18, GPG-encrypted gzip tar backups
   const steps = orderedScenario({ stepTimeoutMs: 10 * 60_000 });
 
   steps.step(
-    "Barman 3.20: the encrypted backup is restored with --staging-path (decrypted) and 'not verified (encrypted)', the rsync one 'not verified (no manifest)'; both green with full WAL replay",
+    "Barman 3.20: the encrypted backup is restored with --staging-path (decrypted) and 'not verified (encrypted)', the zstd tar one (lz4 WAL) verified by Barman itself, the rsync one 'not verified (no manifest)'; all green with full WAL replay",
     async () => {
       host20 = await startDocsBarmanHost(run, settings, say, { barman: "3.20", rows: 2000 });
       const session = nightlySession(host20, join(work, "3.20"));
@@ -343,8 +356,14 @@ describe("The same on Barman 3.20 (PostgreSQL 18, GPG-encrypted gzip tar backups
       expect(r.servers.map((s) => [s.server, s.verdict, s.mode, s.postgresMajor, s.backupVerification.verdict, s.backupVerification.reason])).toEqual([
         ["pg15-rsync", "pass", "full WAL replay", 15, "not verified", "no manifest"],
         ["pg18-tar-gpg", "pass", "full WAL replay", 18, "not verified", "encrypted"],
+        ["pg18-tar-zstd", "pass", "full WAL replay", 18, "verified", null],
       ]);
       const pg18 = r.servers[1]!;
+      // zstd tar, unencrypted, WAL lz4-compressed: pg_verifybackup 18 reads tar backups, so Barman verifies it itself.
+      const zstd = r.servers[2]!;
+      expect(zstd.storage).toEqual({ format: "tar", compression: "zstd", manifest: true });
+      expect(zstd.backupVerification.by).toBe("barman verify-backup");
+      expect(zstd.barmanCommands.find((c) => / restore /.test(c.command))?.command).toMatch(/--staging-path /);
       expect(pg18.barmanCommands.find((c) => / restore /.test(c.command))?.command).toMatch(/--staging-path \/var\/tmp\/pgdrill-verify-\S+\/staging/);
       // PostgreSQL 18 clusters have data checksums by default: the copy is checked page by page.
       expect(pg18.checks.map((c) => [c.kind, c.ok])).toEqual([
@@ -379,7 +398,7 @@ describe("The same on Barman 3.20 (PostgreSQL 18, GPG-encrypted gzip tar backups
   );
 
   steps.step(
-    "Barman 3.4: barman recover with --recovery-staging-path; the tar backup's copy verified against its manifest, the rsync one 'not verified (no manifest)'",
+    "Barman 3.4: barman recover with --recovery-staging-path; the tar backup's copy (bzip2 WAL) verified against its manifest, the rsync one 'not verified (no manifest)'",
     async () => {
       await host20?.stop();
       host20 = undefined;

@@ -13,6 +13,7 @@
 //   - pg17-tar-gzip on pg17: a Debian PostgreSQL 17 cluster (pg_createcluster's defaults: no data
 //     checksums), backed up with backup_method = postgres, WAL streamed on a replication slot,
 //     gzip-compressed tar backups.
+//   - pg17-tar-lz4 on pg17-lz4: the same, lz4-compressed tar backups, WAL compressed with zstd.
 // - "3.20": Barman 3.20.1 from Debian forky, client tools of PostgreSQL 18.
 //   - pg18-tar-gpg on pg18: a Debian PostgreSQL 18 cluster (initdb 18's default: data checksums on),
 //     postgres method, gzip tar, GPG-encrypted as Barman's documentation describes: a key made for
@@ -20,12 +21,14 @@
 //     `encryption_key_id = <fingerprint>`, `encryption_passphrase_command = cat <file>`. gpg-agent
 //     caches no passphrase (default-cache-ttl 0, max-cache-ttl 0): a wrong passphrase fails at once.
 //     Barman encrypts the archived WAL of that server too.
+//   - pg18-tar-zstd on pg18-zstd: unencrypted, zstd-compressed tar backups (pg_verifybackup 18 reads
+//     tar backups: Barman verifies this one itself), WAL compressed with lz4.
 //   - pg15-rsync on pg15, as on 3.13 (the seed's PostgreSQL 15 with the newest Barman).
 // - "3.4": Barman 3.4.0 from Debian bookworm, client tools of PostgreSQL 15 (`barman recover`, not
 //   restore; the WAL catalogue is wals/xlog.db).
 //   - pg15-rsync on pg15, as on 3.13.
 //   - pg15-tar-gzip on pg15-tar: a second Debian PostgreSQL 15 cluster (no data checksums: Debian's
-//     default), postgres method, gzip tar, WAL streaming.
+//     default), postgres method, gzip tar, WAL streaming, WAL compressed with bzip2.
 //
 // The Barman host: /etc/barman.conf exactly as Debian ships it (the image's path_prefix line
 // removed: `dpkg --verify barman` is clean), one file per server in /etc/barman.d with path_prefix
@@ -67,8 +70,8 @@ export type DocsBarmanVersion = "3.13" | "3.20" | "3.4";
 
 /** Each version's servers and the hosts they run on. Every version has pg15-rsync on pg15. */
 interface VersionLayout {
-  "3.13": { servers: "pg15-rsync" | "pg17-tar-gzip"; hosts: "pg15" | "pg17" };
-  "3.20": { servers: "pg15-rsync" | "pg18-tar-gpg"; hosts: "pg15" | "pg18" };
+  "3.13": { servers: "pg15-rsync" | "pg17-tar-gzip" | "pg17-tar-lz4"; hosts: "pg15" | "pg17" | "pg17-lz4" };
+  "3.20": { servers: "pg15-rsync" | "pg18-tar-gpg" | "pg18-tar-zstd"; hosts: "pg15" | "pg18" | "pg18-zstd" };
   "3.4": { servers: "pg15-rsync" | "pg15-tar-gzip"; hosts: "pg15" | "pg15-tar" };
 }
 /** The servers of one version's host (Barman's server names, /etc/barman.d/<name>.conf). */
@@ -83,7 +86,7 @@ export interface DocsServer {
   serverName: DocsServerName;
   /** PostgreSQL major version of the cluster, and so of its backups. */
   major: 15 | 17 | 18;
-  /** The cluster's host name on the fixture's network (pg15, pg17, pg18, pg15-tar). */
+  /** The cluster's host name on the fixture's network (pg15, pg17, pg17-lz4, pg18, pg18-zstd, pg15-tar). */
   host: string;
   database: string;
   table: string;
@@ -100,10 +103,10 @@ export interface DocsServer {
   /** PGDATA in /var/lib/postgresql/<major>/main, configuration in /etc/postgresql/<major>/main. */
   layout: "debian";
   method: "rsync" | "postgres";
-  /** The backup's compression (backup_compression): null for rsync, "gzip" (tar format) for the postgres-method servers. */
-  compression: string | null;
-  /** Barman's WAL compression (`compression`): gzip for pg15-rsync, none for the streamed WAL. */
-  walCompression: string | null;
+  /** The backup's compression (backup_compression, tar format): null for rsync. */
+  compression: BackupCompression | null;
+  /** Barman's WAL compression (`compression`), streamed WAL included: null when there is none. */
+  walCompression: WalCompression | null;
   /** Barman's backup encryption (`encryption`): "gpg" for pg18-tar-gpg (its archived WAL too), else null. */
   encryption: "gpg" | null;
 }
@@ -219,6 +222,11 @@ const SSHD = "/usr/sbin/sshd -o PasswordAuthentication=no -o KbdInteractiveAuthe
 
 const secret = (): string => randomBytes(18).toString("base64url");
 
+/** backup_compression of a postgres-method server (tar format): what pg_basebackup compresses with. */
+export type BackupCompression = "gzip" | "lz4" | "zstd";
+/** Barman's `compression` of archived WAL: gzip and bzip2 by command, lz4 and zstd in Python (3.10+). */
+export type WalCompression = "gzip" | "bzip2" | "lz4" | "zstd";
+
 /** One server: its cluster and how Barman backs it up. The same name means the same set-up on every version. */
 interface ServerSpec {
   major: 15 | 17 | 18;
@@ -226,20 +234,27 @@ interface ServerSpec {
   method: "rsync" | "postgres";
   /** pg_createcluster ... -- --data-checksums; otherwise initdb's default. */
   checksumsFlag: boolean;
+  /** backup_compression (postgres method only). */
+  backupCompression: BackupCompression | null;
+  walCompression: WalCompression | null;
   encryption: "gpg" | null;
 }
 
+// Every compression Barman offers is on some version's host: backup_compression gzip, lz4 and zstd
+// (each restored through the version's staging option), WAL gzip, bzip2, lz4 and zstd.
 const SERVER_SPECS: Record<DocsServerName, ServerSpec> = {
-  "pg15-rsync": { major: 15, host: "pg15", method: "rsync", checksumsFlag: true, encryption: null },
-  "pg17-tar-gzip": { major: 17, host: "pg17", method: "postgres", checksumsFlag: false, encryption: null },
-  "pg18-tar-gpg": { major: 18, host: "pg18", method: "postgres", checksumsFlag: false, encryption: "gpg" },
-  "pg15-tar-gzip": { major: 15, host: "pg15-tar", method: "postgres", checksumsFlag: false, encryption: null },
+  "pg15-rsync": { major: 15, host: "pg15", method: "rsync", checksumsFlag: true, backupCompression: null, walCompression: "gzip", encryption: null },
+  "pg17-tar-gzip": { major: 17, host: "pg17", method: "postgres", checksumsFlag: false, backupCompression: "gzip", walCompression: null, encryption: null },
+  "pg17-tar-lz4": { major: 17, host: "pg17-lz4", method: "postgres", checksumsFlag: false, backupCompression: "lz4", walCompression: "zstd", encryption: null },
+  "pg18-tar-gpg": { major: 18, host: "pg18", method: "postgres", checksumsFlag: false, backupCompression: "gzip", walCompression: null, encryption: "gpg" },
+  "pg18-tar-zstd": { major: 18, host: "pg18-zstd", method: "postgres", checksumsFlag: false, backupCompression: "zstd", walCompression: "lz4", encryption: null },
+  "pg15-tar-gzip": { major: 15, host: "pg15-tar", method: "postgres", checksumsFlag: false, backupCompression: "gzip", walCompression: "bzip2", encryption: null },
 };
 
 /** Each version's servers, in the order they are reported. */
 const VERSION_SERVERS: { [V in DocsBarmanVersion]: readonly DocsServerNameOf<V>[] } = {
-  "3.13": ["pg15-rsync", "pg17-tar-gzip"],
-  "3.20": ["pg18-tar-gpg", "pg15-rsync"],
+  "3.13": ["pg15-rsync", "pg17-tar-gzip", "pg17-tar-lz4"],
+  "3.20": ["pg18-tar-gpg", "pg18-tar-zstd", "pg15-rsync"],
   "3.4": ["pg15-rsync", "pg15-tar-gzip"],
 };
 
@@ -258,7 +273,8 @@ function barmanInfo<V extends DocsBarmanVersion>(version: V): DocsBarmanInfo<V> 
 
 /** A server section, as a DBA writes it after Barman's templates (ssh-server, streaming-server). path_prefix last: removePathPrefix/setPathPrefix edit that one line. */
 function serverSection(server: DocsServerName, pathPrefix: string, gpgFingerprint?: string): string {
-  const { major, host, method, encryption } = SERVER_SPECS[server];
+  const { major, host, method, encryption, backupCompression, walCompression } = SERVER_SPECS[server];
+  const walCompressionLine = walCompression ? [`compression = ${walCompression}`] : [];
   if (method === "rsync")
     return [
       `[${server}]`,
@@ -269,7 +285,7 @@ function serverSection(server: DocsServerName, pathPrefix: string, gpgFingerprin
       "backup_options = concurrent_backup",
       "reuse_backup = link",
       "archiver = on",
-      "compression = gzip",
+      ...walCompressionLine,
       // A backup after a bulk load would otherwise wait for a spread checkpoint (27 s measured here).
       "immediate_checkpoint = true",
       `path_prefix = "${pathPrefix}"`,
@@ -278,16 +294,17 @@ function serverSection(server: DocsServerName, pathPrefix: string, gpgFingerprin
   if (encryption === "gpg" && !gpgFingerprint) throw new Error(`${server}: GPG encryption needs the key's fingerprint`);
   return [
     `[${server}]`,
-    `description = "PostgreSQL ${major} on ${host} (Debian cluster ${major}/main): pg_basebackup, gzip tar${encryption === "gpg" ? ", GPG-encrypted" : ""}, WAL streaming"`,
+    `description = "PostgreSQL ${major} on ${host} (Debian cluster ${major}/main): pg_basebackup, ${backupCompression} tar${encryption === "gpg" ? ", GPG-encrypted" : ""}, WAL streaming${walCompression ? ` (${walCompression})` : ""}"`,
     `conninfo = host=${host} user=barman dbname=postgres`,
     `streaming_conninfo = host=${host} user=streaming_barman`,
     "backup_method = postgres",
     "streaming_archiver = on",
     "slot_name = barman",
     "create_slot = auto",
-    "backup_compression = gzip",
+    `backup_compression = ${backupCompression}`,
     "backup_compression_format = tar",
     "immediate_checkpoint = true",
+    ...walCompressionLine,
     // Barman's documentation (3.14+): the key's id, and a command that prints the passphrase for a restore.
     ...(encryption === "gpg" ? ["encryption = gpg", `encryption_key_id = ${gpgFingerprint}`, `encryption_passphrase_command = ${GPG_PASSPHRASE_COMMAND}`] : []),
     `path_prefix = "${pathPrefix}"`,
@@ -675,7 +692,7 @@ export async function startDocsBarmanHost<V extends DocsBarmanVersion = "3.13">(
       barmanExec(
         `barman -f json show-backup ${server} ${backupId} | python3 -c 'import json,sys; print(json.load(sys.stdin)["${server}"]${path.map((p) => `["${p}"]`).join("")})'`,
       );
-    const prepareData = async (server: DocsServerName): Promise<Omit<DocsServer, "host" | "database" | "table" | "countSql" | "layout" | "walCompression">> => {
+    const prepareData = async (server: DocsServerName): Promise<Omit<DocsServer, "host" | "database" | "table" | "countSql" | "layout">> => {
       const who = server;
       await sql(
         server,
@@ -718,7 +735,7 @@ export async function startDocsBarmanHost<V extends DocsBarmanVersion = "3.13">(
       const atEndOfArchive = await count(server);
       const lastArchivedSegment = await switchWal(server, false);
       say(`${who}: ${atEndOfArchive} ${TABLE} rows archived through ${lastArchivedSegment}`);
-      const { major, method, encryption } = SERVER_SPECS[server];
+      const { major, method, encryption, backupCompression, walCompression } = SERVER_SPECS[server];
       return {
         serverName: server,
         major,
@@ -728,7 +745,8 @@ export async function startDocsBarmanHost<V extends DocsBarmanVersion = "3.13">(
         // What the cluster says, not what was asked for: initdb's default changed in PostgreSQL 18.
         dataChecksums: (await sql(server, "SHOW data_checksums")) === "on",
         method,
-        compression: method === "postgres" ? "gzip" : null,
+        compression: backupCompression,
+        walCompression,
         encryption,
       };
     };
@@ -755,7 +773,6 @@ export async function startDocsBarmanHost<V extends DocsBarmanVersion = "3.13">(
           table: TABLE,
           countSql,
           layout: "debian",
-          walCompression: p.method === "rsync" ? "gzip" : null,
         },
       ]),
     ) as Record<DocsServerName, DocsServer>;
