@@ -79,6 +79,13 @@ export interface DrillConfig {
     settings?: Record<string, string>;
   };
   primary?: {
+    /**
+     * Where the primary keeps its configuration: "official" (the official postgres image's, default:
+     * postgresql.conf inside PGDATA) or "debian" (pg_createcluster's: /etc/postgresql/<major>/main,
+     * PGDATA in /var/lib/postgresql/<major>/main; the recovered instances get a configuration of
+     * their own there, as a recovery host set up the same way has).
+     */
+    layout?: PrimaryLayout;
     /** postgresql.conf settings of the primary, e.g. { wal_compression: "on" }. */
     settings?: Record<string, string>;
   };
@@ -112,6 +119,10 @@ export interface NightlyConfig extends NightlyServerConfig {
   /** Per Barman server name: replaces the settings above for that server (checks replace checks). */
   servers?: Record<string, NightlyServerConfig>;
 }
+
+/** Where a primary keeps its configuration (DrillConfig.primary.layout). */
+export const PRIMARY_LAYOUTS = ["official", "debian"] as const;
+export type PrimaryLayout = (typeof PRIMARY_LAYOUTS)[number];
 
 /** How WAL reaches Barman in a full disaster-recovery drill. */
 export const WAL_MODES = ["archive", "streaming", "synchronous"] as const;
@@ -231,7 +242,13 @@ const configSchema = z
       })
       .strict()
       .optional(),
-    primary: z.object({ settings: settingsMap.optional() }).strict().optional(),
+    primary: z
+      .object({
+        layout: z.enum(PRIMARY_LAYOUTS, { message: `allowed: ${PRIMARY_LAYOUTS.join(", ")}` }).optional(),
+        settings: settingsMap.optional(),
+      })
+      .strict()
+      .optional(),
     objectives: z
       .object(
         Object.fromEntries(Object.keys(OBJECTIVE_DEFAULTS).map((k) => [k, z.number().nonnegative().optional()])) as Record<

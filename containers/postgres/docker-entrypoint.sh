@@ -18,6 +18,47 @@ if [ "${PGDRILL_SSHD:-}" = 1 ] && [ "$(id -u)" = 0 ]; then
   /usr/sbin/sshd -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o PermitRootLogin=no
 fi
 
+# Opt-in (not part of the official contract): Debian's own layout, as pg_createcluster makes it on
+# the most common production install: the configuration in /etc/postgresql/<major>/main
+# (postgresql.conf with data_directory, hba_file, ident_file, include_dir 'conf.d'), PGDATA in
+# /var/lib/postgresql/<major>/main. A new cluster is made there with pg_createcluster. A data
+# directory that exists already (one `barman recover` wrote) keeps its place: it gets what a
+# recovery host set up with the same pg_createcluster has, a configuration pointed at it
+# (data_directory). Either way the server reads /etc's postgresql.conf, never one in PGDATA.
+if [ "$1" = postgres ] && [ "$(id -u)" = 0 ] && [ "${PGDRILL_LAYOUT:-}" = debian ]; then
+  debian_etc="/etc/postgresql/$PG_MAJOR/main"
+  if [ ! -e "$debian_etc/postgresql.conf" ]; then
+    if [ -s "$PGDATA/PG_VERSION" ]; then
+      scratch=/var/lib/postgresql/pgdrill-scratch
+      pg_createcluster "$PG_MAJOR" main -d "$scratch" --start-conf=manual -- --no-sync >/dev/null
+      rm -rf "$scratch"
+      sed -i "s|^data_directory = .*|data_directory = '$PGDATA'|" "$debian_etc/postgresql.conf"
+    else
+      : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set (the image refuses to create a superuser without one)}"
+      export PGDATA="/var/lib/postgresql/$PG_MAJOR/main"
+      pwfile="$(mktemp)"
+      printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
+      chown postgres "$pwfile"
+      # Debian's own authentication defaults (createcluster.conf: peer locally, scram-sha-256 on TCP).
+      pg_createcluster "$PG_MAJOR" main --start-conf=manual -- --username="${POSTGRES_USER:-postgres}" \
+        --pwfile="$pwfile" ${POSTGRES_INITDB_ARGS:-} >/dev/null
+      rm -f "$pwfile"
+      if [ "${POSTGRES_DB:-postgres}" != postgres ]; then
+        printf 'CREATE DATABASE "%s"\n' "${POSTGRES_DB//\"/\"\"}" |
+          setpriv --reuid=postgres --regid=postgres --init-groups postgres --single -D "$debian_etc" postgres >/dev/null
+      fi
+    fi
+    # What a DBA adds for Barman and the application: connections from the network.
+    printf '\nhost all all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$debian_etc/pg_hba.conf"
+    if [ "${PGDRILL_REPLICATION_HBA:-}" = 1 ]; then
+      printf 'host replication all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$debian_etc/pg_hba.conf"
+    fi
+    echo "pgdrill: Debian layout: configuration $debian_etc, data $PGDATA"
+  fi
+  export PGDATA="$(sed -n "s/^data_directory = '\(.*\)'.*/\1/p" "$debian_etc/postgresql.conf")"
+  set -- "$@" -c "config_file=$debian_etc/postgresql.conf"
+fi
+
 if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
   # An SSH identity copied in for the postgres user (WAL fetched from Barman with barman-wal-restore).
   if [ -d /var/lib/postgresql/.ssh ]; then chown -R postgres:postgres /var/lib/postgresql/.ssh; chmod -R go-rwx /var/lib/postgresql/.ssh; fi

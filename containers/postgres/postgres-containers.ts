@@ -4,6 +4,7 @@
 import { PostgreSqlContainer, StartedPostgreSqlContainer } from "@testcontainers/postgresql";
 import type pg from "pg";
 import { type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
+import type { PrimaryLayout } from "../../src/drill-config.ts";
 import { containerLogs } from "../docker-resources.ts";
 import { portBindAddress } from "../engine-endpoint.ts";
 import { PgClientSession, type SqlSession } from "./sql-session.ts";
@@ -118,13 +119,25 @@ export class PrimaryContainer extends DrillPostgresContainer {
    * `settings`: the user's postgresql.conf settings, passed as -c name=value.
    * `sshd`: start sshd for Barman's backup_method = rsync (Barman runs rsync over SSH as postgres).
    * `dataVolume`: a named volume for PGDATA (otherwise the container's own layer).
+   * `layout`: "debian" makes the cluster with pg_createcluster (the image's opt-in): configuration in
+   * /etc/postgresql/<major>/main, PGDATA in /var/lib/postgresql/<major>/main (`major`).
    */
-  constructor(options: PostgresRoleOptions & { settings?: Record<string, string>; sshd?: boolean; dataVolume?: string }) {
+  constructor(
+    options: PostgresRoleOptions & {
+      settings?: Record<string, string>;
+      sshd?: boolean;
+      dataVolume?: string;
+      layout?: { kind: PrimaryLayout; major: string };
+    },
+  ) {
     super(options);
     if (options.sshd) this.withEnvironment({ PGDRILL_SSHD: "1" });
+    const debian = options.layout?.kind === "debian";
+    if (debian) this.withEnvironment({ PGDRILL_LAYOUT: "debian" });
     // PGDATA on a named volume of its own: a drill that destroys the primary's host (Scenario 13)
     // destroys this volume, and can prove it is gone.
-    if (options.dataVolume) this.withBindMounts([{ source: options.dataVolume, target: "/var/lib/postgresql/data" }]);
+    const pgdata = debian ? `/var/lib/postgresql/${options.layout?.major}/main` : "/var/lib/postgresql/data";
+    if (options.dataVolume) this.withBindMounts([{ source: options.dataVolume, target: pgdata }]);
     const userSettings = Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
     // Barman's streaming connection (pg_basebackup, pg_receivewal) needs a replication line in
     // pg_hba.conf; the official contract only adds "host all all all". The image's opt-in adds it

@@ -6,6 +6,7 @@
 //    tar archive before the start, SQL through psql on the local socket only.
 import type { Readable } from "node:stream";
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer, type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
+import type { PrimaryLayout } from "../../src/drill-config.ts";
 import { type RecoveryLogFacts, readRecoveryLog } from "../../src/recovery-log.ts";
 import { RECOVERY_MOUNT } from "../barman/barman-container.ts";
 import { bindPortsToEngineAddress, PRIMARY_SERVER_OPTIONS } from "./postgres-containers.ts";
@@ -20,7 +21,12 @@ const ISOLATED_CONFIG_FILE = "/etc/pgdrill/postgresql.conf";
 export const ISOLATED_SOCKET_DIRECTORY = "/var/run/postgresql";
 
 export type RecoveredInstanceSource =
-  | { kind: "volume"; volume: string; directory: string }
+  /**
+   * A directory on the recovery volume. `layout` "debian": the instance reads a configuration in
+   * /etc/postgresql/<major>/main made with pg_createcluster and pointed at the directory, as on a
+   * recovery host set up like a Debian primary (the image's opt-in); otherwise the copy's own.
+   */
+  | { kind: "volume"; volume: string; directory: string; layout?: PrimaryLayout }
   /** `afterCopy` runs once the archive is unpacked and before the start: the end of the transfer. */
   /**
    * A tar archive of one top-level directory, pgdata/, unpacked into `parent` (the same path as on
@@ -93,6 +99,7 @@ export class RecoveredInstanceContainer extends GenericContainer {
       // restore_command (cp /recovery/<dir>/barman_wal/%f %p), 3.4 a relative one.
       this.withBindMounts([{ source: options.source.volume, target: RECOVERY_MOUNT }]).withEnvironment({
         PGDATA: `${RECOVERY_MOUNT}/${options.source.directory}`,
+        ...(options.source.layout === "debian" ? { PGDRILL_LAYOUT: "debian" } : {}),
       });
     } else {
       const pgdata = `${options.source.parent}/${ISOLATED_PGDATA_NAME}`;

@@ -1,8 +1,9 @@
 // Example: a workload driven by pgbench, PostgreSQL's own benchmark tool; the disaster is a
 // TRUNCATE of the accounts. Different from the seed in kind: data and normal work come from a
 // program run on the primary, the history table has no key (compared by content all the same),
-// Barman takes file-level backups with rsync over SSH instead of pg_basebackup, and the targets
-// include --target-xid and --target-immediate.
+// Barman takes file-level backups with rsync over SSH instead of pg_basebackup, the primary is a
+// Debian cluster made with pg_createcluster (configuration in /etc/postgresql/<major>/main, outside
+// the data directory Barman copies), and the targets include --target-xid and --target-immediate.
 import { defineDrillConfig } from "../../src/drill-config.ts";
 
 export default defineDrillConfig({
@@ -28,5 +29,7 @@ export default defineDrillConfig({
   targets: ["time", "xid-exclusive", "immediate"],
   // File-level backups over SSH (rsync) instead of pg_basebackup, WAL compressed with bzip2.
   barman: { settings: { backup_method: "rsync", compression: "bzip2" } },
-  primary: { settings: { shared_buffers: "64MB" } },
+  // Debian's own layout, the most common production install; the recovered instances get a
+  // configuration of their own under /etc/postgresql, as a recovery host set up the same way has.
+  primary: { layout: "debian", settings: { shared_buffers: "64MB" } },
 });

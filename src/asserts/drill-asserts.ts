@@ -3,7 +3,8 @@
 import type { WalCoverage } from "../../containers/barman/barman-client.ts";
 import type { CheckLine } from "../barman-output.ts";
 import type { TargetKindName } from "../config.ts";
-import type { DrillFacts, DrillPlan, RecoveredCopy, RecoveredState } from "../engine/phases.ts";
+import type { PrimaryLayout } from "../drill-config.ts";
+import type { ConfigurationPlace, DrillFacts, DrillPlan, RecoveredCopy, RecoveredState } from "../engine/phases.ts";
 import type { TableSnapshot } from "../engine/row-digest.ts";
 import { parsePgTimestamp } from "../pg-time.ts";
 import type { RecoveryLogFacts } from "../recovery-log.ts";
@@ -247,4 +248,15 @@ export function recoveredStateChecks(input: {
       : checkEqual(`${where}'s timeline (crash recovery stays on the backup's)`, input.state.timeline, input.primaryTimeline),
   );
   return checks;
+}
+
+/**
+ * The server reads the configuration its layout says: Debian's (pg_createcluster) in
+ * /etc/postgresql/<major>/main, whatever the data directory; the official image's inside PGDATA.
+ * A recovered instance of a Debian primary that read the copy's own postgresql.conf would point at
+ * production's paths (data_directory, hba_file): this is where that would show.
+ */
+export function configurationPlaceChecks(where: string, layout: PrimaryLayout, postgresMajor: string, place: ConfigurationPlace): Check[] {
+  const expected = layout === "debian" ? `/etc/postgresql/${postgresMajor}/main/postgresql.conf` : `${place.dataDirectory}/postgresql.conf`;
+  return [checkEqual(`${where}: configuration file (layout ${layout}, data in ${place.dataDirectory})`, place.configFile, expected)];
 }

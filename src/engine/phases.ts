@@ -11,7 +11,15 @@ import type { SqlSession } from "../../containers/postgres/sql-session.ts";
 import type { BackupDetails, BackupListEntry, CheckLine } from "../barman-output.ts";
 import { segmentTimeline } from "../barman-output.ts";
 import type { DrillSettings, TargetKindName } from "../config.ts";
-import { type DrillConfig, DrillConfigError, type LoadedDrillConfig, type PrimaryContext, resolveStep, type VerificationQuery } from "../drill-config.ts";
+import {
+  type DrillConfig,
+  DrillConfigError,
+  type LoadedDrillConfig,
+  type PrimaryContext,
+  type PrimaryLayout,
+  resolveStep,
+  type VerificationQuery,
+} from "../drill-config.ts";
 import { monotonicNow } from "../metrics.ts";
 import type { RecoveryLogFacts } from "../recovery-log.ts";
 import { describeTarget, type RecoveryTarget, targetForKind } from "../recovery-target.ts";
@@ -39,6 +47,7 @@ export interface DrillPlan {
   targets: TargetKindName[];
   barmanSettings: Record<string, string>;
   primarySettings: Record<string, string>;
+  primaryLayout: PrimaryLayout;
   /** `barman recover --jobs`: the config's recover.jobs, else Barman's parallel_jobs setting, else 1. */
   recoverJobs: number;
   /** The PostgreSQL and Barman versions (config, PGDRILL_POSTGRES / PGDRILL_BARMAN). */
@@ -81,6 +90,7 @@ export async function resolvePlan(loaded: LoadedDrillConfig, options: { targets?
     targets: options.targets ?? config.targets ?? ["time"],
     barmanSettings,
     primarySettings: config.primary?.settings ?? {},
+    primaryLayout: config.primary?.layout ?? "official",
     recoverJobs: config.recover?.jobs ?? Number(barmanSettings["parallel_jobs"] ?? 1),
     walPaths: { streaming: (barmanSettings["streaming_archiver"] ?? "on") !== "off", archiveCommand: true },
   };
@@ -111,9 +121,22 @@ export async function prepareTopology(
     progress: options.progress,
     barmanServerSettings: plan.barmanSettings,
     primarySettings: plan.primarySettings,
+    primaryLayout: plan.primaryLayout,
     primaryDataVolume: options.primaryDataVolume,
     publishBarmanSsh: options.publishBarmanSsh,
   });
+}
+
+/** Where a server reads its configuration and keeps its data (SHOW config_file, data_directory). */
+export interface ConfigurationPlace {
+  configFile: string;
+  dataDirectory: string;
+}
+
+export async function readConfigurationPlace(server: SqlSession): Promise<ConfigurationPlace> {
+  return server.one<{ configFile: string; dataDirectory: string }>(
+    `SELECT current_setting('config_file') AS "configFile", current_setting('data_directory') AS "dataDirectory"`,
+  );
 }
 
 /** The versions the servers report, for the report, the metrics and the history. */

@@ -13,6 +13,7 @@ import { PrimaryContainer, type StartedDrillPostgres } from "../../containers/po
 import { RecoveredInstanceContainer, type StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
 import type { SqlSession } from "../../containers/postgres/sql-session.ts";
 import type { DrillSettings } from "../config.ts";
+import type { PrimaryLayout } from "../drill-config.ts";
 
 export interface DrillRun {
   runId: string;
@@ -51,6 +52,8 @@ function startPrimary(options: {
   primarySettings: Record<string, string> | undefined;
   barmanServerSettings: Record<string, string> | undefined;
   dataVolume?: string;
+  /** Default: the official image's layout. */
+  layout?: { kind: PrimaryLayout; major: string };
 }): Promise<StartedDrillPostgres> {
   return new PrimaryContainer({
     image: options.image,
@@ -63,6 +66,7 @@ function startPrimary(options: {
     settings: options.primarySettings,
     sshd: options.barmanServerSettings?.["backup_method"] === "rsync",
     dataVolume: options.dataVolume,
+    layout: options.layout,
   })
     .withName(options.containerName)
     .start();
@@ -165,6 +169,9 @@ export class DrillEnvironment {
   /** The primary's own data volume, when it has one (Scenario 13). */
   primaryDataVolume: string | undefined;
 
+  /** Where the primary keeps its configuration; the recovered instances are set up the same way. */
+  primaryLayout: PrimaryLayout = "official";
+
   /** A recovered instance that became production after a switchover (Scenario 13). */
   private newPrimary: SqlSession | undefined;
 
@@ -211,6 +218,8 @@ export class DrillEnvironment {
     barmanServerSettings?: Record<string, string>;
     /** The primary's postgresql.conf settings (-c name=value). */
     primarySettings?: Record<string, string>;
+    /** Where the primary (and so the recovered instances) keep their configuration; default "official". */
+    primaryLayout?: PrimaryLayout;
     /** PGDATA of the primary on a volume of its own, which a host loss destroys (Scenario 13). */
     primaryDataVolume?: boolean;
     /** The Barman server's sshd published on the engine's address (the nightly verification over SSH). */
@@ -243,6 +252,7 @@ export class DrillEnvironment {
       primarySettings: options.primarySettings,
       barmanServerSettings: options.barmanServerSettings,
       dataVolume: primaryDataVolume,
+      layout: { kind: options.primaryLayout ?? "official", major: options.images.platform.postgres },
     });
     const barmanStarting = new BarmanContainer({
       image: options.images.barman,
@@ -276,6 +286,7 @@ export class DrillEnvironment {
 
     const environment = new DrillEnvironment(prefix, run, options.images, settings, network, recoveryVolume, superuser, primary, barman, labels);
     environment.primaryDataVolume = primaryDataVolume;
+    environment.primaryLayout = options.primaryLayout ?? "official";
     environment.secrets.push(superuser.password, passwords.barman, passwords.streaming);
     const first = new HostedServer(options.serverName, "pg-primary", options.database, superuser, primary, barman.client);
     environment.servers.set(options.serverName, first);
@@ -523,7 +534,7 @@ export class DrillEnvironment {
       asNewPrimary: options.asNewPrimary,
       image: this.images.postgres,
       labels: this.labels,
-      source: { kind: "volume", volume: this.recoveryVolume, directory },
+      source: { kind: "volume", volume: this.recoveryVolume, directory, layout: this.primaryLayout },
       access: { kind: "network", network: this.network, alias: `pg-recovered-${directory}`, superuser: this.superuser },
       startupTimeoutMs: this.settings.budgetsMs.recoveredInstancePromoted,
       statementTimeoutMs: this.settings.budgetsMs.sqlStatement,

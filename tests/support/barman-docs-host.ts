@@ -247,8 +247,24 @@ const SERVER_SPECS: Record<DocsServerName, ServerSpec> = {
   "pg17-tar-gzip": { major: 17, host: "pg17", method: "postgres", checksumsFlag: false, backupCompression: "gzip", walCompression: null, encryption: null },
   "pg17-tar-lz4": { major: 17, host: "pg17-lz4", method: "postgres", checksumsFlag: false, backupCompression: "lz4", walCompression: "zstd", encryption: null },
   "pg18-tar-gpg": { major: 18, host: "pg18", method: "postgres", checksumsFlag: false, backupCompression: "gzip", walCompression: null, encryption: "gpg" },
-  "pg18-tar-zstd": { major: 18, host: "pg18-zstd", method: "postgres", checksumsFlag: false, backupCompression: "zstd", walCompression: "lz4", encryption: null },
-  "pg15-tar-gzip": { major: 15, host: "pg15-tar", method: "postgres", checksumsFlag: false, backupCompression: "gzip", walCompression: "bzip2", encryption: null },
+  "pg18-tar-zstd": {
+    major: 18,
+    host: "pg18-zstd",
+    method: "postgres",
+    checksumsFlag: false,
+    backupCompression: "zstd",
+    walCompression: "lz4",
+    encryption: null,
+  },
+  "pg15-tar-gzip": {
+    major: 15,
+    host: "pg15-tar",
+    method: "postgres",
+    checksumsFlag: false,
+    backupCompression: "gzip",
+    walCompression: "bzip2",
+    encryption: null,
+  },
 };
 
 /** Each version's servers, in the order they are reported. */

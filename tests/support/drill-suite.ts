@@ -9,6 +9,7 @@ import {
   barmanCheckChecks,
   CHECKPOINT_NAMES,
   type Checkpoint,
+  configurationPlaceChecks,
   countChecks,
   disasterChecks,
   expectedCheckpoint,
@@ -41,6 +42,7 @@ import {
   probeWrites,
   type RecoveredCopy,
   type RecoveredState,
+  readConfigurationPlace,
   readRecoveredState,
   readVersions,
   recoverToTarget,
@@ -181,6 +183,7 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
     drill.step(`Step 1: seed (${count(expectedCounts.baseline) || "the configured tables"}) and a fresh base backup`, async () => {
       const env = need("env");
       const plan = need("plan");
+      await verify(configurationPlaceChecks("the primary", plan.primaryLayout, plan.platform.postgres, await readConfigurationPlace(env.primary)));
       const { baseline } = await allure.step("run config.seed on the primary", () => seed(env, plan));
       state.baseline = baseline;
       await verify(countChecks("the primary after the seed", expectedCounts.baseline, baseline, "config.expect.baseline"));
@@ -316,6 +319,8 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
         targetRun.promoted = outcome.value;
         await attachText(`recovery log lines (${targetRun.kind})`, outcome.value.log.recoveryLines.join("\n"));
         await verify(promotionChecks(outcome.value.log, targetRun.kind).map((c) => ({ ...c, what: `${targetRun.kind}: ${c.what}` })));
+        const place = await readConfigurationPlace(outcome.value.instance);
+        await verify(configurationPlaceChecks(`${targetRun.kind}: the recovered instance`, need("plan").primaryLayout, need("plan").platform.postgres, place));
         say(`${targetRun.kind}: promoted in ${seconds(outcome.value.durationMs)}${runs.length > 1 ? " (instances started together)" : ""}`);
       }
     });

@@ -4,6 +4,7 @@ import { describeCheck, failedChecks } from "../../src/asserts/check.ts";
 import {
   barmanCheckChecks,
   type Checkpoint,
+  configurationPlaceChecks,
   countChecks,
   disasterChecks,
   expectedCheckpoint,
@@ -589,5 +590,27 @@ describe("sameTimestamp: a target time as Barman and PostgreSQL write it", () =>
     ["not a time", "not a time", false],
   ])("%s vs %s: %s", (a, b, same) => {
     expect(sameTimestamp(a, b)).toBe(same);
+  });
+});
+
+describe("configurationPlaceChecks: the server reads the configuration its layout says", () => {
+  test("Debian: /etc/postgresql/<major>/main, also for a recovered directory elsewhere", () => {
+    const recovered = { configFile: "/etc/postgresql/15/main/postgresql.conf", dataDirectory: "/recovery/t-time" };
+    expect(failedChecks(configurationPlaceChecks("time: the recovered instance", "debian", "15", recovered))).toEqual([]);
+  });
+
+  test("Debian, but the copy's own postgresql.conf was read: red, naming both files", () => {
+    const wrong = { configFile: "/recovery/t-time/postgresql.conf", dataDirectory: "/recovery/t-time" };
+    expect(failedChecks(configurationPlaceChecks("time: the recovered instance", "debian", "17", wrong))).toEqual([
+      "time: the recovered instance: configuration file (layout debian, data in /recovery/t-time): /recovery/t-time/postgresql.conf, expected /etc/postgresql/17/main/postgresql.conf",
+    ]);
+  });
+
+  test("official: postgresql.conf inside PGDATA", () => {
+    const primary = { configFile: "/var/lib/postgresql/data/postgresql.conf", dataDirectory: "/var/lib/postgresql/data" };
+    expect(failedChecks(configurationPlaceChecks("the primary", "official", "15", primary))).toEqual([]);
+    expect(
+      failedChecks(configurationPlaceChecks("the primary", "official", "15", { ...primary, configFile: "/etc/postgresql/15/main/postgresql.conf" })),
+    ).toHaveLength(1);
   });
 });

@@ -42,6 +42,8 @@ describe("validateDrillConfig", () => {
       "config.barman.settings.compression: must be one line",
     ]);
     expect(problems({ ...minimal, database: "Shop" })).toEqual(["config.database: must be a lower-case database name"]);
+    expect(problems({ ...minimal, primary: { layout: "ubuntu" } })).toEqual(["config.primary.layout: allowed: official, debian"]);
+    expect(problems({ ...minimal, primary: { layout: "debian" } })).toEqual([]);
   });
 
   test("several problems at once, all reported", () => {
