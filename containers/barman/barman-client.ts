@@ -201,6 +201,9 @@ export interface WalCoverage {
   missing: string[];
 }
 
+/** WAL segment names per command of walCoverage: 20,000 names are ~500 KB of arguments (320 GB of WAL). */
+export const WAL_COVERAGE_BATCH = 20_000;
+
 export class BarmanClient {
   /** Every barman command run, with its output: evidence for the report when something fails. */
   readonly transcript: ExecResult[] = [];
@@ -385,12 +388,18 @@ export class BarmanClient {
   async walCoverage(from: string, through: string): Promise<WalCoverage> {
     const wals = await this.walsDir();
     const segments = walSegmentRange(from, through);
-    const script = `for s in ${segments.join(" ")}; do f="${wals}/\${s:0:16}/$s"; [ -r "$f" ] && [ -s "$f" ] || echo "$s"; done`;
-    // Kept in the transcript: the evidence of what was read on the Barman server.
-    const result = await this.transport.run(["bash", "-c", script]);
-    this.transcript.push({ ...result, command: `bash -c <every WAL segment ${from} .. ${through} readable in ${wals}>` });
-    if (result.exitCode !== 0) throw new CommandFailedError(this.where, result);
-    const missing = result.stdout.split("\n").filter(Boolean);
+    const missing: string[] = [];
+    // The names travel in the command line: in batches that stay far below the kernel's limit on
+    // arguments (2 MiB), so that a week of WAL after one backup is still one command or a few.
+    for (let start = 0; start < segments.length; start += WAL_COVERAGE_BATCH) {
+      const batch = segments.slice(start, start + WAL_COVERAGE_BATCH);
+      const script = `for s in ${batch.join(" ")}; do f="${wals}/\${s:0:16}/$s"; [ -r "$f" ] && [ -s "$f" ] || echo "$s"; done`;
+      // Kept in the transcript: the evidence of what was read on the Barman server.
+      const result = await this.transport.run(["bash", "-c", script]);
+      this.transcript.push({ ...result, command: `bash -c <every WAL segment ${batch[0]} .. ${batch.at(-1)} readable in ${wals}>` });
+      if (result.exitCode !== 0) throw new CommandFailedError(this.where, result);
+      missing.push(...result.stdout.split("\n").filter(Boolean));
+    }
     return { from, through, segmentsChecked: segments.length, missing };
   }
 
