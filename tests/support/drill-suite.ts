@@ -61,6 +61,7 @@ import { monotonicNow, seconds } from "../../src/metrics.ts";
 import { describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
 import { addReportEnvironment } from "../../src/report-metadata.ts";
 import { readRtoHistory } from "../../src/rto-history.ts";
+import { removeArchivedSegment } from "./faults.ts";
 import { orderedScenario } from "./ordered-steps.ts";
 import { labelStep, removeUnlessKept, stateReader, suiteContext } from "./suite-lifecycle.ts";
 import { verify } from "./verify.ts";
@@ -263,6 +264,7 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
         ...barmanCheckChecks(archived.checkLines, need("plan")),
       ]);
       say(`WAL up to ${archived.closedSegment} archived; barman check: ${archived.checkLines.length} checks`);
+      await injectTestFault(need("env"), () => walNeededThrough(need("env"), targets[0]!, facts()));
     });
 
     drill.step("Step 6: backup verified, and every WAL segment the targets need present in Barman's archive", async () => {
@@ -428,4 +430,19 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
       await attachText("lessons-learned.txt", lessonsLearned({ metrics: need("judgement").metrics, walSegmentsArchived: need("closedSegment") }));
     });
   });
+}
+
+/**
+ * A drill made red on purpose, for the proof that a red run's report shows what happened
+ * (tests/drill/red-report.test.ts): PGDRILL_TEST_FAULT=wal-gap removes the first segment the
+ * first target needs from Barman's archive once the WAL is archived, as an archive that lost a
+ * file. The removal is a step of the report, so the report says what was done.
+ */
+async function injectTestFault(env: DrillEnvironment, segmentNeeded: () => Promise<string>): Promise<void> {
+  const fault = process.env["PGDRILL_TEST_FAULT"];
+  if (!fault) return;
+  if (fault !== "wal-gap") throw new Error(`PGDRILL_TEST_FAULT='${fault}': the one fault a drill can be given is wal-gap`);
+  const segment = await segmentNeeded();
+  await allure.step(`test fault (PGDRILL_TEST_FAULT=wal-gap): WAL segment ${segment} removed from Barman's archive`, () => removeArchivedSegment(env, segment));
+  console.log(`pgdrill test fault: WAL segment ${segment} removed from Barman's archive`);
 }

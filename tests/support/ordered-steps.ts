@@ -1,5 +1,6 @@
 // An ordered scenario in Vitest: one test per step, run in file order; after a failed step the
 // later ones are skipped with a note naming it, instead of failing in a cascade of confusing errors.
+import * as allure from "allure-js-commons";
 import { type TestContext, test } from "vitest";
 
 export interface OrderedScenario {
@@ -15,7 +16,12 @@ export function orderedScenario(options: {
   return {
     step(name, body) {
       test(name, { timeout: options.stepTimeoutMs, retry: 0 }, async (context) => {
-        if (failedStep) context.skip(`skipped because an earlier step failed: "${failedStep}"`);
+        if (failedStep) {
+          const reason = `skipped because an earlier step failed: "${failedStep}"`;
+          // Allure keeps no skip note: the reason goes into the step's description, where the report shows it.
+          await allure.description(reason);
+          context.skip(reason);
+        }
         context.onTestFailed(() => {
           failedStep ??= name;
         });
