@@ -6,17 +6,21 @@
 // after the tests, with Allure's own API: read the results, validate the gate, send its results and
 // the exit code it gives, finish the report. It exits 0 when the report was made, whatever the
 // verdict (the run's own command already said red); 1 when no report could be made.
+import { existsSync } from "node:fs";
 import { AllureReport, filterFailedQualityGateResults, readConfig, stringifyQualityGateResults } from "@allurereport/core";
 
 const RESULTS_DIR = "reports/allure-results";
 
+const NO_RESULTS = `no test results in ${RESULTS_DIR}: run the drill (npm run drill) or the suite (npm test) first`;
+
 try {
+  if (!existsSync(RESULTS_DIR)) throw new Error(NO_RESULTS);
   const config = await readConfig(process.cwd());
   const report = new AllureReport(config);
   await report.start();
   await report.readDirectory(RESULTS_DIR);
   const results = await report.store.allTestResults({ includeRetries: false });
-  if (results.length === 0) throw new Error(`no test results in ${RESULTS_DIR}: run the drill (npm run drill) or the suite (npm test) first`);
+  if (results.length === 0) throw new Error(NO_RESULTS);
   const gate = (await report.validate({ trs: results })).results;
   const failed = filterFailedQualityGateResults(gate);
   if (gate.length > 0) report.realtimeDispatcher.sendQualityGateResults(gate);

@@ -4,7 +4,8 @@
 // it, then `npm run report` there. The drill must fail at step 6 naming the segment, with steps 7
 // to 12 skipped; the report must be built and its browser check must pass on the red content (the
 // failed step, its cause, its evidence, the skipped steps and why, the counts), so the command
-// exits 0; and a report that does not show the cause must make the same check exit 1.
+// exits 0; a report that does not show the cause must make the same check exit 1, and no results
+// at all must make `npm run report` exit 1.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
@@ -150,5 +151,15 @@ describe("npm run report after a red drill (a WAL segment lost from Barman's arc
     await allure.attachment("the browser check on the tampered report", check.output, "text/plain");
     expect(check.code).toBe(1);
     expect(check.output).toMatch(/the report does not show the cause sentence 'WAL segments missing from Barman's archive/);
+  });
+
+  steps.step("npm run report with no results to make a report from: exit 1, saying so", async () => {
+    await rm(join(clone, "reports/allure-results"), { recursive: true, force: true });
+    const report = await runIn(clone, ["npm", "run", "report"]);
+    await allure.attachment("npm run report without results", report.output, "text/plain");
+    expect(report.code).toBe(1);
+    expect(report.output).toMatch(
+      /report: could not be made: no test results in reports\/allure-results: run the drill \(npm run drill\) or the suite \(npm test\) first/,
+    );
   });
 });
