@@ -28,6 +28,9 @@ export function checkThat(what: string, actual: unknown, ok: boolean, wanted: st
   return { what, actual, expected: wanted, kind: "predicate", ok };
 }
 
+/** How much of a value a check's sentence shows. */
+const VALUE_SHOWN_CHARS = 1000;
+
 export function formatValue(value: unknown): string {
   if (typeof value === "number") return Number.isInteger(value) ? value.toLocaleString("en-US") : String(value);
   if (typeof value === "string") return value;
@@ -35,7 +38,9 @@ export function formatValue(value: unknown): string {
   if (value === undefined) return "nothing";
   if (Array.isArray(value) && value.length === 0) return "none";
   const text = JSON.stringify(value);
-  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+  // Long enough for the sentences a failure lists (two objectives missed are ~400 characters): the
+  // cause a reader needs must not be cut off; only a runaway value is.
+  return text.length > VALUE_SHOWN_CHARS ? `${text.slice(0, VALUE_SHOWN_CHARS - 3)}...` : text;
 }
 
 /** The check as one line: what, the actual value, and how it compares. */

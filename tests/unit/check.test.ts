@@ -58,11 +58,19 @@ describe("formatValue", () => {
     expect(formatValue(value)).toBe(text);
   });
 
-  test("a long value is cut to 160 characters ending in ...", () => {
-    const text = formatValue(Array.from({ length: 100 }, (_, i) => i));
-    expect(text).toHaveLength(160);
+  test("a runaway value is cut to 1,000 characters ending in ...", () => {
+    const text = formatValue(Array.from({ length: 1000 }, (_, i) => i));
+    expect(text).toHaveLength(1000);
     expect(text.startsWith("[0,1,2,3,")).toBe(true);
     expect(text.endsWith("...")).toBe(true);
+  });
+
+  test("two objectives missed are shown whole: the second is not cut off (objectives-gate went red on that)", () => {
+    const missed = [
+      "RTO phase 'barman recover' took 8.01 s, over its budget of 8 s (objectives.rtoBarmanRecoverS in the configuration, or PGDRILL_RTO_BARMAN_RECOVER_S)",
+      "RTO total 22.5 s from the disaster is over its budget of 0.001 s (objectives.rtoTotalS in the configuration, or PGDRILL_RTO_TOTAL_S); the largest phase is barman recover with 8.01 s",
+    ];
+    expect(formatValue(missed)).toBe(JSON.stringify(missed));
   });
 });
 

@@ -18,7 +18,21 @@ describe("packageSection", () => {
   test("the real list: Barman 3.13 from trixie, with PostgreSQL 17's client tools and no server", () => {
     const barman = packageSection(PACKAGE_LIST, "barman", "3.13");
     expect(barman.suite).toBe("trixie");
-    expect(barman.packages).toEqual(["barman", "barman-cli", "postgresql-client-17", "rsync", "tzdata", "openssh-server", "bzip2", "pigz"]);
+    expect(barman.packages).toEqual([
+      "barman",
+      "barman-cli",
+      "postgresql-client-17",
+      "rsync",
+      "tzdata",
+      "openssh-server",
+      "bzip2",
+      "pigz",
+      // backup_compression lz4 / zstd (tar's compress program), WAL compression lz4 / zstd (Python).
+      "lz4",
+      "zstd",
+      "python3-lz4",
+      "python3-zstandard",
+    ]);
     expect(barman.packages).not.toContain("postgresql-17");
   });
 
