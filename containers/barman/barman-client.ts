@@ -361,6 +361,13 @@ export class BarmanClient {
    * Waits until `segment` is in Barman's WAL archive. archive-wal moves completed segments from
    * the streaming and incoming directories into the archive; each probe runs it, then looks for the file.
    */
+  /** The size of a file in this server's WAL archive (a segment or a history file), or undefined when it is not there. */
+  async archivedFileBytes(name: string): Promise<number | undefined> {
+    const path = archivedSegmentPath(await this.walsDir(), name);
+    const result = await this.transport.run(["stat", "-c", "%s", path]);
+    return result.exitCode === 0 ? Number(result.stdout.trim()) : undefined;
+  }
+
   async waitForArchivedSegment(segment: string, budgetMs: number): Promise<void> {
     const path = archivedSegmentPath(await this.walsDir(), segment);
     await pollUntil({

@@ -352,6 +352,8 @@ export async function switchApplication(fe: FullDrEnvironment, newPrimary: NewPr
 export interface BarmanFollows {
   streamingOutput?: string;
   historyFile: string;
+  /** Its size in Barman's archive, read after the wait: undefined if it is not there. */
+  historyFileBytes: number | undefined;
   replication?: ReplicationState;
   durationMs: number;
 }
@@ -374,9 +376,10 @@ export async function barmanFollowsNewPrimary(fe: FullDrEnvironment, plan: FullD
   if (plan.fullDr.walMode !== "archive") streamingOutput = await env.barman.followNewPrimaryStreaming(env.settings.budgetsMs.walStreamingReady);
   const historyFile = `${newPrimary.timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
   await env.barman.waitForArchivedSegment(historyFile, env.settings.budgetsMs.walArchived);
+  const historyFileBytes = await env.barman.archivedFileBytes(historyFile);
   let replication: ReplicationState | undefined;
   if (plan.fullDr.walMode === "synchronous") replication = await waitForSynchronousReceiveWal(env, newPrimary.instance);
-  return { streamingOutput, historyFile, replication, durationMs: monotonicNow() - started };
+  return { streamingOutput, historyFile, historyFileBytes, replication, durationMs: monotonicNow() - started };
 }
 
 export interface SecondGoodState {

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject } from "vites
 import { readSettings } from "../../src/config.ts";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { readSamples } from "../../src/nightly/prometheus.ts";
-import { execEvents } from "../support/docker-events.ts";
+import { execsDuring } from "../support/docker-events.ts";
 import { type FleetServerName, startTwoServerBarmanHost, type TwoServerBarmanHost } from "../support/fleet-host.ts";
 import { barmanSshArgs, type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
 import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
@@ -123,13 +123,11 @@ describe("Nightly verification of every server of a Barman host reached over SSH
     async () => {
       const damaged = await host.damageBackup("sales-pg15");
       await allure.parameter("damaged", `${damaged.backupId}: ${damaged.file} cut to one page`);
-      const since = Date.now();
-      const cli = await verify(["--all-servers", "--concurrency", "2"]);
-      const until = Date.now();
+      const { result: cli, execs } = await execsDuring(host.env.barmanServer.getId(), () => verify(["--all-servers", "--concurrency", "2"]));
       await attach("all servers", cli);
 
       expect(cli.code, cli.stderr).toBe(1);
-      expect(await execEvents(host.env.barmanServer.getId(), since, until), "docker exec on the Barman container during the run").toEqual([]);
+      expect(execs, "docker exec on the Barman container during the run").toEqual([]);
       const r = await report();
       await allure.attachment("nightly report", JSON.stringify(r, null, 2), "application/json");
       expect([r.schemaVersion, r.verdict, r.shard, r.servers.map((s) => [s.server, s.verdict, s.postgresMajor])]).toEqual([

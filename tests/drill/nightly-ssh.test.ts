@@ -21,7 +21,7 @@ import { prepareTopology, resolvePlan } from "../../src/engine/phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { recoveryImageResolver } from "../../src/nightly/recovery-image.ts";
 import { type NightlyResult, verifyExistingBackup } from "../../src/nightly/verify-existing.ts";
-import { execEvents } from "../support/docker-events.ts";
+import { execsDuring } from "../support/docker-events.ts";
 import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
 import { sshAccess } from "../support/ssh-access.ts";
 
@@ -78,15 +78,13 @@ describe("Nightly verification over SSH (a Barman host reached only with the Ope
   });
 
   test("the backup verifies over SSH, without any docker exec on the Barman container, and nothing is left", async () => {
-    const since = Date.now();
-    const result = await verify(ssh);
-    const until = Date.now();
+    const { result, execs } = await execsDuring(env.barmanServer.getId(), () => verify(ssh));
     await allure.attachment("nightly result", JSON.stringify(result, null, 2), "application/json");
     expect(result.problems).toEqual([]);
     expect(result.verdict).toBe("pass");
     expect(result.barman).toBe(`SSH ${ssh.destination} port ${ssh.port}`);
     expect(result.phasesMs.transferMs).toBeGreaterThan(0);
-    expect(await execEvents(env.barmanServer.getId(), since, until), "docker exec on the Barman container during the verification").toEqual([]);
+    expect(execs, "docker exec on the Barman container during the verification").toEqual([]);
     expect(await workDirectoriesOnBarman(env)).toEqual([]);
     expect(await leftoverThrowaways()).toEqual([]);
   });
