@@ -31,3 +31,19 @@ export async function addReportEnvironment(entries: Record<string, string>, dir 
     .filter((line) => !existing.has(line.trimEnd()));
   if (lines.length > 0) await appendFile(path, lines.join(""));
 }
+
+/**
+ * What one drill's platform adds to the report's environment, keyed by the platform: a whole-suite
+ * report holds drills of several PostgreSQL / Barman pairs, and one key per fact would keep only
+ * whichever drill wrote last next to another pair's images.
+ */
+export function platformEnvironment(
+  platform: string,
+  versions: { postgres: string; barman: string },
+  images: { postgres: string; barman: string; bases: string[] },
+): Record<string, string> {
+  return {
+    [`servers ${platform}`]: `PostgreSQL ${versions.postgres}; Barman ${versions.barman}`,
+    [`images ${platform}`]: [images.postgres, images.barman, ...images.bases].join(", "),
+  };
+}

@@ -43,9 +43,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   await writeReportMetadata({
     "docker.engine": engine.version,
-    "image.postgres": images.postgres,
-    "image.barman": images.barman,
-    "image.base": images.bases.join(", "),
     node: process.version,
     machine: `${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}`,
   });

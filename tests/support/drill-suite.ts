@@ -3,7 +3,7 @@
 // is right, and this file reports: Allure steps, parameters and the evidence attachments.
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe } from "vitest";
-import type { Platform } from "../../containers/platforms.ts";
+import { type Platform, platformName } from "../../containers/platforms.ts";
 import { checkEqual, checkThat } from "../../src/asserts/check.ts";
 import {
   barmanCheckChecks,
@@ -59,7 +59,7 @@ import { snapshotTables, type TableSnapshot } from "../../src/engine/row-digest.
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { monotonicNow, seconds } from "../../src/metrics.ts";
 import { describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
-import { addReportEnvironment } from "../../src/report-metadata.ts";
+import { addReportEnvironment, platformEnvironment } from "../../src/report-metadata.ts";
 import { readRtoHistory } from "../../src/rto-history.ts";
 import { removeArchivedSegment } from "./faults.ts";
 import { orderedScenario } from "./ordered-steps.ts";
@@ -163,7 +163,10 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
       state.env = await prepareTopology(plan, { name: options.name, run, settings, progress: say });
       state.versions = await readVersions(state.env);
       say(`environment up: PostgreSQL ${state.versions.postgres}, ${state.versions.barman}`);
-      await addReportEnvironment({ "postgresql.server": state.versions.postgres, barman: state.versions.barman, "run.id": run.runId });
+      await addReportEnvironment({
+        ...platformEnvironment(platformName(plan.platform), state.versions, state.env.images),
+        "run.id": run.runId,
+      });
     });
 
     afterAll(async () => {
