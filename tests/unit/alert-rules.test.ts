@@ -16,6 +16,7 @@ import { parse } from "yaml";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { NIGHTLY_METRIC_NAMES, PUSHGATEWAY_JOB, pushToPushgateway, readSamples, renderNightlyMetrics } from "../../src/nightly/prometheus.ts";
 import { type BackupVerification, type NightlyResult, noEvidence } from "../../src/nightly/verify-existing.ts";
+import { fleetReportOf } from "../support/fleet-report-of.ts";
 import { PUSHGATEWAY_BUDGETS_MS, type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -109,16 +110,7 @@ function night2(): NightlyResult[] {
   ];
 }
 
-const fleet = (servers: NightlyResult[]): FleetReport => ({
-  schemaVersion: 2,
-  runId: "nightly",
-  startedAt: servers[0]!.startedAt,
-  finishedAt: servers[0]!.finishedAt,
-  barman: BARMAN,
-  verdict: servers.every((s) => s.verdict === "pass") ? "pass" : "fail",
-  shard: "1/1",
-  servers,
-});
+const fleet = (servers: NightlyResult[]): FleetReport => fleetReportOf(servers, BARMAN);
 
 // --- Reading the rules, their tests and the real output ---------------------------------------------
 

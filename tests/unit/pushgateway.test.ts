@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { PUSHGATEWAY_JOB, PushgatewayError, pushToPushgateway, readSamples } from "../../src/nightly/prometheus.ts";
 import { type NightlyResult, noEvidence } from "../../src/nightly/verify-existing.ts";
+import { fleetReportOf } from "../support/fleet-report-of.ts";
 import { freePort, PUSHGATEWAY_BUDGETS_MS, type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
 
 /** A push to an endpoint that accepts the connection and never answers: short, the point is that it ends. */
@@ -56,16 +57,7 @@ function night(server: string, verdict: "pass" | "fail", finishedAt: string, bar
   };
 }
 
-const fleet = (servers: NightlyResult[]): FleetReport => ({
-  schemaVersion: 2,
-  runId: "nightly",
-  startedAt: servers[0]!.startedAt,
-  finishedAt: servers[0]!.finishedAt,
-  barman: BARMAN,
-  verdict: servers.every((s) => s.verdict === "pass") ? "pass" : "fail",
-  shard: "1/1",
-  servers,
-});
+const fleet = (servers: NightlyResult[]): FleetReport => fleetReportOf(servers, BARMAN);
 
 let gateway: RunningPushgateway | undefined;
 let gatewayUrl = "";
