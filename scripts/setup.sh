@@ -64,7 +64,9 @@ if [ "$state" != 0 ]; then
   fi
   say "starting dockerd (log: /var/log/pgdrill-dockerd.log)"
   # setsid + nohup: the engine must outlive this script, the next command (npm test) uses it too.
-  setsid nohup dockerd >/var/log/pgdrill-dockerd.log 2>&1 < /dev/null &
+  # Appended, not overwritten: the log of the engine an earlier (failed) run used stays readable.
+  printf '\n=== dockerd started by scripts/setup.sh at %s ===\n' "$(date -u +%FT%TZ)" >>/var/log/pgdrill-dockerd.log
+  setsid nohup dockerd >>/var/log/pgdrill-dockerd.log 2>&1 < /dev/null &
   deadline=$((SECONDS + budget_s))
   until engine_answers; do
     if [ $SECONDS -ge $deadline ]; then

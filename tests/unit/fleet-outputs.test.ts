@@ -260,12 +260,16 @@ describe("JUnit of a fleet run", () => {
     expect(nightlyOutcome({ ...billing, failedPhase: "backup verification", cause: "other" })).toBe("failed");
   });
 
-  test("the project's counter reads it: 1 passed, 2 failed", async () => {
+  test("the project's counter reads it: 1 passed, 2 failed, each failed one named on its own line before the count", async () => {
     const path = join(dir, "junit", "nightly-junit.xml");
     await mkdir(join(dir, "junit"), { recursive: true });
     await writeFile(path, xml);
     const run = runNode([COUNTER, path]);
-    expect(run.stdout.trim().split("\n").at(-1)).toBe("1 passed, 2 failed");
+    const lines = run.stdout.trim().split("\n");
+    expect(lines.at(-1)).toBe("1 passed, 2 failed");
+    expect(lines.slice(0, -1)).toHaveLength(2);
+    for (const line of lines.slice(0, -1)) expect(line).toMatch(/^FAILED \S.* > .*: \S/);
+    expect(lines.slice(0, -1).join("\n")).toContain("billing");
     expect(run.status).toBe(1);
   });
 
