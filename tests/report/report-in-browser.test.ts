@@ -57,7 +57,8 @@ async function visible(locator: Locator, what: string): Promise<void> {
  */
 const SCENARIO_12_PATH = ["pg-dr-drill", "tests", "drill", "drill.test.ts", "Scenario 12: accidental DELETE of all orders (pgdrill.config.ts)"];
 
-async function openScenarioSuite(path: string[] = SCENARIO_12_PATH): Promise<Page> {
+async function openScenarioSuite(): Promise<Page> {
+  const path = SCENARIO_12_PATH;
   // A fresh page (and browser context) each time: the report remembers which nodes were open.
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.setDefaultTimeout(UI_TIMEOUT_MS);
@@ -109,11 +110,7 @@ describe("The Allure report in a real browser", () => {
   test.runIf(scenario12.length > 0 && !isRed(scenario12))("step 10 shows the RTO figures and the recovery metrics as evidence", async () => {
     await allure.feature("Evidence");
     await allure.story("Report in a browser");
-    const page = await openScenarioSuite();
-    await page
-      .getByText(/^Step 10: recovery metrics/)
-      .first()
-      .click();
+    const page = await openTest(stepOf(scenario12, /^Step 10: recovery metrics/));
     const details = page.locator("body");
     // The report lists 8 parameters and folds the rest behind "Show more".
     await visible(details.getByText("RTO barmanRecoverMs").first(), "the step's parameters");
@@ -131,11 +128,7 @@ describe("The Allure report in a real browser", () => {
   test.runIf(scenario12.length > 0 && !isRed(scenario12))("step 9 shows what was checked, with its values, not expect(...) calls", async () => {
     await allure.feature("Evidence");
     await allure.story("Report in a browser");
-    const page = await openScenarioSuite();
-    await page
-      .getByText(/^Step 9: /)
-      .first()
-      .click();
+    const page = await openTest(stepOf(scenario12, /^Step 9: /));
     await visible(
       page.getByText(/orders rows on the recovered instance: 60,104, equal to the good state/).first(),
       "the named check of the recovered orders with its value",
@@ -147,28 +140,13 @@ describe("The Allure report in a real browser", () => {
     async () => {
       await allure.feature("Evidence");
       await allure.story("Report in a browser");
-      const synchronousSuite = [
-        "pg-dr-drill",
-        "tests",
-        "drill",
-        "scenario-13.test.ts",
-        "Scenario 13: full disaster recovery, synchronous WAL streaming to Barman (fixtures/scenario-13/synchronous.config.ts)",
-      ];
-      const page = await openScenarioSuite(synchronousSuite);
-      await page
-        .getByText(/^Step 6: /)
-        .first()
-        .click();
+      const synchronous = scenario13.filter((r) => r.suite.startsWith("Scenario 13: full disaster recovery, synchronous WAL streaming"));
+      const page = await openTest(stepOf(synchronous, /^Step 6: /));
       await visible(
         page.getByText(/^acknowledged commits lost with synchronous WAL streaming: 0, equal to Barman acknowledging every commit/).first(),
         "the zero-loss check with its value",
       );
-      // A fresh page: the step's own page has replaced the tree.
-      const runbookPage = await openScenarioSuite(synchronousSuite);
-      await runbookPage
-        .getByText(/^Step 11: /)
-        .first()
-        .click();
+      const runbookPage = await openTest(stepOf(synchronous, /^Step 11: /));
       await visible(runbookPage.getByText("runbook-executed.txt").first(), "the executed runbook attached");
     },
   );
@@ -226,6 +204,17 @@ async function openTest(result: ResultSummary): Promise<Page> {
   await page.goto(`${server.url}#${id}`);
   await visible(page.getByText(result.name, { exact: true }).first(), `the page of '${result.name}'`);
   return page;
+}
+
+/**
+ * The one step of a drill whose name matches. Steps are opened by their own address, not by a click
+ * on the first "Step N" in the tree: which suites the tree shows open depends on the run (a red
+ * drill's suite opens by itself), so the first match can be another drill's step.
+ */
+function stepOf(steps: ResultSummary[], name: RegExp): ResultSummary {
+  const matching = steps.filter((r) => name.test(r.name));
+  if (matching.length !== 1) throw new Error(`expected one result named ${name} in ${steps[0]?.suite ?? "the results"}, found ${matching.length}`);
+  return matching[0]!;
 }
 
 let reportIds: Map<string, string> | undefined;
