@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves the README's commands as a user who is not root, as on GitHub's hosted runners: a new user
-# in the docker group, with the Docker engine already running, runs `npm run drill` and
-# `npm run report` (the workflow's run: steps; together they exercise set-up, the engine, the image
+# in the docker group, with the Docker engine already running, runs `npm run verify:existing --
+# --help` as the first command of a fresh copy (the pinned Node installed by the script itself), then
+# `npm run drill` and `npm run report` (the workflow's run: steps; together they exercise set-up, the engine, the image
 # cache, Vitest, Allure and the browser check) in a copy of the project it owns. `npm test` is not
 # run again as that user: it would double CI's time and runs the same code paths as the drill.
 # Run as root (it creates the user, and removes it and its files afterwards, also on failure);
@@ -53,6 +54,11 @@ as_user() {
 
 say "as $(as_user 'id -un'): uid $(id -u "$user"), groups $(id -Gn "$user")"
 started=$SECONDS
+# First command on a copy without node_modules, with the system's Node on PATH (20 on Debian 12):
+# an entry point that needs no engine must still get the project's pinned Node by itself.
+say "== npm run verify:existing -- --help (as $user, first command, system Node $(as_user 'node --version' 2>/dev/null || echo none) on PATH) =="
+help="$(as_user "npm run --silent verify:existing -- --help")" || fail "'npm run verify:existing -- --help' failed as the first command on a fresh copy."
+grep -q -- "--barman-ssh" <<<"$help" || fail "'npm run verify:existing -- --help' did not print the command's options: $help"
 say "== npm run drill (as $user) =="
 as_user "npm run drill"
 say "== npm run report (as $user) =="
@@ -60,4 +66,4 @@ as_user "npm run report"
 # What the user made is the user's: the check fails if anything needed root.
 as_user 'test -s reports/report-overview.png && test -s reports/junit.xml && ! find . -path ./node_modules -prune -o ! -user "$(id -un)" -print | grep -q .' ||
   fail "the run as $user left no report screenshot, no JUnit report, or files it does not own."
-say "npm run drill and npm run report passed as $user in $((SECONDS - started)) s"
+say "npm run verify:existing -- --help, npm run drill and npm run report passed as $user in $((SECONDS - started)) s"

@@ -9,13 +9,7 @@ say() { printf '[setup] %s\n' "$*"; }
 fail() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. Node dependencies (Node 24 comes from the `node` devDependency) -------------------------
-if [ ! -x node_modules/.bin/vitest ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
-
-node_version="$(node_modules/.bin/node --version)"
-case "$node_version" in v24.*) ;; *) fail "the project's Node should be 24.x, node_modules/.bin/node is $node_version; run 'rm -rf node_modules && npm ci'." ;; esac
+bash scripts/ensure-node.sh
 
 # --- 1b. promtool and a Pushgateway, which the nightly verification's Prometheus tests use -------
 # Installed as root on Debian; elsewhere one line says what to install, and everything else (the

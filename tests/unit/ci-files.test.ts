@@ -492,3 +492,20 @@ describe("crontab example (examples/nightly-scheduling/crontab)", () => {
     expect(log()).toMatch(/exit 75\n$/);
   });
 });
+
+describe("every npm script works as the first command on a fresh clone", () => {
+  // Before `npm ci`, a script's `node`, `vitest` or `tsc` is the system's or missing (Debian 12's
+  // Node 20 refuses --experimental-transform-types), so each script first makes the pinned Node and
+  // the dependencies ready: scripts/setup.sh (which also starts the engine) or scripts/ensure-node.sh.
+  // scripts/check-non-root.sh proves it for real: its user's first command is
+  // `npm run verify:existing -- --help` in a copy without node_modules, with Debian's Node on PATH.
+  const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+  test.each(Object.entries(scripts))("npm run %s prepares the project's Node first", (_name, command) => {
+    expect(command).toMatch(/^bash scripts\/(setup|ensure-node)\.sh && /);
+  });
+
+  test("ensure-node.sh does nothing and says nothing where the pinned Node is already installed", () => {
+    const r = spawnSync("bash", [join(ROOT, "scripts/ensure-node.sh")], { encoding: "utf8" });
+    expect([r.status, r.stdout, r.stderr]).toEqual([0, "", ""]);
+  });
+});
