@@ -1,5 +1,5 @@
 // `npm run bench:nightly`: the nightly verification of an existing Barman host over SSH, at scale.
-// A Barman host reached only over SSH with two servers (tests/support/fleet-host.ts: sales-pg15 on
+// A Barman host reached only over SSH with two servers (fixtures/fleet-host.ts: sales-pg15 on
 // PostgreSQL 15, billing-pg17 on PostgreSQL 17), each loaded with N rows before its backup. Measured:
 // each server alone (verifyExistingBackup: full WAL replay, one count check), both together
 // (verifyFleet, concurrency 2), and a plain copy of the same bytes over the same path. Prints a table
@@ -29,6 +29,7 @@ import { applyTestcontainersHost } from "../containers/engine-endpoint.ts";
 import { ensureImages } from "../containers/images.ts";
 import { DEFAULT_PLATFORM } from "../containers/platforms.ts";
 import { ISOLATED_PGDATA_NAME } from "../containers/postgres/recovered-instance.ts";
+import { type FleetServer, type FleetServerName, startTwoServerBarmanHost, type TwoServerBarmanHost } from "../fixtures/fleet-host.ts";
 import { budgetEnvName, readSettings } from "../src/config.ts";
 import type { DrillRun } from "../src/engine/topology.ts";
 import { monotonicNow } from "../src/metrics.ts";
@@ -36,7 +37,6 @@ import { verifyFleet } from "../src/nightly/fleet.ts";
 import { recoveryImageResolver } from "../src/nightly/recovery-image.ts";
 import { DEFAULT_WORK_PARENT, type NightlyPhasesMs, type NightlyResult, verifyExistingBackup } from "../src/nightly/verify-existing.ts";
 import { pollUntil } from "../src/wait.ts";
-import { type FleetServer, type FleetServerName, startTwoServerBarmanHost, type TwoServerBarmanHost } from "../tests/support/fleet-host.ts";
 
 // Where published ports are reached (containers/engine-endpoint.ts), as in vitest.config.ts.
 applyTestcontainersHost(process.env);

@@ -5,6 +5,7 @@
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
 import { docker } from "../../containers/docker-resources.ts";
+import { removeArchivedSegment } from "../../fixtures/faults.ts";
 import { readSettings, type TargetKindName } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
@@ -12,7 +13,6 @@ import { backUp, type DrillFacts, type DrillPlan, prepareTopology, RecoveryFaile
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import type { RecoveryTarget } from "../../src/recovery-target.ts";
 import { pollUntil } from "../../src/wait.ts";
-import { removeArchivedSegment } from "../support/faults.ts";
 
 const run = inject("drillRun");
 const say = (line: string): void => console.log(`[faults ${run.runId}] ${line}`);

@@ -6,12 +6,12 @@
 import * as allure from "allure-js-commons";
 import { beforeEach, describe, expect, inject, test } from "vitest";
 import type { BarmanVersion } from "../../containers/platforms.ts";
+import { removeArchivedSegment } from "../../fixtures/faults.ts";
 import { readSettings } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
 import { prepareTopology, RecoveryFailedError, recoverToTarget, resolvePlan, startUntilPromoted, targetOf, walNeededThrough } from "../../src/engine/phases.ts";
 import { seconds } from "../../src/metrics.ts";
-import { removeArchivedSegment } from "../support/faults.ts";
 
 const run = inject("drillRun");
 const say = (line: string): void => console.log(`[get-wal ${run.runId}] ${line}`);

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from 
 import type { SshTarget } from "../../containers/barman/ssh-transport.ts";
 import { runLabels } from "../../containers/docker-resources.ts";
 import { execIn } from "../../containers/exec.ts";
+import { sshAccess } from "../../fixtures/ssh-access.ts";
 import { readSettings } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster } from "../../src/engine/gate.ts";
@@ -23,7 +24,6 @@ import { recoveryImageResolver } from "../../src/nightly/recovery-image.ts";
 import { type NightlyResult, verifyExistingBackup } from "../../src/nightly/verify-existing.ts";
 import { execsDuring } from "../support/docker-events.ts";
 import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
-import { sshAccess } from "../support/ssh-access.ts";
 
 const run = inject("drillRun");
 const loaded = await loadDrillConfig({ path: "fixtures/scenario-12.config.ts" });

@@ -5,6 +5,7 @@
 // naming them. Nothing may be left behind.
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { removeStreamingPartial } from "../../fixtures/faults.ts";
 import { failedChecks } from "../../src/asserts/check.ts";
 import { dataLossChecks } from "../../src/asserts/full-dr-asserts.ts";
 import { readSettings } from "../../src/config.ts";
@@ -22,7 +23,6 @@ import {
   startWorkload,
 } from "../../src/engine/full-dr.ts";
 import { backUp, seed } from "../../src/engine/phases.ts";
-import { removeStreamingPartial } from "../support/faults.ts";
 
 const run = inject("drillRun");
 const say = (line: string): void => console.log(`[s13-red ${run.runId}] ${line}`);

@@ -4,6 +4,7 @@
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe } from "vitest";
 import { type Platform, platformName } from "../../containers/platforms.ts";
+import { removeArchivedSegment } from "../../fixtures/faults.ts";
 import { checkEqual, checkThat } from "../../src/asserts/check.ts";
 import {
   barmanCheckChecks,
@@ -61,7 +62,6 @@ import { monotonicNow, seconds } from "../../src/metrics.ts";
 import { describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
 import { addReportEnvironment, platformEnvironment } from "../../src/report-metadata.ts";
 import { readRtoHistory } from "../../src/rto-history.ts";
-import { removeArchivedSegment } from "./faults.ts";
 import { orderedScenario } from "./ordered-steps.ts";
 import { labelStep, removeUnlessKept, stateReader, suiteContext } from "./suite-lifecycle.ts";
 import { verify } from "./verify.ts";
