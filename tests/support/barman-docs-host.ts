@@ -57,6 +57,7 @@ import { type ExecResult, execIn } from "../../containers/exec.ts";
 import { type DrillImages, ensureImages } from "../../containers/images.ts";
 import { BARMAN_VERSIONS } from "../../containers/platforms.ts";
 import { bindPortsToEngineAddress } from "../../containers/postgres/postgres-containers.ts";
+import type { ServerFacts } from "../../fixtures/server-facts.ts";
 import { parseBackupId } from "../../src/barman-output.ts";
 import type { DrillSettings } from "../../src/config.ts";
 import type { DrillRun } from "../../src/engine/topology.ts";
@@ -82,22 +83,12 @@ export type DocsServerName = DocsServerNameOf<DocsBarmanVersion>;
 export type DocsHostNameOf<V extends DocsBarmanVersion> = VersionLayout[V]["hosts"];
 type DocsHostName = DocsHostNameOf<DocsBarmanVersion>;
 
-export interface DocsServer {
+export interface DocsServer extends ServerFacts {
   serverName: DocsServerName;
   /** PostgreSQL major version of the cluster, and so of its backups. */
   major: 15 | 17 | 18;
   /** The cluster's host name on the fixture's network (pg15, pg17, pg17-lz4, pg18, pg18-zstd, pg15-tar). */
   host: string;
-  database: string;
-  table: string;
-  /** Counts the table's rows; on a recovered copy it gives one of `rows`. */
-  countSql: string;
-  /** The one DONE backup taken for the fixture. */
-  backupId: string;
-  /** Rows as the primary counted them: at the backup, and at the end of the WAL archived after it (what a replay of the whole archive must give). */
-  rows: { atBackup: number; atEndOfArchive: number };
-  /** The segment holding the rows written after the backup, in Barman's archive. */
-  lastArchivedSegment: string;
   /** The cluster's data_checksums: pg_createcluster ... -- --data-checksums (pg15-rsync), else initdb's default (off up to PostgreSQL 17, on from 18). */
   dataChecksums: boolean;
   /** PGDATA in /var/lib/postgresql/<major>/main, configuration in /etc/postgresql/<major>/main. */

@@ -511,9 +511,13 @@ describe("every npm script works as the first command on a fresh clone", () => {
 });
 
 test("nothing outside tests/ imports from tests/ (the bench and the scripts use fixtures/, not the test support)", () => {
-  const r = spawnSync("git", ["grep", "--untracked", "-l", "-E", String.raw`from "(\.\./)+tests/`, "--", "src", "containers", "fixtures", "bench", "scripts", "examples"], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    "git",
+    ["grep", "--untracked", "-l", "-E", String.raw`from "(\.\./)+tests/`, "--", "src", "containers", "fixtures", "bench", "scripts", "examples"],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+    },
+  );
   expect(r.stdout.trim().split("\n").filter(Boolean)).toEqual([]);
 });
