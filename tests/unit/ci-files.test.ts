@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
+import { VERIFY_HELP } from "../../src/cli/verify-command-line.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WORKFLOW = join(ROOT, ".github/workflows/dr-drill.yml");
@@ -150,16 +151,13 @@ const NIGHTLY_WORKFLOW = join(SCHEDULING, "github-nightly.yml");
 const NIGHTLY_SERVICE = join(SCHEDULING, "pgdrill-nightly.service");
 const NIGHTLY_TIMER = join(SCHEDULING, "pgdrill-nightly.timer");
 const NIGHTLY_CRONTAB = join(SCHEDULING, "crontab");
-const VERIFY_EXISTING = join(ROOT, "scripts/verify-existing.ts");
 
 /**
- * The options verify:existing's --help lists, read from the script's HELP text (not by running it):
- * each option line starts with the option (and any alias), its description follows after two spaces.
+ * The options verify:existing's --help lists (src/cli/verify-command-line.ts): each option line
+ * starts with the option (and any alias), its description follows after two spaces.
  */
 function helpOptions(): Set<string> {
-  const help = /const HELP = `([\s\S]*?)`;/.exec(readFileSync(VERIFY_EXISTING, "utf8"))?.[1];
-  if (!help) throw new Error(`no HELP text (const HELP = \`...\`;) found in ${VERIFY_EXISTING}`);
-  return new Set([...help.matchAll(/^ +(--[a-z].*?)(?: {2,}|$)/gm)].flatMap(([, column]) => column!.match(/--[a-z][a-z0-9-]*/g) ?? []));
+  return new Set([...VERIFY_HELP.matchAll(/^ +(--[a-z].*?)(?: {2,}|$)/gm)].flatMap(([, column]) => column!.match(/--[a-z][a-z0-9-]*/g) ?? []));
 }
 
 /** The options a command line gives verify:existing: what follows `verify:existing --`, up to a redirection, pipe or next command. */
