@@ -30,7 +30,7 @@ import { ensureImages } from "../containers/images.ts";
 import { DEFAULT_PLATFORM } from "../containers/platforms.ts";
 import { ISOLATED_PGDATA_NAME } from "../containers/postgres/recovered-instance.ts";
 import { type FleetServer, type FleetServerName, startTwoServerBarmanHost, type TwoServerBarmanHost } from "../fixtures/fleet-host.ts";
-import { budgetEnvName, readSettings } from "../src/config.ts";
+import { budgetEnvName, budgetOf, readSettings } from "../src/config.ts";
 import type { DrillRun } from "../src/engine/topology.ts";
 import { monotonicNow } from "../src/metrics.ts";
 import { verifyFleet } from "../src/nightly/fleet.ts";
@@ -169,7 +169,7 @@ interface PlainCopy {
  * into dockerode's request) and Testcontainers' create and copy steps.
  */
 async function plainCopy(host: TwoServerBarmanHost, server: FleetServer, image: string, runId: string): Promise<PlainCopy> {
-  const barman = new BarmanClient(new SshTransport(host.ssh, { commandBudgetMs: settings.budgetsMs.recover }), server.serverName);
+  const barman = new BarmanClient(new SshTransport(host.ssh, { commandBudget: budgetOf(settings, "recover") }), server.serverName);
   const made = await barman.transport.run(["mktemp", "-d", `${DEFAULT_WORK_PARENT}/pgdrill-verify-${runId}-XXXXXX`]);
   if (made.exitCode !== 0) throw new Error(`mktemp on the Barman host failed: ${made.stderr.trim()}`);
   const directory = made.stdout.trim();
@@ -257,8 +257,7 @@ let host: TwoServerBarmanHost | undefined;
 async function reapRun(): Promise<ReapSummary> {
   return pollUntil({
     what: `run ${run.runId} removed (if not: ${manualCleanupCommands(run.runId).join("; ")})`,
-    budget: "containerRemoved",
-    budgetMs: settings.budgetsMs.containerRemoved,
+    budget: budgetOf(settings, "containerRemoved"),
     probe: () => reap({ runId: run.runId }),
     done: () => true,
     intervalMs: 500,

@@ -1,6 +1,7 @@
 // Every setting the drill reads from the environment, validated before any container starts.
 // A wrong value fails with one line naming the variable and what it accepts.
 import { z } from "zod";
+import type { Budget } from "./wait.ts";
 
 /** Time budgets, in seconds, one per event the drill waits for (cf. CloudNativePG's timeouts.go). */
 export const BUDGET_DEFAULTS_S = {
@@ -35,6 +36,9 @@ export const BUDGET_DEFAULTS_S = {
 } as const;
 
 export type BudgetName = keyof typeof BUDGET_DEFAULTS_S;
+
+/** A budget of the settings as one value (src/wait.ts): its name and the length this run gives it. */
+export const budgetOf = (settings: Pick<DrillSettings, "budgetsMs">, name: BudgetName): Budget => ({ name, ms: settings.budgetsMs[name] });
 
 export const budgetEnvName = (name: BudgetName): string => `PGDRILL_BUDGET_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}_S`;
 

@@ -21,7 +21,7 @@ import {
   walSegmentRange,
 } from "../../src/barman-output.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
-import { BudgetExceededError, pollUntil } from "../../src/wait.ts";
+import { type Budget, BudgetExceededError, budget, pollUntil, stoppedByTimeout, underTimeout } from "../../src/wait.ts";
 import { docker } from "../docker-resources.ts";
 import { CommandFailedError, type ExecResult, execIn } from "../exec.ts";
 
@@ -45,7 +45,7 @@ export interface BarmanTransport {
 }
 
 /**
- * `docker exec` into the container that runs Barman. With `commandBudgetMs`, every command runs
+ * `docker exec` into the container that runs Barman. With `commandBudget`, every command runs
  * under `timeout` on the server itself, so a command that overruns ends there too instead of
  * writing on after we gave up (a client-side timer cannot kill a docker exec); exit 124/137 is that.
  */
@@ -53,7 +53,7 @@ export class DockerExecTransport implements BarmanTransport {
   constructor(
     readonly containerId: string,
     readonly containerName: string,
-    private readonly options: { commandBudgetMs?: number } = {},
+    private readonly options: { commandBudget?: Budget } = {},
   ) {}
 
   get where(): string {
@@ -61,8 +61,7 @@ export class DockerExecTransport implements BarmanTransport {
   }
 
   private bounded(argv: string[]): string[] {
-    const budgetMs = this.options.commandBudgetMs;
-    return budgetMs === undefined ? argv : ["timeout", "--kill-after=10", String(Math.max(1, Math.ceil(budgetMs / 1000))), ...argv];
+    return this.options.commandBudget ? underTimeout(argv, this.options.commandBudget) : argv;
   }
 
   async run(argv: string[], options: { user?: "barman" | "root"; onLine?: LineSink } = {}): Promise<ExecResult> {
@@ -74,8 +73,8 @@ export class DockerExecTransport implements BarmanTransport {
     });
     // The transcript names the command without the timeout wrapper: that is what a person reads.
     const named = { ...result, command: argv.join(" ") };
-    if (this.options.commandBudgetMs !== undefined && (result.exitCode === 124 || result.exitCode === 137)) {
-      throw new BudgetExceededError("recover", this.options.commandBudgetMs, `\`${named.command}\``, `stopped on ${this.where}`);
+    if (this.options.commandBudget && stoppedByTimeout(result.exitCode)) {
+      throw new BudgetExceededError(this.options.commandBudget, `\`${named.command}\``, `stopped on ${this.where}`);
     }
     return named;
   }
@@ -95,8 +94,8 @@ export class DockerExecTransport implements BarmanTransport {
       async finished() {
         const state = await pollUntil({
           what: `\`${argv.join(" ")}\` on ${where} finished`,
-          budget: "recover",
-          budgetMs: 60_000,
+          // The stream has ended; the exec's own exit follows at once, or something is wrong.
+          budget: EXEC_EXIT_AFTER_STREAM,
           probe: () => exec.inspect(),
           done: (s) => !s.Running,
           describe: () => "still running",
@@ -131,6 +130,9 @@ class ExecStdout extends Transform {
     callback();
   }
 }
+
+/** A streamed exec whose output has ended reports its exit within this (it is the same process ending). */
+const EXEC_EXIT_AFTER_STREAM = budget("execExitAfterStream", 60_000);
 
 const words = (result: ExecResult): string => (result.stdout + result.stderr).trim();
 
@@ -265,12 +267,11 @@ export class BarmanClient {
    * `barman cron` starts receive-wal (pg_receivewal on the slot, created by create_slot = auto);
    * then wait until Barman reports the slot and the streaming process as OK.
    */
-  async startWalStreaming(budgetMs: number): Promise<void> {
+  async startWalStreaming(limit: Budget): Promise<void> {
     await this.command(["cron"]);
     await pollUntil({
       what: `Barman WAL streaming from ${this.serverName} (receive-wal running, replication slot active)`,
-      budget: "walStreamingReady",
-      budgetMs,
+      budget: limit,
       probe: () => this.check(),
       done: (lines) => ["receive wal running", "replication slot", "postgresql streaming"].every((c) => lines.find((l) => l.check === c)?.ok),
       describe: (lines) =>
@@ -286,9 +287,9 @@ export class BarmanClient {
    * receive-wal stopped and started again by `barman cron`: Barman decides whether pg_receivewal
    * runs --synchronous when it starts it (its name in synchronous_standby_names).
    */
-  async restartWalStreaming(budgetMs: number): Promise<void> {
+  async restartWalStreaming(limit: Budget): Promise<void> {
     await this.command(["receive-wal", "--stop", this.serverName], { allowFailure: true });
-    await this.startWalStreaming(budgetMs);
+    await this.startWalStreaming(limit);
   }
 
   /**
@@ -297,7 +298,7 @@ export class BarmanClient {
    * (the old timeline's .partial marker removed: its WAL is in the new primary's timeline), then
    * receive-wal started again. Returns Barman's words.
    */
-  async followNewPrimaryStreaming(budgetMs: number): Promise<string> {
+  async followNewPrimaryStreaming(limit: Budget): Promise<string> {
     const outputs: string[] = [];
     for (const args of [
       ["receive-wal", "--stop", this.serverName],
@@ -307,7 +308,7 @@ export class BarmanClient {
       const result = await this.command(args, { allowFailure: args[1] === "--stop" });
       outputs.push(`$ barman ${args.join(" ")}\n${words(result)}`);
     }
-    await this.startWalStreaming(budgetMs);
+    await this.startWalStreaming(limit);
     return outputs.join("\n");
   }
 
@@ -368,12 +369,11 @@ export class BarmanClient {
     return result.exitCode === 0 ? Number(result.stdout.trim()) : undefined;
   }
 
-  async waitForArchivedSegment(segment: string, budgetMs: number): Promise<void> {
+  async waitForArchivedSegment(segment: string, limit: Budget): Promise<void> {
     const path = archivedSegmentPath(await this.walsDir(), segment);
     await pollUntil({
       what: `WAL segment ${segment} archived by Barman (${path})`,
-      budget: "walArchived",
-      budgetMs,
+      budget: limit,
       probe: async () => (await this.transport.run(["bash", "-c", `barman archive-wal ${this.serverName} >/dev/null && test -f ${path}`])).exitCode === 0,
       done: (archived) => archived,
       describe: () => "not in the archive yet",

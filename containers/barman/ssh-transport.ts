@@ -4,7 +4,7 @@
 // password (BatchMode). Commands run as the SSH user (the barman user on the Barman host).
 import { spawn } from "node:child_process";
 import { PassThrough } from "node:stream";
-import { BudgetExceededError } from "../../src/wait.ts";
+import { type Budget, BudgetExceededError, stoppedByTimeout, underTimeout } from "../../src/wait.ts";
 import { type ExecResult, lineSplitter } from "../exec.ts";
 import type { BarmanTransport, CommandStream, LineSink } from "./barman-client.ts";
 
@@ -96,7 +96,7 @@ export class SshConnectionError extends Error {
 }
 
 /**
- * `barman` and the few other commands of a verification over SSH. With `commandBudgetMs`, every
+ * `barman` and the few other commands of a verification over SSH. With `commandBudget`, every
  * command runs under `timeout` on the server itself, as DockerExecTransport does, so a command
  * that overruns ends there too.
  */
@@ -104,7 +104,7 @@ export class SshTransport implements BarmanTransport {
   constructor(
     readonly target: SshTarget,
     /** `role` names the host in messages (default "the Barman server"; a verification host is another). */
-    private readonly options: { commandBudgetMs?: number; sshCommand?: string; role?: string } = {},
+    private readonly options: { commandBudget?: Budget; sshCommand?: string; role?: string } = {},
   ) {
     const problems = validateSshTarget(target);
     if (problems.length > 0) throw new SshConnectionError(problems.join("; "));
@@ -116,8 +116,7 @@ export class SshTransport implements BarmanTransport {
 
   private remote(argv: string[], user: "barman" | "root" | undefined): string[] {
     if (user === "root") throw new SshConnectionError(`\`${argv.join(" ")}\` would need root on ${this.where}; over SSH everything runs as the SSH user`);
-    const budgetMs = this.options.commandBudgetMs;
-    return budgetMs === undefined ? argv : ["timeout", "--kill-after=10", String(Math.max(1, Math.ceil(budgetMs / 1000))), ...argv];
+    return this.options.commandBudget ? underTimeout(argv, this.options.commandBudget) : argv;
   }
 
   async run(argv: string[], options: { user?: "barman" | "root"; onLine?: LineSink } = {}): Promise<ExecResult> {
@@ -141,8 +140,8 @@ export class SshTransport implements BarmanTransport {
     const explained = explainSshFailure(this.target, exitCode, stderr);
     if (explained) throw new SshConnectionError(explained);
     const command = argv.join(" ");
-    if (this.options.commandBudgetMs !== undefined && (exitCode === 124 || exitCode === 137)) {
-      throw new BudgetExceededError("recover", this.options.commandBudgetMs, `\`${command}\``, `stopped on ${this.where}`);
+    if (this.options.commandBudget && stoppedByTimeout(exitCode)) {
+      throw new BudgetExceededError(this.options.commandBudget, `\`${command}\``, `stopped on ${this.where}`);
     }
     return { command, exitCode, stdout, stderr, durationMs: performance.now() - started };
   }

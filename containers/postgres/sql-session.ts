@@ -2,7 +2,7 @@
 // instances through a pg client, the isolated nightly instance (no network at all) through psql
 // on its socket. The engine's reads (row digest, promotion check, the user's queries) run on either.
 import pg from "pg";
-import { withinBudget } from "../../src/wait.ts";
+import { budget, withinBudget } from "../../src/wait.ts";
 import { execIn } from "../exec.ts";
 
 export interface SqlSession {
@@ -100,7 +100,10 @@ export class PsqlSession implements SqlSession {
 
   private async psql(sql: string): Promise<string> {
     const { database, user, statementTimeoutMs } = this.options;
-    const result = await withinBudget(`psql on the ${this.role}: ${firstStatementLine(sql).slice(0, 80)}`, "sqlStatement", statementTimeoutMs + 5_000, () =>
+    // The server stops the statement at statement_timeout (the sqlStatement budget); psql gets 5 s
+    // more to report that before this side gives up on it.
+    const psqlBudget = budget("sqlStatement", statementTimeoutMs + 5_000);
+    const result = await withinBudget(`psql on the ${this.role}: ${firstStatementLine(sql).slice(0, 80)}`, psqlBudget, () =>
       execIn(this.containerId, ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", database, "-U", user, "-c", sql], {
         user: "postgres",
         where: `the ${this.role}`,

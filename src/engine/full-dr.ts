@@ -3,12 +3,14 @@
 // one address (PgBouncer) is switched to it, Barman follows the new primary, and a second
 // point-in-time recovery on the new timeline proves the new setup is protected. Each phase acts and
 // returns what it measured; checking is src/asserts/full-dr-asserts.ts, reporting the suite's.
+
 import { randomBytes } from "node:crypto";
 import { PgBouncerContainer, type StartedPgBouncer } from "../../containers/pgbouncer/pgbouncer-container.ts";
 import type { StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
 import type { SqlSession } from "../../containers/postgres/sql-session.ts";
 import { compareSegmentPosition, segmentTimeline } from "../barman-output.ts";
 import type { DrillSettings } from "../config.ts";
+import { budgetOf } from "../config.ts";
 import { type DataLoss, measureDataLoss, outageFromLog, type WorkloadAttempt } from "../data-loss.ts";
 import { DrillConfigError, FULL_DR_DEFAULTS, type FullDrConfig, type LoadedDrillConfig } from "../drill-config.ts";
 import { monotonicNow } from "../metrics.ts";
@@ -136,8 +138,7 @@ async function nameReceiveWalSynchronous(server: SqlSession): Promise<void> {
 function waitForSynchronousReceiveWal(env: DrillEnvironment, server: SqlSession): Promise<ReplicationState> {
   return pollUntil({
     what: `Barman's receive-wal as the synchronous standby (pg_stat_replication.sync_state = 'sync' for ${RECEIVE_WAL_NAME})`,
-    budget: "synchronousStreaming",
-    budgetMs: env.settings.budgetsMs.synchronousStreaming,
+    budget: budgetOf(env.settings, "synchronousStreaming"),
     probe: () => receiveWalReplication(server),
     done: (r) => r?.syncState === "sync" && r.state === "streaming",
     describe: (r) => (r ? `state ${r.state}, sync_state ${r.syncState}` : `no ${RECEIVE_WAL_NAME} in pg_stat_replication`),
@@ -152,7 +153,7 @@ function waitForSynchronousReceiveWal(env: DrillEnvironment, server: SqlSession)
  */
 export async function makeReceiveWalSynchronous(env: DrillEnvironment, server: SqlSession): Promise<ReplicationState> {
   await nameReceiveWalSynchronous(server);
-  await env.barman.restartWalStreaming(env.settings.budgetsMs.walStreamingReady);
+  await env.barman.restartWalStreaming(budgetOf(env.settings, "walStreamingReady"));
   return waitForSynchronousReceiveWal(env, server);
 }
 
@@ -192,8 +193,7 @@ export async function runWorkloadUntilShipped(fe: FullDrEnvironment, plan: FullD
     plan.fullDr.walMode === "archive"
       ? await pollUntil({
           what: `the workload's WAL (segment ${segment}) archived to Barman by archive_command`,
-          budget: "walArchived",
-          budgetMs: env.settings.budgetsMs.walArchived,
+          budget: budgetOf(env.settings, "walArchived"),
           probe: () => env.primary.one<{ last: string | null }>("SELECT last_archived_wal AS last FROM pg_stat_archiver"),
           done: (r) => r.last !== null && /^[0-9A-F]{24}$/.test(r.last) && compareSegmentPosition(r.last, segment) >= 0,
           describe: (r) => `last archived: ${r.last ?? "none"}`,
@@ -202,8 +202,7 @@ export async function runWorkloadUntilShipped(fe: FullDrEnvironment, plan: FullD
         // segment is complete; what it has written it reports every status interval (10 s).
         await pollUntil({
           what: `the workload's WAL (up to ${lsn}) written by Barman's receive-wal`,
-          budget: "walArchived",
-          budgetMs: env.settings.budgetsMs.walArchived,
+          budget: budgetOf(env.settings, "walArchived"),
           probe: () =>
             env.primary
               .query<{ written: string | null; reached: boolean }>(
@@ -373,9 +372,9 @@ export async function barmanFollowsNewPrimary(fe: FullDrEnvironment, plan: FullD
   // the workload's commit latency (step 11 of the suite).
   if (plan.fullDr.walMode === "synchronous") await nameReceiveWalSynchronous(newPrimary.instance);
   let streamingOutput: string | undefined;
-  if (plan.fullDr.walMode !== "archive") streamingOutput = await env.barman.followNewPrimaryStreaming(env.settings.budgetsMs.walStreamingReady);
+  if (plan.fullDr.walMode !== "archive") streamingOutput = await env.barman.followNewPrimaryStreaming(budgetOf(env.settings, "walStreamingReady"));
   const historyFile = `${newPrimary.timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
-  await env.barman.waitForArchivedSegment(historyFile, env.settings.budgetsMs.walArchived);
+  await env.barman.waitForArchivedSegment(historyFile, budgetOf(env.settings, "walArchived"));
   const historyFileBytes = await env.barman.archivedFileBytes(historyFile);
   let replication: ReplicationState | undefined;
   if (plan.fullDr.walMode === "synchronous") replication = await waitForSynchronousReceiveWal(env, newPrimary.instance);

@@ -3,6 +3,7 @@
 // (command output, postgresql.auto.conf, check lines, timings); checking those results is the
 // assertions layer's job (src/asserts), reporting is the caller's (the ordered suites, the failure
 // drills, the benchmark, the nightly verification).
+
 import { execIn } from "../../containers/exec.ts";
 import { ensureImages } from "../../containers/images.ts";
 import { type Platform, resolvePlatform } from "../../containers/platforms.ts";
@@ -11,6 +12,7 @@ import type { SqlSession } from "../../containers/postgres/sql-session.ts";
 import type { BackupDetails, BackupListEntry, CheckLine } from "../barman-output.ts";
 import { segmentTimeline } from "../barman-output.ts";
 import type { DrillSettings, TargetKindName } from "../config.ts";
+import { budgetOf } from "../config.ts";
 import {
   type DrillConfig,
   DrillConfigError,
@@ -300,7 +302,7 @@ export interface ArchivedThroughDisaster {
 export async function archiveWalThroughDisaster(env: DrillEnvironment): Promise<ArchivedThroughDisaster> {
   return timed(async () => {
     const { closedSegment } = await env.switchWal();
-    await env.barman.waitForArchivedSegment(closedSegment, env.settings.budgetsMs.walArchived);
+    await env.barman.waitForArchivedSegment(closedSegment, budgetOf(env.settings, "walArchived"));
     return { closedSegment, checkLines: await env.barman.check() };
   });
 }

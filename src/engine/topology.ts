@@ -2,6 +2,7 @@
 // primary, a Barman server streaming WAL through a replication slot, a volume that `barman
 // recover` writes into and recovered instances start from. Dedicated barman / streaming_barman
 // roles with random scram-sha-256 passwords; host ports on 127.0.0.1 only.
+
 import { randomBytes } from "node:crypto";
 import type { BarmanClient } from "../../containers/barman/barman-client.ts";
 import { BarmanContainer, RECOVERY_MOUNT, type StartedBarmanServer } from "../../containers/barman/barman-container.ts";
@@ -13,6 +14,7 @@ import { PrimaryContainer, type StartedDrillPostgres } from "../../containers/po
 import { RecoveredInstanceContainer, type StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
 import type { SqlSession } from "../../containers/postgres/sql-session.ts";
 import type { DrillSettings } from "../config.ts";
+import { budgetOf } from "../config.ts";
 import type { PrimaryLayout } from "../drill-config.ts";
 
 export interface DrillRun {
@@ -377,14 +379,14 @@ export class DrillEnvironment {
     await Promise.all([
       this.enableArchiveCommand(server.serverName, server.primary),
       // A user's Barman may ship WAL by archive_command only (streaming_archiver = off).
-      streaming ? server.barman.startWalStreaming(this.settings.budgetsMs.walStreamingReady) : Promise.resolve(),
+      streaming ? server.barman.startWalStreaming(budgetOf(this.settings, "walStreamingReady")) : Promise.resolve(),
     ]);
     if (barmanServerSettings?.["backup_method"] === "rsync") {
       progress("backup_method = rsync: Barman's SSH access to the primary");
       await this.enableRsyncBackups(server.primary, server.host);
     }
     const { closedSegment } = await server.switchWal();
-    await server.barman.waitForArchivedSegment(closedSegment, this.settings.budgetsMs.walArchived);
+    await server.barman.waitForArchivedSegment(closedSegment, budgetOf(this.settings, "walArchived"));
     progress(`WAL streaming works: segment ${closedSegment} archived`);
   }
 

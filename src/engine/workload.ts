@@ -90,7 +90,7 @@ export class SteadyWorkload {
         this.listeners.delete(listener);
         const last = this.attempts.at(-1);
         const lastState = last ? `last attempt id ${last.id} ${last.outcome}${last.error ? `: ${last.error}` : ""}` : "no attempt yet";
-        reject(new BudgetExceededError(budget.name, budget.ms, budget.what, lastState));
+        reject(new BudgetExceededError(budget, budget.what, lastState));
       }, budget.ms);
       this.listeners.add(listener);
     });

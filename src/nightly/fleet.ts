@@ -2,6 +2,7 @@
 // own by verifyExistingBackup, a few at a time. One server's failure, even one that stops it before
 // any restore (an unknown backup id, tablespaces, no checks), is that server's red result, never
 // the others': a fleet run always reports on every server it was given.
+import { budgetOf } from "../config.ts";
 import type { NightlyConfig } from "../drill-config.ts";
 import type { FleetReport } from "./fleet-report.ts";
 import {
@@ -114,7 +115,7 @@ export async function verifyFleet(options: FleetOptions): Promise<FleetReport> {
   const target = options.target ?? { kind: "latest" as const };
   if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
     throw new NightlyInputError(`concurrency ${options.concurrency} must be a whole number >= 1`);
-  const { label, servers: known } = await listBarmanServers(options.barman, options.budgetsMs.recover);
+  const { label, servers: known } = await listBarmanServers(options.barman, budgetOf(options, "recover"));
   if (options.servers !== "all") {
     const unknown = options.servers.filter((s) => !known.includes(s));
     if (unknown.length > 0)

@@ -22,12 +22,12 @@ import {
   type StartedRecoveredInstance,
 } from "../../containers/postgres/recovered-instance.ts";
 import { type BackupDetails, segmentTimeline } from "../barman-output.ts";
-import { budgetEnvName, type DrillSettings } from "../config.ts";
+import { budgetEnvName, budgetOf, type DrillSettings } from "../config.ts";
 import { monotonicNow, seconds } from "../metrics.ts";
 import { evaluatePhaseObjectives } from "../objectives.ts";
 import { parsePgTimestamp } from "../pg-time.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../recovery-target.ts";
-import { BudgetExceededError, withinBudget } from "../wait.ts";
+import { type Budget, BudgetExceededError, budget, stoppedByTimeout, underTimeout, withinBudget } from "../wait.ts";
 import { type CauseClass, causeFirst, causeLine, causeOf, fatalWithContext } from "./cause.ts";
 import { postgresMajor } from "./recovery-image.ts";
 import { type ConfigChange, throwawayConfiguration } from "./throwaway-config.ts";
@@ -36,6 +36,10 @@ import { DEFAULT_WORK_PARENT, removeWorkDirectory, sweepStaleWorkDirectories, WO
 export { DEFAULT_WORK_PARENT } from "./work-directories.ts";
 
 /** Label on the throwaway instance, so a test or a person can find (and reap) exactly these. */
+/** After a failed transfer, how long the sending side (tar over docker exec or SSH) gets to say why it ended. */
+const TRANSFER_SENDER_EXIT = budget("transferSenderExit", 5_000);
+/** Each command that removes an interrupted run's temporary directories (rm -rf of one restored copy). */
+const LEFTOVER_REMOVAL = budget("leftoverRemoval", 60_000);
 export const LABEL_ROLE = "io.pgdrill.role";
 export const THROWAWAY_ROLE = "nightly-verification";
 
@@ -326,12 +330,12 @@ const words = (result: ExecResult): string => (result.stdout + result.stderr).tr
 async function connectBarman(
   endpoint: BarmanEndpoint,
   server: string,
-  budgetMs: number,
+  commandBudget: Budget,
 ): Promise<{ barman: BarmanClient; label: string; running: boolean; status: string }> {
   if ("ssh" in endpoint) {
     let transport: SshTransport;
     try {
-      transport = new SshTransport(endpoint.ssh, { commandBudgetMs: budgetMs });
+      transport = new SshTransport(endpoint.ssh, { commandBudget });
     } catch (error) {
       throw new NightlyInputError((error as Error).message);
     }
@@ -348,7 +352,7 @@ async function connectBarman(
       throw error;
     });
   const containerName = info.Name.replace(/^\//, "");
-  const barman = new BarmanClient(new DockerExecTransport(info.Id, containerName, { commandBudgetMs: budgetMs }), server);
+  const barman = new BarmanClient(new DockerExecTransport(info.Id, containerName, { commandBudget }), server);
   return { barman, label: `container ${containerName}`, running: info.State.Running && !info.State.Paused, status: info.State.Status };
 }
 
@@ -368,8 +372,8 @@ async function serversOf(barman: BarmanClient, label: string): Promise<string[]>
  * The servers Barman knows on that host (`barman list-servers`), and how the host is named in
  * messages. Unreachable hosts, refused host keys and hosts without Barman are NightlyInputErrors.
  */
-export async function listBarmanServers(endpoint: BarmanEndpoint, budgetMs: number): Promise<{ label: string; servers: string[] }> {
-  const { barman, label, running, status } = await connectBarman(endpoint, "-", budgetMs);
+export async function listBarmanServers(endpoint: BarmanEndpoint, commandBudget: Budget): Promise<{ label: string; servers: string[] }> {
+  const { barman, label, running, status } = await connectBarman(endpoint, "-", commandBudget);
   if (!running) throw new NightlyInputError(`the Barman ${label} is not running (state: ${status})`);
   return { label, servers: await serversOf(barman, label) };
 }
@@ -452,7 +456,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     );
   barmanTargetArgs(target); // a target time without a UTC offset is refused here, before anything runs
 
-  const { barman, label, running, status } = await connectBarman(options.barman, server, budgetsMs.recover);
+  const { barman, label, running, status } = await connectBarman(options.barman, server, budgetOf(options, "recover"));
   /** Commands that are not `barman` (mktemp, rm, test): through the same transport, kept in the same transcript. */
   const onServer = async (argv: string[]): Promise<ExecResult> => {
     const result = await barman.transport.run(argv);
@@ -460,7 +464,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     return result;
   };
   // Where the restored copy lives: the Barman server, or the verification host (its commands marked so in the transcript).
-  const restoreHost = options.verificationHost ? verificationHostTransport(options.verificationHost, budgetsMs.recover) : undefined;
+  const restoreHost = options.verificationHost ? verificationHostTransport(options.verificationHost, budgetOf(options, "recover")) : undefined;
   const onRestoreHostLabel = restoreHost ? `[${restoreHost.where}] ` : "";
   const onRestoreHost = !restoreHost
     ? onServer
@@ -786,7 +790,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
         tar.abort();
         if (!transferred) {
           // The sending side's own words first (a dropped SSH connection, tar's error), when it has ended.
-          const sender = await withinBudget("the transfer's sender", "sqlStatement", 5_000, () => tar.finished()).then(
+          const sender = await withinBudget("the transfer's sender", TRANSFER_SENDER_EXIT, () => tar.finished()).then(
             () => undefined,
             (e: Error) => (e instanceof BudgetExceededError ? undefined : e.message),
           );
@@ -922,10 +926,9 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       where: "the throwaway instance",
       allowFailure: true,
     });
-    const bound = ["timeout", "--kill-after=10", String(Math.ceil(budgetsMs.integrityCheck / 1000))];
     const result =
       stopped.exitCode === 0
-        ? await execIn(instance.getId(), [...bound, "bash", "-c", 'pg_checksums --check -D "$PGDATA"'], {
+        ? await execIn(instance.getId(), underTimeout(["bash", "-c", 'pg_checksums --check -D "$PGDATA"'], budgetOf(options, "integrityCheck")), {
             user: "postgres",
             where: "the throwaway instance",
             allowFailure: true,
@@ -958,12 +961,10 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
    */
   const runIntegrityCheck = async (instance: StartedRecoveredInstance, kind: "amcheck" | "pg_dump"): Promise<NightlyCheckResult> => {
     const name = kind === "amcheck" ? "pg_amcheck --heapallindexed (every database)" : "pg_dump of every database (full read)";
-    const bound = ["timeout", "--kill-after=10", String(Math.ceil(budgetsMs.integrityCheck / 1000))];
-    const argv =
+    const command =
       kind === "amcheck"
-        ? [...bound, "pg_amcheck", "--all", "--heapallindexed", "--install-missing", "--username", dbUser, "--maintenance-db", options.database]
+        ? ["pg_amcheck", "--all", "--heapallindexed", "--install-missing", "--username", dbUser, "--maintenance-db", options.database]
         : [
-            ...bound,
             "bash",
             "-c",
             // Every database that takes connections; a failure names its database and stops the loop.
@@ -972,11 +973,12 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
             dbUser,
             options.database,
           ];
+    const argv = underTimeout(command, budgetOf(options, "integrityCheck"));
     progress(`${name}: running`);
     const t = monotonicNow();
     const result = await execIn(instance.getId(), argv, { user: "postgres", where: "the throwaway instance", allowFailure: true });
     const durationMs = monotonicNow() - t;
-    const timedOut = result.exitCode === 124 || result.exitCode === 137;
+    const timedOut = stoppedByTimeout(result.exitCode);
     const said = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-20).join("\n");
     const ok = result.exitCode === 0;
     progress(
@@ -1119,11 +1121,11 @@ async function readRecoveryPoint(
 }
 
 /** The verification host's transport; a bad destination or remote command is bad input. */
-function verificationHostTransport(host: VerificationHost, budgetMs: number): SshTransport {
+function verificationHostTransport(host: VerificationHost, commandBudget: Budget): SshTransport {
   const problem = validateRemoteSshCommand(host.remoteSshCommand);
   if (problem) throw new NightlyInputError(problem);
   try {
-    return new SshTransport(host.ssh, { commandBudgetMs: budgetMs, role: "the verification host" });
+    return new SshTransport(host.ssh, { commandBudget, role: "the verification host" });
   } catch (error) {
     throw new NightlyInputError(`verification host: ${(error as Error).message}`);
   }
@@ -1140,9 +1142,9 @@ export async function removeLeftoverWorkDirectories(
   verificationHost?: VerificationHost,
 ): Promise<string[]> {
   let transport: BarmanClient["transport"];
-  if (verificationHost) transport = verificationHostTransport(verificationHost, 60_000);
+  if (verificationHost) transport = verificationHostTransport(verificationHost, LEFTOVER_REMOVAL);
   else {
-    const { barman, running } = await connectBarman(endpoint, "-", 60_000);
+    const { barman, running } = await connectBarman(endpoint, "-", LEFTOVER_REMOVAL);
     if (!running) return [];
     transport = barman.transport;
   }

@@ -6,7 +6,7 @@ import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
 import { docker } from "../../containers/docker-resources.ts";
 import { removeArchivedSegment } from "../../fixtures/faults.ts";
-import { readSettings, type TargetKindName } from "../../src/config.ts";
+import { budgetOf, readSettings, type TargetKindName } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
 import { backUp, type DrillFacts, type DrillPlan, prepareTopology, RecoveryFailedError, resolvePlan, seed, walNeededThrough } from "../../src/engine/phases.ts";
@@ -137,8 +137,7 @@ describe("The primary stopped while a backup is running", () => {
         // Kill once data is really flowing: more than 1 MiB of the copy on Barman's disk.
         killed = pollUntil({
           what: "pg_basebackup copying data into Barman",
-          budget: "backup",
-          budgetMs: settings.budgetsMs.backup,
+          budget: budgetOf(settings, "backup"),
           probe: async () => Number(await env.barman.shell(`du -sb ${barmanHome}/base/*/data 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'`)),
           done: (bytes) => bytes > 1_048_576,
           intervalMs: 50,

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import * as allure from "allure-js-commons";
 import { expect, test } from "vitest";
 import { docker, LABEL_PID } from "../../containers/docker-resources.ts";
-import { readSettings } from "../../src/config.ts";
+import { budgetOf, readSettings } from "../../src/config.ts";
 import { pollUntil } from "../../src/wait.ts";
 
 const settings = readSettings();
@@ -40,8 +40,7 @@ test("Ctrl-C during the drill removes every container, network and volume of the
   try {
     const running = await pollUntil({
       what: "the interrupted drill's primary and Barman containers running",
-      budget: "containerStart",
-      budgetMs: settings.budgetsMs.containerStart,
+      budget: budgetOf(settings, "containerStart"),
       probe: () => resourcesOf(pid),
       done: (r) => r.containers >= 2 && r.networks >= 1 && r.volumes >= 1,
       intervalMs: 100,
@@ -54,8 +53,7 @@ test("Ctrl-C during the drill removes every container, network and volume of the
     expect(output).toMatch(/SIGINT: removing run \S+'s containers in the background/);
     const left = await pollUntil({
       what: "every resource of the interrupted run removed",
-      budget: "containerStart",
-      budgetMs: settings.budgetsMs.containerStart,
+      budget: budgetOf(settings, "containerStart"),
       probe: () => resourcesOf(pid),
       done: (r) => r.containers + r.networks + r.volumes === 0,
       intervalMs: 200,

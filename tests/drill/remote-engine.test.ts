@@ -16,7 +16,7 @@ import { afterAll, expect, inject, test } from "vitest";
 import { docker, LABEL_PID, runLabels } from "../../containers/docker-resources.ts";
 import { engineEndpoint } from "../../containers/engine-endpoint.ts";
 import { followBuildStream } from "../../containers/images.ts";
-import { readSettings } from "../../src/config.ts";
+import { budgetOf, readSettings } from "../../src/config.ts";
 import { pollUntil } from "../../src/wait.ts";
 
 const run = inject("drillRun");
@@ -117,8 +117,7 @@ async function startInnerEngine(image: string): Promise<InnerEngine> {
   const client = new Dockerode({ host: "127.0.0.1", port: Number(port) });
   const version = await pollUntil({
     what: "the inner Docker engine answering on its published port",
-    budget: "containerStart",
-    budgetMs: settings.budgetsMs.containerStart,
+    budget: budgetOf(settings, "containerStart"),
     probe: () => client.version(),
     done: () => true,
     intervalMs: 200,

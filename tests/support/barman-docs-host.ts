@@ -60,6 +60,7 @@ import { bindPortsToEngineAddress } from "../../containers/postgres/postgres-con
 import type { ServerFacts } from "../../fixtures/server-facts.ts";
 import { parseBackupId } from "../../src/barman-output.ts";
 import type { DrillSettings } from "../../src/config.ts";
+import { budgetOf } from "../../src/config.ts";
 import type { DrillRun } from "../../src/engine/topology.ts";
 import { monotonicNow, seconds } from "../../src/metrics.ts";
 import { pollUntil, withProgress } from "../../src/wait.ts";
@@ -653,8 +654,7 @@ export async function startDocsBarmanHost<V extends DocsBarmanVersion = "3.13">(
     const waitForCheck = (what: string, allowFailing: (c: CheckResult) => boolean): Promise<CheckResult[]> =>
       pollUntil({
         what: `barman check on the docs host: ${what}`,
-        budget: "walStreamingReady",
-        budgetMs: settings.budgetsMs.walStreamingReady,
+        budget: budgetOf(settings, "walStreamingReady"),
         probe: check,
         done: (results) => results.length > 0 && results.every((c) => c.ok || allowFailing(c)),
         describe: (results) =>
@@ -880,8 +880,7 @@ export async function startDocsBarmanHost<V extends DocsBarmanVersion = "3.13">(
         );
         await pollUntil({
           what: "the docs Barman host's sshd gone",
-          budget: "serviceReady",
-          budgetMs: settings.budgetsMs.serviceReady,
+          budget: budgetOf(settings, "serviceReady"),
           // Zombies (killed, not yet reaped by PID 1) hold no socket: only live sshd processes count.
           probe: () => barmanExec("ps -eo stat=,pid=,comm= | awk '$1 !~ /^Z/ && $3 ~ /^sshd/ {print $3 \" \" $2}'", "root"),
           done: (left) => left === "",

@@ -1,6 +1,7 @@
 // Scenario 13, the full disaster-recovery drill, as an ordered suite of twelve "Step N:" tests for
 // one configuration with `fullDr` (one WAL mode): the engine (src/engine/full-dr.ts) acts, the
 // assertions layer (src/asserts/full-dr-asserts.ts) says what is right, this file reports.
+
 import { mkdir, writeFile } from "node:fs/promises";
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, type TestContext } from "vitest";
@@ -17,6 +18,7 @@ import {
   switchoverChecks,
 } from "../../src/asserts/full-dr-asserts.ts";
 import { segmentTimeline } from "../../src/barman-output.ts";
+import { budgetOf } from "../../src/config.ts";
 import type { DataLoss } from "../../src/data-loss.ts";
 import { FULL_DR_DEFAULTS, type LoadedDrillConfig } from "../../src/drill-config.ts";
 import {
@@ -377,7 +379,7 @@ export function defineFullDrSuite(options: { loaded: LoadedDrillConfig; name: st
       await verify(disasterChecks({ goodState: Object.fromEntries(plan.tables.map((t) => [t, good.snapshot[t] ?? null])), afterDisaster: second.snapshot }));
       await act("switch WAL, wait until the segment is in Barman's archive", "pg_switch_wal()", async () => {
         const { closedSegment } = await env.switchWal();
-        await env.barman.waitForArchivedSegment(closedSegment, settings.budgetsMs.walArchived);
+        await env.barman.waitForArchivedSegment(closedSegment, budgetOf(settings, "walArchived"));
       });
       const backupId = need("newBackup").backup.backupId;
       const target = { kind: "time" as const, time: good.time };

@@ -4,12 +4,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
-import { readSettings } from "../../src/config.ts";
+import { budgetOf, readSettings } from "../../src/config.ts";
 import { pollUntil, withinBudget } from "../../src/wait.ts";
 
-/** The Pushgateway's budgets: the suite's serviceReady (PGDRILL_BUDGET_SERVICE_READY_S), for its start and its stop. */
-const serviceReadyMs = readSettings().budgetsMs.serviceReady;
-export const PUSHGATEWAY_BUDGETS_MS = { pushgatewayReady: serviceReadyMs, pushgatewayStop: serviceReadyMs };
+/** The Pushgateway's budget for its start and for its stop: the suite's serviceReady (PGDRILL_BUDGET_SERVICE_READY_S). */
+export const PUSHGATEWAY_BUDGET = budgetOf(readSettings(), "serviceReady");
 
 /** A TCP port free right now on 127.0.0.1 (the Pushgateway binds it a moment later). */
 export async function freePort(): Promise<number> {
@@ -59,7 +58,7 @@ export async function startPushgateway(): Promise<RunningPushgateway> {
     const exited = once(gateway, "exit");
     gateway.kill("SIGTERM");
     try {
-      await withinBudget(`the Pushgateway (pid ${gateway.pid}) gone after SIGTERM`, "serviceReady", PUSHGATEWAY_BUDGETS_MS.pushgatewayStop, () => exited);
+      await withinBudget(`the Pushgateway (pid ${gateway.pid}) gone after SIGTERM`, PUSHGATEWAY_BUDGET, () => exited);
     } catch (error) {
       gateway.kill("SIGKILL");
       await exited;
@@ -71,8 +70,7 @@ export async function startPushgateway(): Promise<RunningPushgateway> {
   try {
     await pollUntil({
       what: `the Pushgateway at ${url} ready`,
-      budget: "serviceReady",
-      budgetMs: PUSHGATEWAY_BUDGETS_MS.pushgatewayReady,
+      budget: PUSHGATEWAY_BUDGET,
       probe: async () => {
         if (gateway.exitCode !== null) throw new Error(`it exited with ${gateway.exitCode}: ${log.trim()}`);
         return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).status;

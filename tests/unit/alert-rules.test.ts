@@ -17,7 +17,7 @@ import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { NIGHTLY_METRIC_NAMES, PUSHGATEWAY_JOB, pushToPushgateway, readSamples, renderNightlyMetrics } from "../../src/nightly/prometheus.ts";
 import { type BackupVerification, type NightlyResult, noEvidence } from "../../src/nightly/verify-existing.ts";
 import { fleetReportOf } from "../support/fleet-report-of.ts";
-import { PUSHGATEWAY_BUDGETS_MS, type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
+import { PUSHGATEWAY_BUDGET, type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MONITORING = join(ROOT, "examples/monitoring");
@@ -297,12 +297,12 @@ beforeAll(async () => {
   await pushToPushgateway(gateway.url, night1);
   await pushToPushgateway(gateway.url, fleet(servers));
   pushed = seriesOf(await (await fetch(`${gateway.url}/metrics`)).text());
-}, PUSHGATEWAY_BUDGETS_MS.pushgatewayReady + 10_000);
+}, PUSHGATEWAY_BUDGET.ms + 10_000);
 
 afterAll(async () => {
   await gateway?.stop();
   for (const dir of scratch) await rm(dir, { recursive: true, force: true });
-}, PUSHGATEWAY_BUDGETS_MS.pushgatewayStop + 5_000);
+}, PUSHGATEWAY_BUDGET.ms + 5_000);
 
 describe("examples/monitoring/pgdrill-alerts.yml", () => {
   test("promtool check rules accepts every rule", () => {

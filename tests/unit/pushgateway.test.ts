@@ -9,7 +9,7 @@ import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { PUSHGATEWAY_JOB, PushgatewayError, pushToPushgateway, readSamples } from "../../src/nightly/prometheus.ts";
 import { type NightlyResult, noEvidence } from "../../src/nightly/verify-existing.ts";
 import { fleetReportOf } from "../support/fleet-report-of.ts";
-import { freePort, PUSHGATEWAY_BUDGETS_MS, type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
+import { freePort, PUSHGATEWAY_BUDGET, type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
 
 /** A push to an endpoint that accepts the connection and never answers: short, the point is that it ends. */
 const SILENT_ENDPOINT_BUDGET_MS = 500;
@@ -65,11 +65,11 @@ let gatewayUrl = "";
 beforeAll(async () => {
   gateway = await startPushgateway();
   gatewayUrl = gateway.url;
-}, PUSHGATEWAY_BUDGETS_MS.pushgatewayReady + 5_000);
+}, PUSHGATEWAY_BUDGET.ms + 5_000);
 
 afterAll(async () => {
   await gateway?.stop();
-}, PUSHGATEWAY_BUDGETS_MS.pushgatewayStop + 5_000);
+}, PUSHGATEWAY_BUDGET.ms + 5_000);
 
 /** What the Pushgateway serves for one metric of one server: its labels (as Prometheus would scrape them) and value. */
 async function served(metric: string, server: string): Promise<Array<{ labels: Record<string, string>; value: number }>> {
