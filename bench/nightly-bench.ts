@@ -34,8 +34,10 @@ import { budgetEnvName, budgetOf, readSettings } from "../src/config.ts";
 import type { DrillRun } from "../src/engine/topology.ts";
 import { monotonicNow } from "../src/metrics.ts";
 import { verifyFleet } from "../src/nightly/fleet.ts";
+import type { NightlyPhasesMs, NightlyResult } from "../src/nightly/nightly-result.ts";
 import { recoveryImageResolver } from "../src/nightly/recovery-image.ts";
-import { DEFAULT_WORK_PARENT, type NightlyPhasesMs, type NightlyResult, verifyExistingBackup } from "../src/nightly/verify-existing.ts";
+import { verifyExistingBackup } from "../src/nightly/verify-existing.ts";
+import { DEFAULT_WORK_PARENT } from "../src/nightly/work-directories.ts";
 import { pollUntil } from "../src/wait.ts";
 
 // Where published ports are reached (containers/engine-endpoint.ts), as in vitest.config.ts.

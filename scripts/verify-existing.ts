@@ -12,19 +12,15 @@ import { assertEngineAnswers, DockerEngineUnavailableError, reap, runLabels } fr
 import { DEFAULT_CONCURRENCY, parseVerifyCommandLine, selectServers, VERIFY_HELP, type VerifyArgs } from "../src/cli/verify-command-line.ts";
 import { readSettings, SettingsError } from "../src/config.ts";
 import { applyConfigToSettings, DrillConfigError, loadDrillConfig } from "../src/drill-config.ts";
+import { removeLeftoverWorkDirectories } from "../src/nightly/barman-endpoint.ts";
 import { parseShard, planFromConfig, verifyFleet } from "../src/nightly/fleet.ts";
 import { renderFleetJunit, writeFleetAllureResults } from "../src/nightly/fleet-outputs.ts";
 import type { FleetReport } from "../src/nightly/fleet-report.ts";
+import { type BarmanEndpoint, NightlyInputError, type VerificationHost } from "../src/nightly/nightly-result.ts";
 import { pushToPushgateway, writeNightlyTextfile } from "../src/nightly/prometheus.ts";
 import { recoveryImageResolver } from "../src/nightly/recovery-image.ts";
-import {
-  type BarmanEndpoint,
-  DEFAULT_WORK_PARENT,
-  NightlyInputError,
-  removeLeftoverWorkDirectories,
-  renderNightlySummary,
-  type VerificationHost,
-} from "../src/nightly/verify-existing.ts";
+import { renderNightlySummary } from "../src/nightly/summary.ts";
+import { DEFAULT_WORK_PARENT } from "../src/nightly/work-directories.ts";
 import type { RecoveryTarget } from "../src/recovery-target.ts";
 
 // Testcontainers' Ryuk reaper image cannot be pulled here (as in vitest.config.ts): this command

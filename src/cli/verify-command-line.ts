@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import type { DrillConfig } from "../drill-config.ts";
 import { parseDurationS, parseShard, planFromConfig } from "../nightly/fleet.ts";
-import { DEFAULT_WORK_PARENT, validateRemoteSshCommand } from "../nightly/verify-existing.ts";
+import { validateRemoteSshCommand } from "../nightly/nightly-result.ts";
+import { DEFAULT_WORK_PARENT } from "../nightly/work-directories.ts";
 import { assertTimeHasOffset, type RecoveryTarget } from "../recovery-target.ts";
 
 /** Two servers at once: each holds a restored copy on the Barman host and a throwaway instance here. */

@@ -7,7 +7,8 @@ import { FileSystemWriter, getEnvironmentLabels, getHostLabel, ReporterRuntime }
 import { seconds } from "../metrics.ts";
 import { describeTarget } from "../recovery-target.ts";
 import type { FleetReport } from "./fleet-report.ts";
-import { type NightlyPhase, type NightlyPhasesMs, type NightlyResult, renderNightlySummary } from "./verify-existing.ts";
+import type { NightlyPhase, NightlyPhasesMs, NightlyResult } from "./nightly-result.ts";
+import { renderNightlySummary } from "./summary.ts";
 
 export interface FleetOutputOptions {
   /**

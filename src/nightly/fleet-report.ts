@@ -1,7 +1,7 @@
 // The nightly verification of a whole Barman host: one NightlyResult per server, in one report.
 // reports/nightly-verification.json holds a FleetReport (its fields are documented in README.md,
 // "Nightly verification: the JSON report"); JUnit, Allure and Prometheus are written from it.
-import type { NightlyResult } from "./verify-existing.ts";
+import type { NightlyResult } from "./nightly-result.ts";
 
 export interface FleetReport {
   schemaVersion: 2;

@@ -4,20 +4,19 @@
 // the others': a fleet run always reports on every server it was given.
 import { budgetOf } from "../config.ts";
 import type { NightlyConfig } from "../drill-config.ts";
+import { listBarmanServers } from "./barman-endpoint.ts";
 import type { FleetReport } from "./fleet-report.ts";
 import {
   type BarmanEndpoint,
   type FreshnessObjectives,
-  listBarmanServers,
-  modeOf,
   type NightlyCheck,
   NightlyInputError,
   type NightlyResult,
   noEvidence,
   unknownFreshness,
   type VerifyExistingOptions,
-  verifyExistingBackup,
-} from "./verify-existing.ts";
+} from "./nightly-result.ts";
+import { modeOf, verifyExistingBackup } from "./verify-existing.ts";
 
 /** The I-th of N slices of a fleet, as Vitest's --shard names them (1-based). */
 export interface Shard {

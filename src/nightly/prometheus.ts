@@ -35,7 +35,7 @@ import { open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Gauge, Pushgateway, Registry } from "prom-client";
 import type { FleetReport } from "./fleet-report.ts";
-import type { NightlyPhasesMs, NightlyResult } from "./verify-existing.ts";
+import type { NightlyPhasesMs, NightlyResult } from "./nightly-result.ts";
 
 const METRICS = {
   lastRun: {

@@ -6,11 +6,11 @@
 // temporary directory, `tar` of that directory and its removal (the transcript in the result lists
 // every command). Transport: `docker exec` into a containerised Barman server, or SSH to a Barman
 // host (containers/barman/ssh-transport.ts).
+
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Transform } from "node:stream";
-import { type BackupStorage, BarmanClient, type CommandStream, DockerExecTransport, type WalCoverage } from "../../containers/barman/barman-client.ts";
-import { type SshTarget, SshTransport } from "../../containers/barman/ssh-transport.ts";
+import type { BackupStorage, BarmanClient, CommandStream, WalCoverage } from "../../containers/barman/barman-client.ts";
 import { docker } from "../../containers/docker-resources.ts";
 import { type ExecResult, execIn } from "../../containers/exec.ts";
 import {
@@ -22,368 +22,48 @@ import {
   type StartedRecoveredInstance,
 } from "../../containers/postgres/recovered-instance.ts";
 import { type BackupDetails, segmentTimeline } from "../barman-output.ts";
-import { budgetEnvName, budgetOf, type DrillSettings } from "../config.ts";
+import { budgetEnvName, budgetOf } from "../config.ts";
 import { monotonicNow, seconds } from "../metrics.ts";
 import { evaluatePhaseObjectives } from "../objectives.ts";
 import { parsePgTimestamp } from "../pg-time.ts";
 import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../recovery-target.ts";
-import { type Budget, BudgetExceededError, budget, stoppedByTimeout, underTimeout, withinBudget } from "../wait.ts";
+import { BudgetExceededError, budget, stoppedByTimeout, underTimeout, withinBudget } from "../wait.ts";
+import { assertServerKnown, connectBarman, SAFE_NAME, verificationHostTransport, words } from "./barman-endpoint.ts";
 import { type CauseClass, causeFirst, causeLine, causeOf, fatalWithContext } from "./cause.ts";
+import {
+  type BackupVerification,
+  describeAge,
+  type FreshnessObjectives,
+  type NightlyCheck,
+  type NightlyCheckResult,
+  type NightlyFreshness,
+  NightlyInputError,
+  type NightlyMode,
+  type NightlyPhase,
+  type NightlyPhasesMs,
+  type NightlyResult,
+  type NotVerifiedReason,
+  notReachedVerification,
+  unknownFreshness,
+  type VerifyExistingOptions,
+} from "./nightly-result.ts";
 import { postgresMajor } from "./recovery-image.ts";
 import { type ConfigChange, throwawayConfiguration } from "./throwaway-config.ts";
 import { DEFAULT_WORK_PARENT, removeWorkDirectory, sweepStaleWorkDirectories, WORK_PREFIX, writeMarker } from "./work-directories.ts";
 
 export { DEFAULT_WORK_PARENT } from "./work-directories.ts";
 
-/** Label on the throwaway instance, so a test or a person can find (and reap) exactly these. */
 /** After a failed transfer, how long the sending side (tar over docker exec or SSH) gets to say why it ended. */
 const TRANSFER_SENDER_EXIT = budget("transferSenderExit", 5_000);
-/** Each command that removes an interrupted run's temporary directories (rm -rf of one restored copy). */
-const LEFTOVER_REMOVAL = budget("leftoverRemoval", 60_000);
+/** Label on the throwaway instance, so a test or a person can find (and reap) exactly these. */
 export const LABEL_ROLE = "io.pgdrill.role";
 export const THROWAWAY_ROLE = "nightly-verification";
 
 /** The data directory inside the work directory: the tar archive's top-level directory, as the isolated instance expects it. */
 const PGDATA_NAME = ISOLATED_PGDATA_NAME;
 
-export interface NightlyCheck {
-  name: string;
-  sql: string;
-  /** Rows the query must return, each row as the array of its column values (JSON types). */
-  expected: unknown[][];
-}
-
-/** Where the existing Barman server is: a container on this Docker engine, or a host over SSH. */
-export type BarmanEndpoint = { container: string } | { ssh: SshTarget };
-
-/**
- * A verification host of the user's own: `barman restore --remote-ssh-command` puts the restored
- * copy there (so the Barman host needs no room for it), and this command reaches the same host
- * over SSH to make, stream and remove the temporary directory.
- */
-export interface VerificationHost {
-  /** How this command reaches the host (the OpenSSH client, strict host keys). */
-  ssh: SshTarget;
-  /** How the Barman host reaches it: Barman's own --remote-ssh-command, e.g. "ssh postgres@verify-host". */
-  remoteSshCommand: string;
-}
-
-/** A remote SSH command Barman can run: ssh, options and a destination, nothing a shell would read otherwise. */
-export function validateRemoteSshCommand(command: string): string | undefined {
-  return /^ssh( [A-Za-z0-9@._:=/-]+)+$/.test(command) && !/ -o *ProxyCommand/i.test(command)
-    ? undefined
-    : `'${command}' is not an SSH command such as "ssh postgres@verify-host" (ssh, its options and a destination; no quotes or shell characters)`;
-}
-
-export interface VerifyExistingOptions {
-  /** The existing Barman server. */
-  barman: BarmanEndpoint;
-  /** Barman's name for the PostgreSQL server (its section in barman.conf). */
-  server: string;
-  /** "latest": the newest DONE backup; otherwise a backup id such as 20261125T082625. */
-  backup: "latest" | string;
-  /**
-   * Default { kind: "latest" }: every WAL segment archived after the backup is replayed, which
-   * proves the WAL stream as well as the base backup. { kind: "immediate" } is the quicker,
-   * backup-only check.
-   */
-  target?: RecoveryTarget;
-  /** The user's checks (nightly.checks); may be empty when a built-in check is on. */
-  checks: NightlyCheck[];
-  /** Built-in checks of the recovered instance, each timed: pg_amcheck --heapallindexed over every database, a full pg_dump of every database to nowhere. */
-  builtInChecks?: { amcheck?: boolean; pgDump?: boolean };
-  /** How old the backup, the newest archived WAL and the recovered data may be (seconds); older fails the server. */
-  freshness?: FreshnessObjectives;
-  /**
-   * SQL returning one timestamp with time zone: the newest commit the recovered data holds, for
-   * servers without track_commit_timestamp (e.g. SELECT max(created_at) FROM orders).
-   */
-  recoveryPointQuery?: string;
-  /** Database the checks run in, on the recovered instance. */
-  database: string;
-  /** Role the checks run as (local trust on the throwaway instance; no password needed). Default "postgres". */
-  dbUser?: string;
-  /**
-   * The throwaway instance's image for the backup's PostgreSQL major version, read from Barman's
-   * metadata (src/nightly/recovery-image.ts); throws a one-line refusal for a version it cannot start.
-   */
-  recoveryImage: (postgresMajor: number) => Promise<string>;
-  /** Names the temporary directory and the throwaway container; letters, digits, - and _. */
-  runId: string;
-  /** Labels of the throwaway container (runLabels), for reaping. */
-  labels: Record<string, string>;
-  budgetsMs: DrillSettings["budgetsMs"];
-  /** RTO objectives of the recovery phases (the drill's own): a verification slower than them fails. */
-  objectives?: DrillSettings["objectives"];
-  /** Parent of the temporary directory on the Barman server, or on the verification host (default /var/tmp): needs room for one full copy. */
-  workParent?: string;
-  /** Restore to this host instead of the Barman server (barman restore --remote-ssh-command). */
-  verificationHost?: VerificationHost;
-  progress: (line: string) => void;
-  /**
-   * Stops at the next phase boundary (then cleans up as usual). A command already running on the
-   * Barman server is let finish, since docker exec cannot stop it and it would write on into a
-   * directory we removed.
-   */
-  signal?: AbortSignal;
-}
-
-export interface FreshnessObjectives {
-  /** The verified backup may be at most this old. */
-  maxBackupAgeS?: number;
-  /** The newest WAL segment in Barman's archive may be at most this old: WAL archiving is alive. */
-  maxWalAgeS?: number;
-  /** The newest commit the recovered instance holds may be at most this old: the recovery point objective, tonight. */
-  maxRecoveryPointAgeS?: number;
-}
-
-/** "1d 2h 3m", "4m 5s", "12s": an age as a person reads it. */
-export function describeAge(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const parts = [
-    [Math.floor(s / 86400), "d"],
-    [Math.floor((s % 86400) / 3600), "h"],
-    [Math.floor((s % 3600) / 60), "m"],
-    [s % 60, "s"],
-  ] as const;
-  const first = parts.findIndex(([n]) => n > 0);
-  if (first === -1) return "0s";
-  return parts
-    .slice(first, first + 3)
-    .filter(([n]) => n > 0)
-    .map(([n, unit]) => `${n}${unit}`)
-    .join(" ");
-}
-
-/** Why a verification could not even be attempted: something the user named does not exist. */
-export class NightlyInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "NightlyInputError";
-  }
-}
-
-export type NightlyPhase =
-  | "backup selection"
-  | "backup verification"
-  | "WAL verification"
-  | "barman recover"
-  | "transfer"
-  | "instance start"
-  | "verification"
-  | "freshness"
-  | "objectives"
-  | "clean-up";
-
-export interface NightlyPhasesMs {
-  /** Each phase on the monotonic clock; null when the run stopped before it. */
-  verifyBackupMs: number | null;
-  barmanRecoverMs: number | null;
-  /** tar of the recovered directory on the Barman server into the throwaway container. */
-  transferMs: number | null;
-  instanceStartUntilPromotedMs: number | null;
-  verificationMs: number | null;
-}
-
-export interface NightlyCheckResult {
-  name: string;
-  /** A check of nightly.checks (a query and its expected rows), or a built-in one: pg_amcheck, a full pg_dump read, pg_checksums over every page. */
-  kind: "query" | "amcheck" | "pg_dump" | "pg_checksums";
-  ok: boolean;
-  expected: unknown[][];
-  /** The rows the recovered instance returned; null when the query itself failed. */
-  actual: unknown[][] | null;
-  /** psql's words when the query failed. */
-  error?: string;
-  durationMs: number;
-}
-
-/**
- * How fresh what was verified is, as ages against the run's start (wall clock, the one clock the
- * Barman server's and PostgreSQL's timestamps share with us). null: not known (the run stopped
- * before it could be read, or the source has no such time).
- */
-export interface NightlyFreshness {
-  /** The instant every age is measured against: this server's verification start, ISO 8601. */
-  measuredAt: string;
-  /** The verified backup's end (Barman's metadata) and its age. */
-  backupEndTime: string | null;
-  backupAgeS: number | null;
-  /** The newest WAL segment in the Barman archive (Barman's last archived time) and its age. */
-  newestWalTime: string | null;
-  newestWalAgeS: number | null;
-  /** The newest commit the recovered instance holds, and its age: the recovery point (RPO as of tonight). */
-  recoveryPointTime: string | null;
-  recoveryPointAgeS: number | null;
-  /** Where the recovery point came from: pg_last_committed_xact() (track_commit_timestamp) or the user's query. */
-  recoveryPointSource: "pg_last_committed_xact" | "query" | "pg_last_xact_replay_timestamp" | null;
-}
-
-/** Freshness before anything was read: every time and age unknown. */
-export function unknownFreshness(measuredAt: string): NightlyFreshness {
-  return {
-    measuredAt,
-    backupEndTime: null,
-    backupAgeS: null,
-    newestWalTime: null,
-    newestWalAgeS: null,
-    recoveryPointTime: null,
-    recoveryPointAgeS: null,
-    recoveryPointSource: null,
-  };
-}
-
-/**
- * Whether the backup's files were checked against its manifest, and by whom. Only a real mismatch
- * is "damaged"; a backup that could not be checked (no manifest, no pg_verifybackup where Barman
- * looks, a format Barman cannot verify) is "not verified", with its own sentence: never damage.
- */
-export interface BackupVerification {
-  verdict: "verified" | "damaged" | "not verified";
-  /** "barman verify-backup" on the Barman host, "pg_verifybackup on the restored copy" in the throwaway instance, or null. */
-  by: "barman verify-backup" | "pg_verifybackup on the restored copy" | null;
-  /** Why it was not verified (a metric label): no manifest, pg_verifybackup missing, a format or encryption Barman cannot verify, not reached. */
-  reason: NotVerifiedReason | null;
-  /** One sentence a DBA reads. */
-  sentence: string;
-}
-
-/** Why a backup's files were not checked against a manifest: never a verdict on the backup. */
-export type NotVerifiedReason = "no manifest" | "pg_verifybackup missing" | "format" | "encrypted" | "not reached";
-
-/** What was restored: every archived WAL after the backup (the default), the backup alone, or a target. */
-export type NightlyMode = "full WAL replay" | "backup only" | "target";
-
-export interface NightlyResult {
-  verdict: "pass" | "fail";
-  /** Wall-clock start and end of this server's verification, ISO 8601. */
-  startedAt: string;
-  finishedAt: string;
-  mode: NightlyMode;
-  /** The backup's PostgreSQL major version (Barman's metadata); undefined when no backup was selected. */
-  postgresMajor: number | undefined;
-  freshness: NightlyFreshness;
-  /** Bytes streamed from the Barman server into the throwaway instance; null when the transfer did not finish. */
-  transferredBytes: number | null;
-  /** The Barman server as reached: "container NAME" or "SSH user@host[ port N]". */
-  barman: string;
-  server: string;
-  /** Resolved id (also for "latest"); undefined when no usable backup was found. */
-  backupId: string | undefined;
-  backupEndTime?: string;
-  backupSizeBytes?: number;
-  target: RecoveryTarget;
-  /** The temporary directory on the Barman server (removed at the end; a problem says so if not). */
-  workDirectory: string | undefined;
-  phasesMs: NightlyPhasesMs;
-  totalMs: number;
-  checks: NightlyCheckResult[];
-  /** One sentence per failure, naming the phase, the server, the backup and the server's own words. */
-  problems: string[];
-  /** The phase of the first problem: what to look at first. */
-  failedPhase: NightlyPhase | undefined;
-  /** Stopped early on request (options.signal): the failure says nothing about the backup. */
-  interrupted: boolean;
-  /** Every command run on the Barman server, with its exit code and (bounded) output: the evidence of what we did there. */
-  barmanCommands: Array<{ command: string; exitCode: number; durationMs: number; output?: string }>;
-  backupVerification: BackupVerification;
-  /** The WAL the restore needs, checked in Barman's archive before it; null when not reached. */
-  walContinuity: WalCoverage | null;
-  /** How the backup is kept (plain or tar, compression, manifest); null when not read. */
-  storage: BackupStorage | null;
-  /** Every setting of the backup's configuration the throwaway instance changed, and why. */
-  configurationChanges: ConfigChange[];
-  /** Work directories of dead runs removed before this one started. */
-  swept: Array<{ directory: string; why: string }>;
-  /** The class of the first problem's cause (disk full, ssh, ...): chooses the Action line. */
-  cause: CauseClass | null;
-}
-
 /** Output kept per command in the JSON report: enough for any failure, bounded for a night of servers. */
 const OUTPUT_KEPT_CHARS = 16_000;
-
-export const notReachedVerification = (): BackupVerification => ({
-  verdict: "not verified",
-  by: null,
-  reason: "not reached",
-  sentence: "the verification stopped before the backup's files were checked",
-});
-
-/** A result's evidence before anything was found: nothing verified, read, changed or swept. */
-export const noEvidence = (): Pick<NightlyResult, "backupVerification" | "walContinuity" | "storage" | "configurationChanges" | "swept" | "cause"> => ({
-  backupVerification: notReachedVerification(),
-  walContinuity: null,
-  storage: null,
-  configurationChanges: [],
-  swept: [],
-  cause: null,
-});
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-const words = (result: ExecResult): string => (result.stdout + result.stderr).trim();
-
-/**
- * The Barman server: a container by name or id (a missing container is bad input), or an SSH
- * destination (reachability and host key are proven by the first command).
- */
-async function connectBarman(
-  endpoint: BarmanEndpoint,
-  server: string,
-  commandBudget: Budget,
-): Promise<{ barman: BarmanClient; label: string; running: boolean; status: string }> {
-  if ("ssh" in endpoint) {
-    let transport: SshTransport;
-    try {
-      transport = new SshTransport(endpoint.ssh, { commandBudget });
-    } catch (error) {
-      throw new NightlyInputError((error as Error).message);
-    }
-    const where = `SSH ${endpoint.ssh.destination}${endpoint.ssh.port ? ` port ${endpoint.ssh.port}` : ""}`;
-    return { barman: new BarmanClient(transport, server), label: where, running: true, status: "reached over SSH" };
-  }
-  const nameOrId = endpoint.container;
-  if (!SAFE_NAME.test(nameOrId)) throw new NightlyInputError(`'${nameOrId}' is not a Docker container name or id`);
-  const info = await docker()
-    .getContainer(nameOrId)
-    .inspect()
-    .catch((error: { statusCode?: number; message: string }) => {
-      if (error.statusCode === 404) throw new NightlyInputError(`no container named '${nameOrId}' on this Docker engine (docker ps -a lists the names)`);
-      throw error;
-    });
-  const containerName = info.Name.replace(/^\//, "");
-  const barman = new BarmanClient(new DockerExecTransport(info.Id, containerName, { commandBudget }), server);
-  return { barman, label: `container ${containerName}`, running: info.State.Running && !info.State.Paused, status: info.State.Status };
-}
-
-async function serversOf(barman: BarmanClient, label: string): Promise<string[]> {
-  try {
-    return await barman.listServers();
-  } catch (error) {
-    const last = barman.transcript.at(-1);
-    if (last && (last.exitCode === 126 || last.exitCode === 127)) {
-      throw new NightlyInputError(`${label} does not look like a Barman server (no barman user or command): ${words(last)}`);
-    }
-    throw new NightlyInputError((error as Error).message);
-  }
-}
-
-/**
- * The servers Barman knows on that host (`barman list-servers`), and how the host is named in
- * messages. Unreachable hosts, refused host keys and hosts without Barman are NightlyInputErrors.
- */
-export async function listBarmanServers(endpoint: BarmanEndpoint, commandBudget: Budget): Promise<{ label: string; servers: string[] }> {
-  const { barman, label, running, status } = await connectBarman(endpoint, "-", commandBudget);
-  if (!running) throw new NightlyInputError(`the Barman ${label} is not running (state: ${status})`);
-  return { label, servers: await serversOf(barman, label) };
-}
-
-async function assertServerKnown(barman: BarmanClient, label: string): Promise<void> {
-  const servers = await serversOf(barman, label);
-  if (!servers.includes(barman.serverName)) {
-    throw new NightlyInputError(`Barman in ${label} has no server named '${barman.serverName}'; its servers: ${servers.join(", ") || "(none)"}`);
-  }
-}
 
 /** Barman backup ids are timestamps (YYYYMMDDTHHMMSS): the newest DONE one sorts last. */
 async function selectBackup(barman: BarmanClient, wanted: string): Promise<BackupDetails | string> {
@@ -1118,163 +798,4 @@ async function readRecoveryPoint(
       ? "track_commit_timestamp is on but the recovery replayed no commit (a backup-only recovery replays only the backup's own WAL); no recoveryPointQuery is configured"
       : "the recovered data has no commit timestamps (track_commit_timestamp is off) and no recoveryPointQuery is configured",
   };
-}
-
-/** The verification host's transport; a bad destination or remote command is bad input. */
-function verificationHostTransport(host: VerificationHost, commandBudget: Budget): SshTransport {
-  const problem = validateRemoteSshCommand(host.remoteSshCommand);
-  if (problem) throw new NightlyInputError(problem);
-  try {
-    return new SshTransport(host.ssh, { commandBudget, role: "the verification host" });
-  } catch (error) {
-    throw new NightlyInputError(`verification host: ${(error as Error).message}`);
-  }
-}
-
-/**
- * For an interrupted run (SIGINT): removes this run's temporary directories from the Barman
- * server, or from the verification host. A `barman recover` still running there ends at its `timeout`.
- */
-export async function removeLeftoverWorkDirectories(
-  endpoint: BarmanEndpoint,
-  runId: string,
-  workParent = DEFAULT_WORK_PARENT,
-  verificationHost?: VerificationHost,
-): Promise<string[]> {
-  let transport: BarmanClient["transport"];
-  if (verificationHost) transport = verificationHostTransport(verificationHost, LEFTOVER_REMOVAL);
-  else {
-    const { barman, running } = await connectBarman(endpoint, "-", LEFTOVER_REMOVAL);
-    if (!running) return [];
-    transport = barman.transport;
-  }
-  const onServer = (argv: string[]): Promise<ExecResult> => transport.run(argv);
-  const found = await onServer(["find", workParent, "-maxdepth", "1", "-name", `${WORK_PREFIX}${runId}-*`]);
-  const directories = found.stdout
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean);
-  for (const directory of directories) await removeWorkDirectory(onServer, directory);
-  return directories;
-}
-
-const PHASE_LABELS: Array<[keyof NightlyPhasesMs, string]> = [
-  ["verifyBackupMs", "backup verification"],
-  ["barmanRecoverMs", "barman recover"],
-  ["transferMs", "transfer to the throwaway instance"],
-  ["instanceStartUntilPromotedMs", "instance start until promoted"],
-  ["verificationMs", "verification (checks)"],
-];
-
-/** What a person reads in the morning: the verdict, what failed with expected vs actual, the timings. */
-export function renderNightlySummary(result: NightlyResult): string {
-  const pad = (label: string): string => `  ${label.padEnd(36, " ")}`;
-  const backup = result.backupId
-    ? `${result.backupId}${result.backupEndTime ? ` (ended ${result.backupEndTime}` : ""}${result.backupSizeBytes !== undefined ? `, ${(result.backupSizeBytes / 1048576).toFixed(1)} MiB)` : result.backupEndTime ? ")" : ""}`
-    : "none resolved";
-  const failed = result.checks.filter((c) => !c.ok);
-  const lines = [
-    `Nightly verification of Barman server '${result.server}' (${result.barman}): ${result.verdict.toUpperCase()}`,
-    `Backup: ${backup}, recovered to ${describeTarget(result.target)} (${result.mode}${result.postgresMajor ? `, PostgreSQL ${result.postgresMajor}` : ""})`,
-    `Freshness: ${[
-      ["backup", result.freshness.backupAgeS],
-      ["newest archived WAL", result.freshness.newestWalAgeS],
-      ["recovery point", result.freshness.recoveryPointAgeS],
-    ]
-      .map(([what, age]) => `${what} ${age === null ? "unknown" : `${describeAge(age as number)} old`}`)
-      .join(", ")}`,
-    `Backup verification: ${result.backupVerification.verdict.toUpperCase()}${result.backupVerification.by ? ` (${result.backupVerification.by})` : ""}: ${result.backupVerification.sentence}`,
-    ...(result.walContinuity
-      ? [
-          `WAL continuity: ${result.walContinuity.missing.length === 0 ? "complete" : `${result.walContinuity.missing.length} segment(s) MISSING`}, ${result.walContinuity.segmentsChecked} segment(s) ${result.walContinuity.from} .. ${result.walContinuity.through}`,
-        ]
-      : []),
-    ...(result.configurationChanges.length > 0
-      ? [
-          `Throwaway configuration: ${result.configurationChanges.length} setting(s) of the backup changed (${result.configurationChanges.map((c) => c.setting).join(", ")}); each with why in the JSON report`,
-        ]
-      : []),
-    ...result.swept.map((s) => `Removed a dead run's copy: ${s.directory} (${s.why})`),
-    result.checks.length === 0
-      ? "Checks: not run (the verification stopped before them)"
-      : `Checks: ${result.checks.filter((c) => c.ok).length} of ${result.checks.length} passed`,
-  ];
-  for (const c of failed) {
-    lines.push(
-      c.kind !== "query"
-        ? `  - ${c.name}: ${c.error}`
-        : c.error
-          ? `  - ${c.name}: the query failed: ${c.error}`
-          : `  - ${c.name}: expected ${JSON.stringify(c.expected)}, actual ${JSON.stringify(c.actual)}`,
-    );
-  }
-  if (result.problems.length > 0) {
-    lines.push("Problems:");
-    for (const p of result.problems) lines.push(`  - ${p.replaceAll("\n", "\n    ")}`);
-  }
-  lines.push("Phases (monotonic clock):");
-  for (const [key, label] of PHASE_LABELS) {
-    const ms = result.phasesMs[key];
-    lines.push(`${pad(`${label}:`)}${ms === null ? "not reached" : seconds(ms)}`);
-  }
-  lines.push(`${pad("total:")}${seconds(result.totalMs)}`);
-  if (result.transferredBytes !== null && result.phasesMs.transferMs) {
-    lines.push(`${pad("transferred:")}${(result.transferredBytes / 1048576).toFixed(1)} MiB at ${transferRateMiBs(result).toFixed(1)} MiB/s`);
-  }
-  if (result.verdict === "fail") lines.push(`Action: ${nextAction(result)}`);
-  return lines.join("\n");
-}
-
-/** MiB per second of the transfer phase (0 when it did not finish). */
-export function transferRateMiBs(result: Pick<NightlyResult, "transferredBytes" | "phasesMs">): number {
-  const ms = result.phasesMs.transferMs;
-  return result.transferredBytes !== null && ms ? result.transferredBytes / 1048576 / (ms / 1000) : 0;
-}
-
-/** What a person does first, by the phase that failed first. */
-function nextAction(result: NightlyResult): string {
-  const server = result.server;
-  if (result.interrupted) return "the run was interrupted, nothing was concluded about the backup; run it again.";
-  // The cause first: a full disk or a dropped connection is what to mend, whatever phase met it.
-  const where = result.workDirectory ? result.workDirectory.replace(/\/[^/]+$/, "") : "the work directory's parent (--barman-work-dir)";
-  switch (result.cause) {
-    case "disk full":
-      return `a disk filled up (No space left on device) during ${result.failedPhase}: free room for one full copy of the backup in ${where} on the host restored to, or give --barman-work-dir on a larger disk; nothing was concluded about the backup.`;
-    case "ssh":
-      return `the SSH connection dropped or was refused during ${result.failedPhase} (ssh's words above): check the host, its sshd and the network, then run again; nothing was concluded about the backup. A copy it left is removed by the next run.`;
-    case "missing library":
-      return "the throwaway instance lacks a library the backup's configuration loads (named above): give an image that has it with PGDRILL_RECOVERY_IMAGE.";
-    case "encryption":
-      return "the backup is encrypted and could not be decrypted (words above): check encryption_passphrase_command and the GPG key on the Barman host; nothing was concluded about the backup's contents.";
-    default:
-      break;
-  }
-  switch (result.failedPhase) {
-    case "backup selection":
-      return `there is no usable backup to verify: look at \`barman check ${server}\` and \`barman list-backup ${server}\` and at the backup schedule.`;
-    case "backup verification":
-      return result.backupVerification.verdict === "damaged"
-        ? `the backup's files do not match its manifest: do not rely on this backup; take a new one (\`barman backup ${server}\`) and look at Barman's storage.`
-        : `the backup's files could not be read in Barman's storage (words above): look at \`barman show-backup ${server} ${result.backupId ?? "ID"}\` and the backup directory's permissions.`;
-    case "WAL verification":
-      return `WAL the restore needs is missing from Barman's archive (named above): this backup cannot be restored past the gap. Look at \`barman check ${server}\`, the archiver's log and archive_command on the server, and take a new backup (\`barman backup ${server}\`) so that recovery does not depend on the gap.`;
-    case "barman recover":
-      return "Barman could not restore this backup to this target (its words above): check the target against the backup's times, and Barman's disk space for the temporary copy.";
-    case "transfer":
-      return "the recovered copy could not be moved into the throwaway instance (words above): check the Docker engine here and its disk space, then run again.";
-    case "instance start":
-      return `PostgreSQL could not recover the copy (its words above): check that the target lies inside the archived WAL (\`barman check ${server}\`, \`barman show-backup ${server} ${result.backupId ?? "ID"}\`) and that this image's PostgreSQL matches the backup's.`;
-    case "verification":
-      return result.checks.some((c) => !c.ok && !c.error)
-        ? "the backup does not hold what the checks expect: compare with production and with the check's SQL before relying on this backup."
-        : "a check's query failed on the recovered data (psql's words above): fix the check's SQL or find what is missing from the backup.";
-    case "freshness":
-      return `what was verified is older than your freshness objectives (above): look at the backup schedule (\`barman cron\`, \`barman backup ${server}\`) and at WAL archiving (\`barman check ${server}\`) before the day you need it.`;
-    case "objectives":
-      return "the backup restored correctly but slower than your RTO objectives (above): look at Barman's disk and network, or at `barman recover --jobs`, before the day you need it.";
-    case "clean-up":
-      return "the verification itself finished, but something it made is still there (named above): remove it by hand.";
-    case undefined:
-      return "see the problems above.";
-  }
 }

@@ -15,7 +15,7 @@ import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject } from "vitest";
 import { readSettings } from "../../src/config.ts";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
-import type { NightlyResult } from "../../src/nightly/verify-existing.ts";
+import type { NightlyResult } from "../../src/nightly/nightly-result.ts";
 import {
   type DocsBarmanHost,
   type DocsBarmanHostBase,

@@ -20,8 +20,9 @@ import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.t
 import { prepareDisaster } from "../../src/engine/gate.ts";
 import { prepareTopology, resolvePlan } from "../../src/engine/phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
+import type { NightlyResult } from "../../src/nightly/nightly-result.ts";
 import { recoveryImageResolver } from "../../src/nightly/recovery-image.ts";
-import { type NightlyResult, verifyExistingBackup } from "../../src/nightly/verify-existing.ts";
+import { verifyExistingBackup } from "../../src/nightly/verify-existing.ts";
 import { execsDuring } from "../support/docker-events.ts";
 import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
 

@@ -21,14 +21,9 @@ import { rowDigestSql } from "../../src/engine/row-digest.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { seconds } from "../../src/metrics.ts";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
-import {
-  type NightlyCheck,
-  NightlyInputError,
-  type NightlyResult,
-  renderNightlySummary,
-  type VerifyExistingOptions,
-  verifyExistingBackup,
-} from "../../src/nightly/verify-existing.ts";
+import { type NightlyCheck, NightlyInputError, type NightlyResult, type VerifyExistingOptions } from "../../src/nightly/nightly-result.ts";
+import { renderNightlySummary } from "../../src/nightly/summary.ts";
+import { verifyExistingBackup } from "../../src/nightly/verify-existing.ts";
 import { type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
 import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
 

@@ -1,7 +1,7 @@
 // A fleet report around some servers' results, as the CLI writes one for a run that is not sharded:
 // what the Prometheus tests render and push.
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
-import type { NightlyResult } from "../../src/nightly/verify-existing.ts";
+import type { NightlyResult } from "../../src/nightly/nightly-result.ts";
 
 export function fleetReportOf(servers: NightlyResult[], barman: string): FleetReport {
   return {

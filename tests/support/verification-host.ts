@@ -8,7 +8,7 @@ import type { SshTarget } from "../../containers/barman/ssh-transport.ts";
 import { execIn } from "../../containers/exec.ts";
 import { PrimaryContainer, type StartedDrillPostgres } from "../../containers/postgres/postgres-containers.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
-import type { VerificationHost } from "../../src/nightly/verify-existing.ts";
+import type { VerificationHost } from "../../src/nightly/nightly-result.ts";
 
 const SSH_PORT = 22;
 const ALIAS = "verify-host";

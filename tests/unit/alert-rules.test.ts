@@ -14,8 +14,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
+import { type BackupVerification, type NightlyResult, noEvidence } from "../../src/nightly/nightly-result.ts";
 import { NIGHTLY_METRIC_NAMES, PUSHGATEWAY_JOB, pushToPushgateway, readSamples, renderNightlyMetrics } from "../../src/nightly/prometheus.ts";
-import { type BackupVerification, type NightlyResult, noEvidence } from "../../src/nightly/verify-existing.ts";
 import { fleetReportOf } from "../support/fleet-report-of.ts";
 import { PUSHGATEWAY_BUDGET, type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
 

@@ -13,7 +13,8 @@ import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { nightlyOutcome, renderFleetJunit, writeFleetAllureResults } from "../../src/nightly/fleet-outputs.ts";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
-import { type NightlyResult, noEvidence, renderNightlySummary } from "../../src/nightly/verify-existing.ts";
+import { type NightlyResult, noEvidence } from "../../src/nightly/nightly-result.ts";
+import { renderNightlySummary } from "../../src/nightly/summary.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const COUNTER = join(ROOT, "scripts/count-results.mjs");

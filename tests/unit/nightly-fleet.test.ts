@@ -4,7 +4,7 @@ import { describe, expect, test } from "vitest";
 import { newestArchivedSegment } from "../../src/barman-output.ts";
 import { validateDrillConfig } from "../../src/drill-config.ts";
 import { failedBeforeStart, mapWithConcurrency, parseDurationS, parseShard, planFromConfig, serversOfShard } from "../../src/nightly/fleet.ts";
-import { describeAge } from "../../src/nightly/verify-existing.ts";
+import { describeAge } from "../../src/nightly/nightly-result.ts";
 
 describe("shards of a fleet", () => {
   test("I/N is parsed; anything else is refused", () => {

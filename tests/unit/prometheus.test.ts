@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
+import { type NightlyResult, noEvidence, unknownFreshness } from "../../src/nightly/nightly-result.ts";
 import { NIGHTLY_METRIC_NAMES, readSamples, renderNightlyMetrics, writeNightlyTextfile, writeTextfileAtomically } from "../../src/nightly/prometheus.ts";
-import { type NightlyResult, noEvidence } from "../../src/nightly/verify-existing.ts";
 
 const BARMAN = "SSH barman@backup-1";
 
@@ -188,16 +188,7 @@ describe("renderNightlyMetrics: one server passed, one failed", () => {
       postgresMajor: undefined,
       backupSizeBytes: undefined,
       backupEndTime: undefined,
-      freshness: {
-        measuredAt: "2026-11-25T02:00:00.000Z",
-        backupEndTime: null,
-        backupAgeS: null,
-        newestWalTime: null,
-        newestWalAgeS: null,
-        recoveryPointTime: null,
-        recoveryPointAgeS: null,
-        recoveryPointSource: null,
-      },
+      freshness: unknownFreshness("2026-11-25T02:00:00.000Z"),
       phasesMs: { verifyBackupMs: null, barmanRecoverMs: null, transferMs: null, instanceStartUntilPromotedMs: null, verificationMs: null },
       checks: [],
     };

@@ -6,8 +6,8 @@ import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
+import { type NightlyResult, noEvidence } from "../../src/nightly/nightly-result.ts";
 import { PUSHGATEWAY_JOB, PushgatewayError, pushToPushgateway, readSamples } from "../../src/nightly/prometheus.ts";
-import { type NightlyResult, noEvidence } from "../../src/nightly/verify-existing.ts";
 import { fleetReportOf } from "../support/fleet-report-of.ts";
 import { freePort, PUSHGATEWAY_BUDGET, type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
 
