@@ -316,51 +316,71 @@ describe("GitHub Actions nightly example (examples/nightly-scheduling/github-nig
     );
     const shards: number[] = workflow.jobs.verify.strategy.matrix.shard;
     for (const shard of shards) expect(String(upload.with?.["name"]).replace(/\$\{\{ matrix\.shard \}\}/, String(shard))).toMatch(pattern);
-    expect(reportSteps.find((s) => s.run?.includes("allure generate"))?.run).toMatch(/npx allure generate reports\/allure-results$/);
+    expect(reportSteps.find((s) => s.run?.includes("scripts/report.mjs"))?.run).toMatch(/&& node scripts\/report\.mjs$/);
     expect(reportSteps.find((s) => s.uses?.startsWith("actions/upload-artifact@"))).toMatchObject({
       if: "always()",
       with: { path: expect.stringContaining("reports/allure-report") },
     });
   });
 
+  /** The report job's own step on two shards' results, merged as download-artifact's merge-multiple does. */
+  function reportJobOn(statuses: ["passed" | "failed", "passed" | "failed"]): { status: number | null; stdout: string; summary: { stats: object } } {
+    const dir = scratchDir();
+    for (const [i, status] of statuses.entries()) {
+      const shard = i + 1;
+      const results = join(dir, `artifact-${shard}`, "allure-results");
+      mkdirSync(results, { recursive: true });
+      const uuid = randomUUID();
+      writeFileSync(
+        join(results, `${uuid}-result.json`),
+        JSON.stringify({
+          uuid,
+          historyId: `server-${shard}`,
+          name: `server pg-${shard}`,
+          fullName: `nightly: pg-${shard}`,
+          status,
+          ...(status === "failed" ? { statusDetails: { message: "WAL segments missing from Barman's archive: 000000010000000000000007" } } : {}),
+          stage: "finished",
+          start: 1,
+          stop: 2,
+          labels: [],
+        }),
+      );
+      // As download-artifact's merge-multiple does: every artifact's files into the one path.
+      cpSync(join(dir, `artifact-${shard}`), join(dir, "reports"), { recursive: true });
+    }
+    cpSync(join(ROOT, "allurerc.mjs"), join(dir, "allurerc.mjs"));
+    symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+    cpSync(join(ROOT, "scripts/report.mjs"), join(dir, "scripts/report.mjs"));
+    const generate = reportSteps.find((s) => s.run?.includes("scripts/report.mjs"))!.run!;
+    const r = spawnSync("bash", ["-c", generate], {
+      cwd: dir,
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${join(ROOT, "node_modules/.bin")}:${process.env["PATH"]}`, npm_config_offline: "true" },
+      timeout: TOOL_RUN_BUDGET_MS,
+    });
+    expect(r.status, r.stdout + r.stderr).not.toBeNull();
+    return { status: r.status, stdout: r.stdout + r.stderr, summary: JSON.parse(readFileSync(join(dir, "reports/allure-report/summary.json"), "utf8")) };
+  }
+
   test(
-    "the report job's merge works: two shards' results downloaded into one directory give one report of both (the project's allure and allurerc.mjs)",
+    "the report job's merge works: two shards' results downloaded into one directory give one report of both, its quality gate passed",
     () => {
-      const dir = scratchDir();
-      for (const shard of [1, 2]) {
-        const results = join(dir, `artifact-${shard}`, "allure-results");
-        mkdirSync(results, { recursive: true });
-        const uuid = randomUUID();
-        writeFileSync(
-          join(results, `${uuid}-result.json`),
-          JSON.stringify({
-            uuid,
-            historyId: `server-${shard}`,
-            name: `server pg-${shard}`,
-            fullName: `nightly: pg-${shard}`,
-            status: "passed",
-            stage: "finished",
-            start: 1,
-            stop: 2,
-            labels: [],
-          }),
-        );
-        // As download-artifact's merge-multiple does: every artifact's files into the one path.
-        cpSync(join(dir, `artifact-${shard}`), join(dir, "reports"), { recursive: true });
-      }
-      cpSync(join(ROOT, "allurerc.mjs"), join(dir, "allurerc.mjs"));
-      symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-      const generate = reportSteps.find((s) => s.run?.includes("allure generate"))!.run!;
-      const r = spawnSync("bash", ["-c", generate], {
-        cwd: dir,
-        encoding: "utf8",
-        // The project's allure, without asking the registry (npm_config_offline).
-        env: { ...process.env, PATH: `${join(ROOT, "node_modules/.bin")}:${process.env["PATH"]}`, npm_config_offline: "true" },
-        timeout: TOOL_RUN_BUDGET_MS,
-      });
-      expect(r.status, r.stdout + r.stderr).toBe(0);
-      const summary = JSON.parse(readFileSync(join(dir, "reports/allure-report/summary.json"), "utf8"));
-      expect(summary.stats).toMatchObject({ total: 2, passed: 2 });
+      const run = reportJobOn(["passed", "passed"]);
+      expect(run.status, run.stdout).toBe(0);
+      expect(run.summary.stats).toMatchObject({ total: 2, passed: 2 });
+      expect(run.stdout).toContain("quality gate passed (2 results)");
+    },
+    TOOL_RUN_BUDGET_MS,
+  );
+
+  test(
+    "a red night's report is still made (exit 0), with its quality gate failed: the report's header says Failed",
+    () => {
+      const run = reportJobOn(["passed", "failed"]);
+      expect(run.status, run.stdout).toBe(0);
+      expect(run.summary.stats).toMatchObject({ total: 2, passed: 1, failed: 1 });
+      expect(run.stdout).toContain("quality gate FAILED");
     },
     TOOL_RUN_BUDGET_MS,
   );
