@@ -273,9 +273,12 @@ describe("Nightly verification of a Barman host set up from Debian packages and 
   steps.step(
     "sshd killed mid-transfer: the run fails in transfer with ssh's words and cannot remove its copy; the next run removes it, naming the dead run",
     async () => {
-      let killed: Promise<void> | undefined;
+      // Armed once the restore starts: the transfer's sender (tar of the restored copy on the Barman
+      // host) is held as soon as it runs, then sshd dies under it, so the transfer cannot win the race.
+      let killed: Promise<unknown> | undefined;
       const cli = await session.verify(session.configured(["--server", "pg17-tar-gzip"]), (line) => {
-        if (!killed && /streaming .* into throwaway container/.test(line)) killed = host.killSshd();
+        if (!killed && /barman (recover|restore) pg17-tar-gzip /.test(line))
+          killed = host.killSshdWhileSending("^tar -C \\S*/pgdrill-verify-\\S+ -cf - pgdata$");
       });
       await killed;
       await session.attach("sshd killed", cli);

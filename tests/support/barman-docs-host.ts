@@ -156,6 +156,13 @@ export interface DocsBarmanHostBase<V extends DocsBarmanVersion> {
   freeWorkDisk(): Promise<void>;
   /** SIGKILL to the Barman host's sshd: the listener and every session's sshd process (the commands they ran are left to die of their broken pipes). */
   killSshd(): Promise<void>;
+  /**
+   * sshd killed while a command is sending: waits for the barman user's process whose command line
+   * matches `sender` (pgrep -f), holds it (SIGSTOP) so it cannot finish first, kills sshd as
+   * killSshd does, then kills the held sender. Deterministic where a kill on a progress line races
+   * a transfer that may finish before the kill lands.
+   */
+  killSshdWhileSending(sender: string): Promise<{ senderPid: number }>;
   /** Starts sshd again (same host keys: the pinned known_hosts stays valid). */
   startSshd(): Promise<void>;
   /** How long each part of the start took. */
@@ -510,6 +517,28 @@ export async function startDocsBarmanHost<V extends DocsBarmanVersion = "3.13">(
         env: { PATH: DEBIAN_PATH.postgres },
       });
       return result.stdout.trim();
+    };
+    /** The listener (its pid file) and its descendants that are sshd processes (sshd-session in OpenSSH 10), SIGKILLed; returns once none is alive. */
+    const killSshdProcesses = async (): Promise<void> => {
+      await barmanExec(
+        [
+          "set -euo pipefail",
+          "listener=$(cat /run/sshd.pid)",
+          'tree() { for c in $(ps -o pid= --ppid "$1"); do echo "$c"; tree "$c"; done; }',
+          'victims="$listener"; for p in $(tree "$listener"); do case "$(cat /proc/$p/comm 2>/dev/null)" in sshd*) victims="$victims $p";; esac; done',
+          "kill -KILL $victims",
+        ].join("\n"),
+        "root",
+      );
+      await pollUntil({
+        what: "the docs Barman host's sshd gone",
+        budget: budgetOf(settings, "serviceReady"),
+        // Zombies (killed, not yet reaped by PID 1) hold no socket: only live sshd processes count.
+        probe: () => barmanExec("ps -eo stat=,pid=,comm= | awk '$1 !~ /^Z/ && $3 ~ /^sshd/ {print $3 \" \" $2}'", "root"),
+        done: (left) => left === "",
+        describe: (left) => `still running: ${left.replaceAll("\n", ", ")}`,
+      });
+      say("sshd killed on the Barman host");
     };
 
     // --- configuration: the clusters and Barman, as a DBA does it on Debian --------------------------
@@ -867,26 +896,34 @@ export async function startDocsBarmanHost<V extends DocsBarmanVersion = "3.13">(
         await barmanExec(`rm -f ${FILLER}`);
       },
       async killSshd() {
-        // The listener (its pid file) and its descendants that are sshd processes (sshd-session in OpenSSH 10).
-        await barmanExec(
-          [
-            "set -euo pipefail",
-            "listener=$(cat /run/sshd.pid)",
-            'tree() { for c in $(ps -o pid= --ppid "$1"); do echo "$c"; tree "$c"; done; }',
-            'victims="$listener"; for p in $(tree "$listener"); do case "$(cat /proc/$p/comm 2>/dev/null)" in sshd*) victims="$victims $p";; esac; done',
-            "kill -KILL $victims",
-          ].join("\n"),
-          "root",
+        await killSshdProcesses();
+      },
+      async killSshdWhileSending(sender: string) {
+        const budget = budgetOf(settings, "serviceReady");
+        // Watched inside the host (a pgrep per few ms): a round trip per look from here could miss a short send.
+        const pid = Number(
+          (
+            await exec(
+              barmanC,
+              "barman",
+              [
+                "set -uo pipefail",
+                'pattern="$1"',
+                `deadline=$(( $(date +%s) + ${Math.ceil(budget.ms / 1000)} ))`,
+                'until pid=$(pgrep -u barman -f -- "$pattern" | head -n 1) && [ -n "$pid" ]; do',
+                `  [ "$(date +%s)" -lt "$deadline" ] || { echo "no barman process matching $pattern within ${budget.name} (${budget.ms} ms)" >&2; exit 1; }`,
+                "done",
+                'kill -STOP "$pid" && echo "$pid"',
+              ].join("\n"),
+              "root",
+              { args: [sender] },
+            )
+          ).stdout.trim(),
         );
-        await pollUntil({
-          what: "the docs Barman host's sshd gone",
-          budget: budgetOf(settings, "serviceReady"),
-          // Zombies (killed, not yet reaped by PID 1) hold no socket: only live sshd processes count.
-          probe: () => barmanExec("ps -eo stat=,pid=,comm= | awk '$1 !~ /^Z/ && $3 ~ /^sshd/ {print $3 \" \" $2}'", "root"),
-          done: (left) => left === "",
-          describe: (left) => `still running: ${left.replaceAll("\n", ", ")}`,
-        });
-        say("sshd killed on the Barman host");
+        say(`sender ${sender} held (pid ${pid})`);
+        await killSshdProcesses();
+        await barmanExec(`kill -KILL ${pid} 2>/dev/null || true`, "root");
+        return { senderPid: pid };
       },
       async startSshd() {
         await barmanExec(`install -d -m 0755 /run/sshd && ${SSHD}`, "root");
