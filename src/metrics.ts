@@ -69,6 +69,12 @@ export function computeRpo(input: { rowsLostByTable: Record<string, number>; tar
 
 export const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
+/** Bytes in a mebibyte: sizes are shown in MiB, as Barman and du -h show them. */
+export const MIB = 1_048_576;
+
+/** `bytes` in MiB with `digits` decimals, without the unit (callers say MiB or MiB/s). */
+export const mebibytes = (bytes: number, digits = 1): string => (bytes / MIB).toFixed(digits);
+
 export function renderMetricsText(m: RecoveryMetrics): string {
   const pad = (label: string): string => label.padEnd(34, " ");
   return [
