@@ -32,7 +32,7 @@ import { ISOLATED_PGDATA_NAME } from "../containers/postgres/recovered-instance.
 import { type FleetServer, type FleetServerName, startTwoServerBarmanHost, type TwoServerBarmanHost } from "../fixtures/fleet-host.ts";
 import { budgetEnvName, budgetOf, readSettings } from "../src/config.ts";
 import type { DrillRun } from "../src/engine/topology.ts";
-import { monotonicNow } from "../src/metrics.ts";
+import { MIB, mebibytes, monotonicNow } from "../src/metrics.ts";
 import { verifyFleet } from "../src/nightly/fleet.ts";
 import type { NightlyPhasesMs, NightlyResult } from "../src/nightly/nightly-result.ts";
 import { recoveryImageResolver } from "../src/nightly/recovery-image.ts";
@@ -68,8 +68,8 @@ const settings = readSettings();
 const SERVERS: FleetServerName[] = ["sales-pg15", "billing-pg17"];
 const say = (line: string): void => console.log(`[bench:nightly] ${line}`);
 const s = (ms: number | null | undefined): string => (ms === null || ms === undefined || Number.isNaN(ms) ? "-" : `${(ms / 1000).toFixed(2)} s`);
-const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
-const mibPerS = (bytes: number | null, ms: number | null): number => (bytes && ms ? bytes / 1048576 / (ms / 1000) : Number.NaN);
+const mib = (bytes: number): string => `${mebibytes(bytes)} MiB`;
+const mibPerS = (bytes: number | null, ms: number | null): number => (bytes && ms ? bytes / MIB / (ms / 1000) : Number.NaN);
 const rate = (value: number): string => (Number.isNaN(value) ? "-" : `${value.toFixed(1)} MiB/s`);
 const median = (values: number[]): number => {
   const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);

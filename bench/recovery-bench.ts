@@ -39,7 +39,7 @@ import {
   targetOf,
 } from "../src/engine/phases.ts";
 import type { DrillRun } from "../src/engine/topology.ts";
-import { monotonicNow } from "../src/metrics.ts";
+import { MIB, mebibytes, monotonicNow } from "../src/metrics.ts";
 
 // Where published ports are reached (containers/engine-endpoint.ts), as in vitest.config.ts.
 applyTestcontainersHost(process.env);
@@ -194,7 +194,7 @@ async function scaleOnce(run: DrillRun, orders: number, platform: Platform): Pro
     const seeded = await seed(env, plan);
     say(`  ${orders.toLocaleString("en-US")} orders loaded in ${s(seeded.durationMs)}`);
     const { backup, durationMs: backupMs } = await backUp(env);
-    say(`  backup ${backup.backupId}: ${(backup.sizeBytes / 1048576).toFixed(0)} MiB in ${s(backupMs)}`);
+    say(`  backup ${backup.backupId}: ${mebibytes(backup.sizeBytes, 0)} MiB in ${s(backupMs)}`);
     await doNormalWork(env, plan);
     const incrementalBackup = incremental ? (await backUp(env, undefined, { incrementalFrom: backup.backupId })).backup : undefined;
     const goodState = await markGoodState(env, plan);
@@ -252,9 +252,7 @@ async function scaleOnce(run: DrillRun, orders: number, platform: Platform): Pro
       const copy = await recoverToTarget(env, { backupId: incrementalBackup.backupId, target, directory: "incremental", jobs: plans.at(-1)!.recoverJobs });
       incrementalRestoreMs = copy.durationMs;
       await env.removeRecoveryDirectory("incremental");
-      say(
-        `  incremental backup ${(incrementalBackup.sizeBytes / 1048576).toFixed(0)} MiB: restore ${s(copy.durationMs)} (full backup: ${s(recover.at(-1)!.ms)})`,
-      );
+      say(`  incremental backup ${mebibytes(incrementalBackup.sizeBytes, 0)} MiB: restore ${s(copy.durationMs)} (full backup: ${s(recover.at(-1)!.ms)})`);
     }
     const promoted = await startUntilPromoted(env, { backupId: backup.backupId, target, directory: lastDirectory });
     const log = promoted.instance.serverLog();
@@ -288,7 +286,7 @@ async function scaleOnce(run: DrillRun, orders: number, platform: Platform): Pro
       recover,
       walReplayBytes,
       walReplayMs,
-      walReplayMbPerS: walReplayMs > 0 ? walReplayBytes / 1048576 / (walReplayMs / 1000) : 0,
+      walReplayMbPerS: walReplayMs > 0 ? walReplayBytes / MIB / (walReplayMs / 1000) : 0,
       startUntilPromotedMs: promoted.durationMs,
       verificationMs: state.durationMs,
       containersMemoryBytes: memory,
@@ -353,14 +351,13 @@ try {
     for (const r of pair.scales) {
       const recovers = r.recover
         .map(
-          (x) =>
-            `${x.jobs}: ${s(x.ms)}, ${(r.recoveredBytes / 1048576 / (x.ms / 1000)).toFixed(0)} MB/s, ${x.ratioToPlainCopy.toFixed(2)}x of ${s(x.plainCopyMs)}`,
+          (x) => `${x.jobs}: ${s(x.ms)}, ${(r.recoveredBytes / MIB / (x.ms / 1000)).toFixed(0)} MB/s, ${x.ratioToPlainCopy.toFixed(2)}x of ${s(x.plainCopyMs)}`,
         )
         .join("; ");
       const byTime = r.targetTime ? `${s(r.targetTime.restoreMs)} / ${s(r.targetTime.startUntilPromotedMs)}` : "not possible (Barman 3.4)";
       const incremental = r.incrementalRestoreMs === null ? "n/a (PostgreSQL < 17 or Barman 3.4)" : s(r.incrementalRestoreMs);
       console.log(
-        `| ${r.orders.toLocaleString("en-US")} | ${(r.backupBytes / 1048576).toFixed(0)} MiB in ${s(r.backupMs)} | ${(r.recoveredBytes / 1048576).toFixed(0)} MiB | ${recovers} | ${(r.walReplayBytes / 1048576).toFixed(1)} MiB in ${s(r.walReplayMs)} (${r.walReplayMbPerS.toFixed(0)} MB/s) | ${s(r.startUntilPromotedMs)} | ${s(r.verificationMs)} | ${byTime} | ${incremental} | ${(r.containersMemoryBytes / 1048576).toFixed(0)} MiB | ${(r.barmanDiskBytes / 1048576).toFixed(0)} MiB |`,
+        `| ${r.orders.toLocaleString("en-US")} | ${mebibytes(r.backupBytes, 0)} MiB in ${s(r.backupMs)} | ${mebibytes(r.recoveredBytes, 0)} MiB | ${recovers} | ${mebibytes(r.walReplayBytes)} MiB in ${s(r.walReplayMs)} (${r.walReplayMbPerS.toFixed(0)} MB/s) | ${s(r.startUntilPromotedMs)} | ${s(r.verificationMs)} | ${byTime} | ${incremental} | ${mebibytes(r.containersMemoryBytes, 0)} MiB | ${mebibytes(r.barmanDiskBytes, 0)} MiB |`,
       );
     }
   }

@@ -89,7 +89,7 @@ export function renderMetricsText(m: RecoveryMetrics): string {
     `  ${pad("Disaster time:")}${m.disasterTime}`,
     "",
     "Recovery process:",
-    `  ${pad("Server / backup:")}${m.server} / ${m.backupId} (${(m.backupSizeBytes / 1048576).toFixed(1)} MiB)`,
+    `  ${pad("Server / backup:")}${m.server} / ${m.backupId} (${mebibytes(m.backupSizeBytes)} MiB)`,
     `  ${pad("Recovery target:")}${m.target.kind} ${m.target.value}`,
     `  ${pad("Versions:")}PostgreSQL ${m.versions.postgres}, ${m.versions.barman} (${m.platform})`,
     "",

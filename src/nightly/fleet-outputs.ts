@@ -4,7 +4,7 @@
 // with history and retries lined up across nights and shards.
 import { ContentType, type Label, LabelName, type Parameter, Stage, Status, type StatusDetails } from "allure-js-commons";
 import { FileSystemWriter, getEnvironmentLabels, getHostLabel, ReporterRuntime } from "allure-js-commons/sdk/reporter";
-import { seconds } from "../metrics.ts";
+import { MIB, seconds } from "../metrics.ts";
 import { describeTarget } from "../recovery-target.ts";
 import type { FleetReport } from "./fleet-report.ts";
 import type { NightlyPhase, NightlyPhasesMs, NightlyResult } from "./nightly-result.ts";
@@ -146,8 +146,6 @@ const PHASE_STEPS: Array<{ phase: NightlyPhase; name: string; measured?: keyof N
   { phase: "objectives", name: "objectives: RTO of the restore phases" },
   { phase: "clean-up", name: "clean-up: temporary directory and throwaway instance" },
 ];
-
-const MIB = 1048576;
 
 const ALLURE_STATUS: Record<NightlyOutcome, Status> = { passed: Status.PASSED, failed: Status.FAILED, broken: Status.BROKEN };
 

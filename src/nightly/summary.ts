@@ -1,6 +1,6 @@
 // The nightly verification's summary as a person reads it in the morning: the verdict, what failed
 // with expected and actual values, the timings, and the one next action.
-import { seconds } from "../metrics.ts";
+import { MIB, mebibytes, seconds } from "../metrics.ts";
 import { describeTarget } from "../recovery-target.ts";
 import { describeAge, type NightlyPhasesMs, type NightlyResult } from "./nightly-result.ts";
 
@@ -16,7 +16,7 @@ const PHASE_LABELS: Array<[keyof NightlyPhasesMs, string]> = [
 export function renderNightlySummary(result: NightlyResult): string {
   const pad = (label: string): string => `  ${label.padEnd(36, " ")}`;
   const backup = result.backupId
-    ? `${result.backupId}${result.backupEndTime ? ` (ended ${result.backupEndTime}` : ""}${result.backupSizeBytes !== undefined ? `, ${(result.backupSizeBytes / 1048576).toFixed(1)} MiB)` : result.backupEndTime ? ")" : ""}`
+    ? `${result.backupId}${result.backupEndTime ? ` (ended ${result.backupEndTime}` : ""}${result.backupSizeBytes !== undefined ? `, ${mebibytes(result.backupSizeBytes)} MiB)` : result.backupEndTime ? ")" : ""}`
     : "none resolved";
   const failed = result.checks.filter((c) => !c.ok);
   const lines = [
@@ -65,7 +65,7 @@ export function renderNightlySummary(result: NightlyResult): string {
   }
   lines.push(`${pad("total:")}${seconds(result.totalMs)}`);
   if (result.transferredBytes !== null && result.phasesMs.transferMs) {
-    lines.push(`${pad("transferred:")}${(result.transferredBytes / 1048576).toFixed(1)} MiB at ${transferRateMiBs(result).toFixed(1)} MiB/s`);
+    lines.push(`${pad("transferred:")}${mebibytes(result.transferredBytes)} MiB at ${transferRateMiBs(result).toFixed(1)} MiB/s`);
   }
   if (result.verdict === "fail") lines.push(`Action: ${nextAction(result)}`);
   return lines.join("\n");
@@ -74,7 +74,7 @@ export function renderNightlySummary(result: NightlyResult): string {
 /** MiB per second of the transfer phase (0 when it did not finish). */
 export function transferRateMiBs(result: Pick<NightlyResult, "transferredBytes" | "phasesMs">): number {
   const ms = result.phasesMs.transferMs;
-  return result.transferredBytes !== null && ms ? result.transferredBytes / 1048576 / (ms / 1000) : 0;
+  return result.transferredBytes !== null && ms ? result.transferredBytes / MIB / (ms / 1000) : 0;
 }
 
 /** What a person does first, by the phase that failed first. */

@@ -23,6 +23,7 @@ import {
   seed,
 } from "../../src/engine/phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
+import { mebibytes } from "../../src/metrics.ts";
 
 const run = inject("drillRun");
 const say = (line: string): void => console.log(`[incremental ${run.runId}] ${line}`);
@@ -58,7 +59,7 @@ for (const platform of CI_INCREMENTAL_PAIRS) {
       await doNormalWork(env, plan);
       const incremental = await backUp(env, undefined, { incrementalFrom: fullBackupId });
       say(
-        `incremental backup ${incremental.backup.backupId} on top of ${fullBackupId}: ${(incremental.backup.sizeBytes / 1048576).toFixed(1)} MiB vs ${(full.backup.sizeBytes / 1048576).toFixed(1)} MiB`,
+        `incremental backup ${incremental.backup.backupId} on top of ${fullBackupId}: ${mebibytes(incremental.backup.sizeBytes)} MiB vs ${mebibytes(full.backup.sizeBytes)} MiB`,
       );
       // Work after the incremental backup: the recovery must replay WAL on top of the combined chain.
       await env.primary.query(

@@ -58,7 +58,7 @@ import {
 } from "../../src/engine/phases.ts";
 import { snapshotTables, type TableSnapshot } from "../../src/engine/row-digest.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
-import { monotonicNow, seconds } from "../../src/metrics.ts";
+import { mebibytes, monotonicNow, seconds } from "../../src/metrics.ts";
 import { describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
 import { addReportEnvironment, platformEnvironment } from "../../src/report-metadata.ts";
 import { readRtoHistory } from "../../src/rto-history.ts";
@@ -203,9 +203,7 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
         ),
       ]);
       state.backedUp = backedUp;
-      say(
-        `backup ${backup.backupId} done in ${seconds(backedUp.durationMs)}: ${(backup.sizeBytes / 1048576).toFixed(1)} MiB, WAL ${backup.beginWal}..${backup.endWal}`,
-      );
+      say(`backup ${backup.backupId} done in ${seconds(backedUp.durationMs)}: ${mebibytes(backup.sizeBytes)} MiB, WAL ${backup.beginWal}..${backup.endWal}`);
     });
 
     drill.step(`Step 2: normal operations (${count(expectedCounts.goodState) || "config.normalWork"})`, async () => {
