@@ -18,7 +18,6 @@ import {
   ISOLATED_PGDATA_NAME,
   ISOLATED_SOCKET_DIRECTORY,
   RecoveredInstanceContainer,
-  RecoveredInstanceStartError,
   type StartedRecoveredInstance,
 } from "../../containers/postgres/recovered-instance.ts";
 import type { BackupDetails } from "../barman-output.ts";
@@ -29,11 +28,11 @@ import { barmanTargetArgs, type RecoveryTarget } from "../recovery-target.ts";
 import { BudgetExceededError, budget, withinBudget } from "../wait.ts";
 import { judgeArchiveFreshness, selectBackup, verifyBackupFiles, verifyWalContinuity } from "./backup-phases.ts";
 import { assertServerKnown, connectBarman, SAFE_NAME, verificationHostTransport, words } from "./barman-endpoint.ts";
-import { fatalWithContext } from "./cause.ts";
 import { type CheckedInstance, judgeRecoveryPoint, runInstanceChecks } from "./instance-checks.ts";
+import { FILES_BARMAN_RESTORE_CHANGES, judgeStartedInstance, pgdrillLines, recordStartFailure } from "./instance-start.ts";
 import { NightlyInputError, type NightlyMode, type NightlyResult, type VerifyExistingOptions } from "./nightly-result.ts";
 import { postgresMajor } from "./recovery-image.ts";
-import { throwawayConfiguration } from "./throwaway-config.ts";
+import { type ThrowawayConfiguration, throwawayConfiguration } from "./throwaway-config.ts";
 import { VerifyRecord } from "./verify-record.ts";
 import { DEFAULT_WORK_PARENT, removeWorkDirectory, sweepStaleWorkDirectories, WORK_PREFIX, writeMarker } from "./work-directories.ts";
 
@@ -50,6 +49,17 @@ const PGDATA_NAME = ISOLATED_PGDATA_NAME;
 
 /** Output kept per command in the JSON report: enough for any failure, bounded for a night of servers. */
 const OUTPUT_KEPT_CHARS = 16_000;
+
+/** What restoreCopy leaves for the transfer. */
+interface RestoredCopy {
+  backupId: string;
+  workDirectory: string;
+  /** The copy's data directory, inside the work directory. */
+  destination: string;
+  configuration: ThrowawayConfiguration;
+  /** The backup's manifest as Barman's restore renames it in the copy. */
+  manifestName: string;
+}
 
 export function modeOf(target: RecoveryTarget): NightlyMode {
   return target.kind === "latest" ? "full WAL replay" : target.kind === "immediate" ? "backup only" : "target";
@@ -153,10 +163,11 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
     }
   };
 
-  const recoverAndCheck = async (backup: BackupDetails, workDirectory: string): Promise<void> => {
+  /** (d) barman recover into the work directory, and the copy's configuration made one a throwaway instance can run with. */
+  const restoreCopy = async (backup: BackupDetails, workDirectory: string): Promise<RestoredCopy | undefined> => {
     const destination = `${workDirectory}/${PGDATA_NAME}`;
     progress(`barman recover ${server} ${backup.backupId} ${destination} ${barmanTargetArgs(target).join(" ")}`);
-    let t = monotonicNow();
+    const t = monotonicNow();
     const recovered = await barman
       .recover({
         backupId: backup.backupId,
@@ -169,7 +180,10 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       })
       .catch((error: Error) => error);
     record.phasesMs.barmanRecoverMs = monotonicNow() - t;
-    if (recovered instanceof Error) return record.fail("barman recover", recovered.message);
+    if (recovered instanceof Error) {
+      record.fail("barman recover", recovered.message);
+      return undefined;
+    }
 
     // The copy's own configuration, read where it was restored, becomes the one the throwaway
     // instance runs with: what cannot hold in a throwaway copy (paths outside the data directory,
@@ -201,14 +215,19 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       record.verifyCopy = undefined;
       progress(`NOT VERIFIED: ${record.backupVerification.sentence}`);
     }
+    return { backupId: backup.backupId, workDirectory, destination, configuration, manifestName };
+  };
 
-    // (d) tar on the Barman server, unpacked by Docker into the throwaway container before it starts.
-    if (record.enter("transfer")) return;
-    const name = `pgdrill-${options.runId}-nightly-${randomBytes(3).toString("hex")}`;
-    progress(`streaming ${destination} into throwaway container ${name}`);
-    t = monotonicNow();
+  /**
+   * (e) tar of the copy on the restore host, unpacked by Docker into the throwaway container before
+   * it starts. The started instance and when its start began (the copy arrived), or undefined
+   * with the failure recorded.
+   */
+  const transferAndStart = async (copy: RestoredCopy, name: string): Promise<{ instance: StartedRecoveredInstance; startedAt: number } | undefined> => {
+    progress(`streaming ${copy.destination} into throwaway container ${name}`);
+    let t = monotonicNow();
     // The archive holds one top-level directory, pgdata/, unpacked where the instance's PGDATA's parent is.
-    const tarArgv = ["tar", "-C", workDirectory, "-cf", "-", PGDATA_NAME];
+    const tarArgv = ["tar", "-C", copy.workDirectory, "-cf", "-", PGDATA_NAME];
     const tar: CommandStream = await restoreTransport.stream(tarArgv);
     // Counted on the way through, with the stream's own back-pressure (a 'data' listener would not keep it).
     let bytesSeen = 0;
@@ -227,7 +246,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       labels: { ...options.labels, [LABEL_ROLE]: THROWAWAY_ROLE },
       source: {
         kind: "archive",
-        parent: workDirectory,
+        parent: copy.workDirectory,
         archive: counted,
         afterCopy: async () => {
           await tar.finished();
@@ -242,86 +261,73 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
       access: { kind: "isolated", database: options.database, user: dbUser },
       startupTimeoutMs: budgetsMs.recoveredInstancePromoted,
       statementTimeoutMs: budgetsMs.sqlStatement,
-      configuration,
-      verifyManifest: record.verifyCopy ? { manifest: manifestName, ignore: [...FILES_BARMAN_RESTORE_CHANGES, manifestName] } : undefined,
+      configuration: copy.configuration,
+      verifyManifest: record.verifyCopy ? { manifest: copy.manifestName, ignore: [...FILES_BARMAN_RESTORE_CHANGES, copy.manifestName] } : undefined,
       stayAfterStop: true,
     }).withName(name);
-    let instance: StartedRecoveredInstance | undefined;
-    try {
-      try {
-        instance = await container.start();
-      } catch (error) {
-        tar.abort();
-        if (!transferred) {
-          // The sending side's own words first (a dropped SSH connection, tar's error), when it has ended.
-          const sender = await withinBudget("the transfer's sender", TRANSFER_SENDER_EXIT, () => tar.finished()).then(
+    const instance = await container.start().catch((error: Error) => error);
+    if (instance instanceof Error) {
+      tar.abort();
+      // The sending side's own words first (a dropped SSH connection, tar's error), when it has ended.
+      const senderSaid = transferred
+        ? undefined
+        : await withinBudget("the transfer's sender", TRANSFER_SENDER_EXIT, () => tar.finished()).then(
             () => undefined,
             (e: Error) => (e instanceof BudgetExceededError ? undefined : e.message),
           );
-          return record.fail(
-            "transfer",
-            `${destination} could not be copied into the throwaway instance: ${sender ? `${sender}; ` : ""}${(error as Error).message}`,
-          );
-        }
-        const startLog = error instanceof RecoveredInstanceStartError ? error.fullLog : "";
-        const copyVerification = pgdrillLines(startLog, "copy verification");
-        if (copyVerification.some((l) => /FAILED/.test(l))) {
-          record.backupVerification = {
-            verdict: "damaged",
-            by: "pg_verifybackup on the restored copy",
-            reason: null,
-            sentence: `the restored copy of backup ${backup.backupId} does not match its backup manifest`,
-          };
-          return record.fail(
-            "backup verification",
-            `the restored copy of backup ${backup.backupId} does not match its backup manifest (pg_verifybackup in the throwaway instance, before it started):\n${pgdrillLines(startLog, "pg_verifybackup").join("\n")}`,
-          );
-        }
-        if (error instanceof RecoveredInstanceStartError) {
-          const why = fatalWithContext(startLog);
-          return record.fail(
-            "instance start",
-            `the recovered instance did not start: ${why.length ? why.join("\n") : error.message}${missingLibraryAdvice(why.join("\n"))}`,
-          );
-        }
-        return record.fail("instance start", `the recovered instance did not start: ${(error as Error).message}`);
-      }
-      if (record.verifyCopy) {
-        const said = pgdrillLines(instance.serverLog(), "copy verification").at(0) ?? "verified";
-        record.backupVerification = { verdict: "verified", by: "pg_verifybackup on the restored copy", reason: null, sentence: said };
-        progress(`copy verification (pg_verifybackup in the throwaway instance): ${said}`);
-      }
-      // The database the checks (and every query below) run in must be in the copy: said with the
-      // databases that are, through the maintenance database, before anything connects to it.
-      const databases = await execIn(
-        instance.getId(),
-        ["psql", "-XAtq", "-U", dbUser, "-d", "postgres", "-c", "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1"],
-        { user: "postgres", where: "the throwaway instance", allowFailure: true },
-      );
-      const names = databases.stdout.split("\n").filter(Boolean);
-      if (databases.exitCode === 0 && !names.includes(options.database)) {
-        record.phasesMs.instanceStartUntilPromotedMs = monotonicNow() - t;
-        return record.fail(
-          "verification",
-          `the configured database '${options.database}' is not in this backup; its databases: ${names.join(", ")} (set nightly.servers.${server}.database, or --database)`,
-        );
-      }
-      const status = await instance.one<{ in_recovery: boolean }>("SELECT pg_is_in_recovery() AS in_recovery").catch((error: Error) => error);
-      record.phasesMs.instanceStartUntilPromotedMs = monotonicNow() - t;
-      const log = instance.recoveryLog();
-      if (status instanceof Error || status.in_recovery || log.fatalLines.length > 0) {
-        const said = status instanceof Error ? status.message : status.in_recovery ? "still in recovery" : "";
-        return record.fail(
-          "instance start",
-          `the recovered instance ${!(status instanceof Error) && !status.in_recovery ? "promoted but logged" : "is not a promoted primary"}: ${[...fatalWithContext(instance.serverLog()), said].filter(Boolean).join("\n")}`,
-        );
-      }
-      progress(`instance promoted in ${seconds(record.phasesMs.instanceStartUntilPromotedMs)}`);
+      recordStartFailure(record, { error: instance, transferred, senderSaid, destination: copy.destination, backupId: copy.backupId });
+      return undefined;
+    }
+    return { instance, startedAt: t };
+  };
 
+  /** The started instance: the copy's verdict where it was checked in it, its databases, its promotion. True when the checks can run. */
+  const confirmPromoted = async (instance: StartedRecoveredInstance, startedAt: number): Promise<boolean> => {
+    if (record.verifyCopy) {
+      const said = pgdrillLines(instance.serverLog(), "copy verification").at(0) ?? "verified";
+      record.backupVerification = { verdict: "verified", by: "pg_verifybackup on the restored copy", reason: null, sentence: said };
+      progress(`copy verification (pg_verifybackup in the throwaway instance): ${said}`);
+    }
+    // The database the checks (and every query below) run in must be in the copy: listed through
+    // the maintenance database, before anything connects to it.
+    const databases = await execIn(
+      instance.getId(),
+      ["psql", "-XAtq", "-U", dbUser, "-d", "postgres", "-c", "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1"],
+      { user: "postgres", where: "the throwaway instance", allowFailure: true },
+    );
+    const listed = databases.exitCode === 0 ? databases.stdout.split("\n").filter(Boolean) : undefined;
+    const inRecovery =
+      listed && !listed.includes(options.database)
+        ? false
+        : await instance
+            .one<{ in_recovery: boolean }>("SELECT pg_is_in_recovery() AS in_recovery")
+            .then((r) => r.in_recovery)
+            .catch((error: Error) => error);
+    record.phasesMs.instanceStartUntilPromotedMs = monotonicNow() - startedAt;
+    const promoted = judgeStartedInstance(record, {
+      database: options.database,
+      databases: listed,
+      inRecovery,
+      fatalLines: instance.recoveryLog().fatalLines,
+      serverLog: instance.serverLog(),
+    });
+    if (promoted) progress(`instance promoted in ${seconds(record.phasesMs.instanceStartUntilPromotedMs)}`);
+    return promoted;
+  };
+
+  const recoverAndCheck = async (backup: BackupDetails, workDirectory: string): Promise<void> => {
+    const copy = await restoreCopy(backup, workDirectory);
+    if (!copy || record.enter("transfer")) return;
+    const name = `pgdrill-${options.runId}-nightly-${randomBytes(3).toString("hex")}`;
+    let instance: StartedRecoveredInstance | undefined;
+    try {
+      const started = await transferAndStart(copy, name);
+      instance = started?.instance;
+      if (!started || !(await confirmPromoted(started.instance, started.startedAt))) return;
+      const { instance: promoted } = started;
       // (f) The recovery point first: the checks below may commit (pg_amcheck installs its extension).
-      const checked = checkedInstance(instance);
+      const checked = checkedInstance(promoted);
       await judgeRecoveryPoint(record, checked, options.recoveryPointQuery);
-
       // (g) The user's checks, each as JSON rows, then the built-in ones.
       if (record.enter("verification")) return;
       record.phasesMs.verificationMs = await runInstanceChecks(record, checked, {
@@ -332,7 +338,7 @@ export async function verifyExistingBackup(options: VerifyExistingOptions): Prom
         integrityCheck: budgetOf(options, "integrityCheck"),
       });
     } finally {
-      // (g) Gone whatever happened: also a container that was created but never started.
+      // (h) Gone whatever happened: also a container that was created but never started.
       await instance?.stop().catch(() => undefined);
       await docker()
         .getContainer(name)
@@ -406,39 +412,4 @@ function checkedInstance(instance: StartedRecoveredInstance): CheckedInstance {
     rows: (sql) => instance.rows(sql),
     exec: (argv) => execIn(instance.getId(), argv, { user: "postgres", where: "the throwaway instance", allowFailure: true }),
   };
-}
-
-/**
- * Files a Barman restore changes, adds or leaves out in the copy, which its manifest cannot
- * describe: the configuration it rewrites (archive_command and recovery settings commented out,
- * the originals kept as .origin), its own recovery metadata, the WAL it copies for the replay, and
- * tablespace_map, which it never unpacks from a tar backup (it places tablespaces itself:
- * recovery_executor.py, `exclude=["recovery.conf", "tablespace_map"]`). pg_verifybackup ignores
- * pg_wal, postgresql.auto.conf and recovery.signal by itself.
- */
-const FILES_BARMAN_RESTORE_CHANGES = [
-  "postgresql.conf",
-  "postgresql.conf.origin",
-  "postgresql.auto.conf.origin",
-  ".barman-recover.info",
-  "barman_wal",
-  "tablespace_map",
-];
-
-/** The "pgdrill: <what>: ..." lines the throwaway instance's entrypoint wrote (containers/postgres/docker-entrypoint.sh). */
-function pgdrillLines(log: string, what: string): string[] {
-  const prefix = `pgdrill: ${what}`;
-  return log
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith(prefix))
-    .map((l) => l.slice(prefix.length).replace(/^:?\s*/, ""));
-}
-
-/** A shared_preload_libraries entry the recovery image lacks: the line that says which image to give. */
-function missingLibraryAdvice(fatal: string): string {
-  const library = /could not access file "([^"]+)": No such file or directory/.exec(fatal)?.[1];
-  return library
-    ? `\nthe recovery image lacks the library '${library}' that the backup's shared_preload_libraries loads: give an image of this PostgreSQL major that has it with PGDRILL_RECOVERY_IMAGE`
-    : "";
 }

@@ -251,7 +251,7 @@ describe("Nightly verification of an existing Barman server (docker exec transpo
     expect(result.problems).toHaveLength(1);
     expect(result.problems[0]).toMatch(
       new RegExp(
-        `^freshness failed for backup ${prepared.backup.backupId} of server '${plan.serverName}', .*: backup ${prepared.backup.backupId} \\(ended .*\\) is (\\d+m )?\\d+s old, older than the objective maxBackupAgeS = 1s \\(1 s\\)$`,
+        `^freshness failed for backup ${prepared.backup.backupId} of server '${plan.serverName}', .*: backup ${prepared.backup.backupId} \\(ended .*\\) is (\\d+m \\d+s|\\d+m|\\d+s) old, older than the objective maxBackupAgeS = 1s \\(1 s\\)$`,
       ),
     );
     expect(summary).toMatch(/Action: what was verified is older than your freshness objectives/);

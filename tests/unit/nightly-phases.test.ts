@@ -4,11 +4,14 @@
 // print is proven by the drill files (nightly-*.test.ts); here, what the pipeline concludes from it.
 import { describe, expect, it } from "vitest";
 import type { ExecResult } from "../../containers/exec.ts";
+import { RecoveredInstanceStartError } from "../../containers/postgres/recovered-instance.ts";
 import type { BackupDetails } from "../../src/barman-output.ts";
 import { type BarmanCatalogue, judgeArchiveFreshness, selectBackup, verifyBackupFiles, verifyWalContinuity } from "../../src/nightly/backup-phases.ts";
 import { type CheckedInstance, judgeRecoveryPoint, runInstanceChecks } from "../../src/nightly/instance-checks.ts";
+import { judgeStartedInstance, recordStartFailure } from "../../src/nightly/instance-start.ts";
 import { NightlyInputError, notReachedVerification } from "../../src/nightly/nightly-result.ts";
 import { VerifyRecord, type VerifyRecordContext } from "../../src/nightly/verify-record.ts";
+import { readRecoveryLog } from "../../src/recovery-log.ts";
 import { budget } from "../../src/wait.ts";
 
 const STARTED = new Date("2026-12-03T02:00:00Z");
@@ -342,5 +345,70 @@ describe("checks in the throwaway instance", () => {
     expect(unknown.stale).toEqual([
       "the objective maxRecoveryPointAgeS cannot be judged: the recovered data has no commit timestamps (track_commit_timestamp is off) and no recoveryPointQuery is configured",
     ]);
+  });
+});
+
+describe("the throwaway instance's start", () => {
+  const copy = { destination: "/var/tmp/pgdrill-verify-x/pgdata", backupId: "20261202T010000" };
+
+  it("the copy never arrived: a transfer failure, the sending side's words first", () => {
+    const record = newRecord();
+    recordStartFailure(record, {
+      ...copy,
+      error: new Error("(HTTP code 500) unexpected EOF"),
+      transferred: false,
+      senderSaid: "Connection to barman closed by remote host.",
+    });
+    expect(record.failedPhase).toBe("transfer");
+    expect(record.problems[0]).toMatch(
+      /: \/var\/tmp\/pgdrill-verify-x\/pgdata could not be copied into the throwaway instance: Connection to barman closed by remote host\.; \(HTTP code 500\)/,
+    );
+    expect(record.cause).toBe("ssh");
+  });
+
+  it("the copy does not match its manifest: the backup is damaged, pg_verifybackup's lines given", () => {
+    const record = newRecord();
+    const fullLog = [
+      "pgdrill: copy verification: FAILED",
+      'pgdrill: pg_verifybackup: error: "base/5/16384" has size 0 on disk but size 8192 in the manifest',
+    ].join("\n");
+    const error = new RecoveredInstanceStartError(new Error("exited"), readRecoveryLog(""), "", fullLog);
+    recordStartFailure(record, { ...copy, error, transferred: true, senderSaid: undefined });
+    expect(record.backupVerification).toMatchObject({ verdict: "damaged", by: "pg_verifybackup on the restored copy" });
+    expect(record.failedPhase).toBe("backup verification");
+    expect(record.problems[0]).toMatch(/"base\/5\/16384" has size 0 on disk/);
+  });
+
+  it("PostgreSQL did not start: its FATAL with the LOG line that says why, and the library the image lacks", () => {
+    const record = newRecord();
+    const fullLog = ['LOG:  could not access file "pg_stat_statements": No such file or directory', "FATAL:  could not load library"].join("\n");
+    const error = new RecoveredInstanceStartError(new Error("exited"), readRecoveryLog(fullLog), fullLog, fullLog);
+    recordStartFailure(record, { ...copy, error, transferred: true, senderSaid: undefined });
+    expect(record.failedPhase).toBe("instance start");
+    expect(record.problems[0]).toMatch(
+      /could not access file "pg_stat_statements"[\s\S]*FATAL: {2}could not load library[\s\S]*the recovery image lacks the library 'pg_stat_statements'/,
+    );
+    expect(record.backupVerification).toEqual(notReachedVerification());
+  });
+
+  it("started: the configured database must be in the copy, named with those that are", () => {
+    const record = newRecord();
+    const started = { database: "shop", databases: ["postgres", "app"], inRecovery: false, fatalLines: [], serverLog: "" };
+    expect(judgeStartedInstance(record, started)).toBe(false);
+    expect(record.problems[0]).toMatch(
+      /the configured database 'shop' is not in this backup; its databases: postgres, app \(set nightly\.servers\.pg17\.database, or --database\)$/,
+    );
+    expect(record.failedPhase).toBe("verification");
+  });
+
+  it("started but still in recovery, or promoted with a FATAL logged: not a verified recovery", () => {
+    const inRecovery = newRecord();
+    expect(judgeStartedInstance(inRecovery, { database: "shop", databases: ["shop"], inRecovery: true, fatalLines: [], serverLog: "" })).toBe(false);
+    expect(inRecovery.problems[0]).toMatch(/is not a promoted primary: still in recovery$/);
+    const logged = newRecord();
+    const serverLog = "FATAL:  recovery ended before configured recovery target was reached";
+    expect(judgeStartedInstance(logged, { database: "shop", databases: ["shop"], inRecovery: false, fatalLines: [serverLog], serverLog })).toBe(false);
+    expect(logged.problems[0]).toMatch(/promoted but logged: FATAL: {2}recovery ended before configured recovery target was reached$/);
+    expect(judgeStartedInstance(newRecord(), { database: "shop", databases: undefined, inRecovery: false, fatalLines: [], serverLog: "" })).toBe(true);
   });
 });
