@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { BarmanClient } from "../../containers/barman/barman-client.ts";
 import { BarmanContainer, RECOVERY_MOUNT, type StartedBarmanServer } from "../../containers/barman/barman-container.ts";
+import { barmanRoleStatements } from "../../containers/barman/barman-roles.ts";
 import { docker, runLabels } from "../../containers/docker-resources.ts";
 import { execIn } from "../../containers/exec.ts";
 import type { DrillImages } from "../../containers/images.ts";
@@ -76,19 +77,7 @@ function startPrimary(options: {
 
 /** Least privilege, as in Barman's "Preliminary steps" for PostgreSQL 15: no superuser for Barman. */
 async function createBarmanRoles(primary: StartedDrillPostgres, passwords: BarmanRolePasswords): Promise<void> {
-  const literal = (s: string): string => primary.client.escapeLiteral(s);
-  await primary.query(`CREATE ROLE barman LOGIN PASSWORD ${literal(passwords.barman)}`);
-  for (const grant of [
-    "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) TO barman",
-    "GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) TO barman",
-    "GRANT EXECUTE ON FUNCTION pg_switch_wal() TO barman",
-    "GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO barman",
-    "GRANT pg_read_all_settings TO barman",
-    "GRANT pg_read_all_stats TO barman",
-  ]) {
-    await primary.query(grant);
-  }
-  await primary.query(`CREATE ROLE streaming_barman LOGIN REPLICATION PASSWORD ${literal(passwords.streaming)}`);
+  for (const statement of barmanRoleStatements(passwords)) await primary.query(statement);
 }
 
 /**

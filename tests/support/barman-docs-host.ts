@@ -51,6 +51,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { GenericContainer, type StartedTestContainer, Wait } from "testcontainers";
+import { barmanRoleStatements } from "../../containers/barman/barman-roles.ts";
 import type { SshTarget } from "../../containers/barman/ssh-transport.ts";
 import { docker, runLabels } from "../../containers/docker-resources.ts";
 import { type ExecResult, execIn } from "../../containers/exec.ts";
@@ -348,19 +349,8 @@ function clusterConf(server: DocsServerName): string {
       ].join("\n");
 }
 
-/** Least privilege, Barman's "Preliminary steps" for PostgreSQL 15 and later (pg_checkpoint for switch-wal --force). */
-const ROLES_SQL = (barman: string, streaming: string): string[] => [
-  `CREATE ROLE barman LOGIN PASSWORD '${barman}'`,
-  "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) TO barman",
-  "GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) TO barman",
-  "GRANT EXECUTE ON FUNCTION pg_switch_wal() TO barman",
-  "GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO barman",
-  "GRANT pg_read_all_settings TO barman",
-  "GRANT pg_read_all_stats TO barman",
-  "GRANT pg_checkpoint TO barman",
-  `CREATE ROLE streaming_barman LOGIN REPLICATION PASSWORD '${streaming}'`,
-  `CREATE DATABASE ${DATABASE}`,
-];
+/** Barman's roles (its documentation's preliminary steps) and the drill's database, on each cluster. */
+const ROLES_SQL = (passwords: { barman: string; streaming: string }): string[] => [...barmanRoleStatements(passwords), `CREATE DATABASE ${DATABASE}`];
 
 /** A container whose exposed ports are published on the engine's address only (127.0.0.1 locally), as the drill's. */
 class PublishedContainer extends GenericContainer {
@@ -661,7 +651,7 @@ export async function startDocsBarmanHost<V extends DocsBarmanVersion = "3.13">(
       serverNames.map(async (server) => {
         const { container, role } = clusterOf(server);
         await exec(container, role, `pg_ctlcluster ${SERVER_SPECS[server].major} main start`, "root");
-        for (const statement of ROLES_SQL(passwords.barman, passwords.streaming)) await sql(server, statement, "postgres");
+        for (const statement of ROLES_SQL(passwords)) await sql(server, statement, "postgres");
       }),
     );
     const configurationMs = since(configurationStarted);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { backupStorageOf, barmanJsonErrors, barmanRestoreVerb, barmanStagingOption } from "../../containers/barman/barman-client.ts";
+import { BARMAN_ROLE_GRANTS, barmanRoleStatements, sqlLiteral } from "../../containers/barman/barman-roles.ts";
 
 const sample = (name: string): string => readFileSync(new URL(`./samples/${name}`, import.meta.url), "utf8");
 
@@ -52,5 +53,15 @@ describe("each Barman version's staging option for a compressed backup (barmanSt
     expect(barmanStagingOption("3.14.1")).toBe("--recovery-staging-path");
     expect(barmanStagingOption("3.15.0")).toBe("--staging-path");
     expect(barmanStagingOption("3.20.1 Barman by EnterpriseDB (www.enterprisedb.com)")).toBe("--staging-path");
+  });
+});
+
+describe("Barman's roles (containers/barman/barman-roles.ts)", () => {
+  test("barman first with its grants, streaming_barman last; passwords as SQL literals with ' doubled", () => {
+    const statements = barmanRoleStatements({ barman: "b'1", streaming: "s2" });
+    expect(statements[0]).toBe("CREATE ROLE barman LOGIN PASSWORD 'b''1'");
+    expect(statements.slice(1, -1)).toEqual([...BARMAN_ROLE_GRANTS]);
+    expect(statements.at(-1)).toBe("CREATE ROLE streaming_barman LOGIN REPLICATION PASSWORD 's2'");
+    expect(sqlLiteral("it's")).toBe("'it''s'");
   });
 });
