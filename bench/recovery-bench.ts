@@ -210,7 +210,7 @@ async function scaleOnce(run: DrillRun, orders: number, platform: Platform): Pro
     for (const jobsPlan of plans) {
       const jobs = jobsPlan.recoverJobs;
       const directory = `recover-jobs-${jobs}`;
-      if (lastDirectory) await env.removeRecoveryDirectory(lastDirectory);
+      if (lastDirectory) await env.recoveryDirectories.remove(lastDirectory);
       const started = monotonicNow();
       const copy = await recoverToTarget(env, { backupId: backup.backupId, target, directory, jobs });
       await env.barman.shell(`sync -f /recovery/${directory}`, { user: "root" });
@@ -251,7 +251,7 @@ async function scaleOnce(run: DrillRun, orders: number, platform: Platform): Pro
       // Restore time only: Barman 3.13.3 restores a chain without pg_wal (README, Platforms).
       const copy = await recoverToTarget(env, { backupId: incrementalBackup.backupId, target, directory: "incremental", jobs: plans.at(-1)!.recoverJobs });
       incrementalRestoreMs = copy.durationMs;
-      await env.removeRecoveryDirectory("incremental");
+      await env.recoveryDirectories.remove("incremental");
       say(`  incremental backup ${mebibytes(incrementalBackup.sizeBytes, 0)} MiB: restore ${s(copy.durationMs)} (full backup: ${s(recover.at(-1)!.ms)})`);
     }
     const promoted = await startUntilPromoted(env, { backupId: backup.backupId, target, directory: lastDirectory });

@@ -296,7 +296,7 @@ export async function recoverNewestState(fe: FullDrEnvironment, plan: FullDrPlan
   // postgresql.auto.conf): removed before the start, or the first commit would wait for a standby
   // that does not follow this server yet. Not a command-line setting: that would outrank the
   // ALTER SYSTEM that turns it back on once Barman follows (barmanFollowsNewPrimary).
-  if (plan.fullDr.walMode === "synchronous") await fe.env.removeRecoveredSetting(directory, "synchronous_standby_names");
+  if (plan.fullDr.walMode === "synchronous") await fe.env.recoveryDirectories.removeSetting(directory, "synchronous_standby_names");
   const settings = { ...plan.primarySettings, archive_command: `barman-wal-archive barman ${plan.serverName} %p` };
   const promoted = await startUntilPromoted(fe.env, { backupId, target: NEWEST_STATE, directory, walFromBarman: true, asNewPrimary: { settings } });
   const { segment } = await promoted.instance.one<{ segment: string }>("SELECT pg_walfile_name(pg_current_wal_lsn()) AS segment");

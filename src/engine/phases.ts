@@ -456,7 +456,7 @@ export async function recoverToTarget(
   const started = monotonicNow();
   let output: string;
   try {
-    const destination = await env.prepareRecoveryDirectory(options.directory);
+    const destination = await env.recoveryDirectories.prepare(options.directory);
     // A compressed (tar) backup (barman.settings.backup_compression) is unpacked in a staging
     // directory first, beside the copy on the recovery volume; Barman empties it afterwards.
     const { format } = await env.barman.backupStorage(options.backupId);
@@ -470,14 +470,14 @@ export async function recoverToTarget(
       onLine: options.onLine,
     });
     // WAL fetched at replay from the Barman server, as Barman sets it up for a remote restore.
-    if (options.walFromBarman) await env.useBarmanWalRestore(options.directory);
+    if (options.walFromBarman) await env.recoveryDirectories.useBarmanWalRestore(options.directory);
   } catch (error) {
     throw new RecoveryFailedError("barman recover", options.backupId, options.target, (error as Error).message);
   }
   const durationMs = monotonicNow() - started;
   const [autoConf, recoverySignal] = await Promise.all([
-    env.readRecoveredFile(options.directory, "postgresql.auto.conf"),
-    env.recoveryDirectoryExists(`${options.directory}/recovery.signal`),
+    env.recoveryDirectories.readFile(options.directory, "postgresql.auto.conf"),
+    env.recoveryDirectories.exists(`${options.directory}/recovery.signal`),
   ]);
   return { directory: options.directory, output, autoConf, recoverySignal, durationMs };
 }
@@ -540,5 +540,5 @@ export async function probeWrites(instance: SqlSession): Promise<{ readOnly: str
 /** Removes a recovered instance and its data directory. */
 export async function removeRecovery(env: DrillEnvironment, directory: string): Promise<void> {
   await env.stopRecoveredInstance(directory);
-  await env.removeRecoveryDirectory(directory);
+  await env.recoveryDirectories.remove(directory);
 }

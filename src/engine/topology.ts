@@ -5,7 +5,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { BarmanClient } from "../../containers/barman/barman-client.ts";
-import { BarmanContainer, RECOVERY_MOUNT, type StartedBarmanServer } from "../../containers/barman/barman-container.ts";
+import { BarmanContainer, type StartedBarmanServer } from "../../containers/barman/barman-container.ts";
 import { barmanRoleStatements } from "../../containers/barman/barman-roles.ts";
 import { docker, runLabels } from "../../containers/docker-resources.ts";
 import { execIn } from "../../containers/exec.ts";
@@ -17,6 +17,7 @@ import type { SqlSession } from "../../containers/postgres/sql-session.ts";
 import type { DrillSettings } from "../config.ts";
 import { budgetOf } from "../config.ts";
 import type { PrimaryLayout } from "../drill-config.ts";
+import { RecoveryVolume } from "./recovery-volume.ts";
 
 export interface DrillRun {
   runId: string;
@@ -149,7 +150,11 @@ export class DrillEnvironment {
     readonly labels: Record<string, string>,
   ) {
     this.barman = barmanServer.client;
+    this.recoveryDirectories = new RecoveryVolume(this.barman);
   }
+
+  /** The recovered instances' directories in the recovery volume (barman recover writes them on the Barman server). */
+  readonly recoveryDirectories: RecoveryVolume;
 
   /** The secrets of this run, for masking in anything written to a report. */
   readonly secrets: string[] = [];
@@ -445,31 +450,6 @@ export class DrillEnvironment {
     return switchWalOn(this.currentPrimary);
   }
 
-  /** A directory in the recovery volume, owned by barman, for one recovered instance. */
-  async prepareRecoveryDirectory(name: string): Promise<string> {
-    const path = `${RECOVERY_MOUNT}/${name}`;
-    await this.barman.shell(`install -d -o barman -g barman -m 0700 ${path}`, { user: "root" });
-    return path;
-  }
-
-  async removeRecoveryDirectory(name: string): Promise<void> {
-    await this.barman.shell(`rm -rf ${RECOVERY_MOUNT}/${name}`, { user: "root" });
-  }
-
-  async recoveryDirectoryExists(name: string): Promise<boolean> {
-    return (await this.barman.shell(`test -e ${RECOVERY_MOUNT}/${name} && echo yes || true`, { user: "root" })) === "yes";
-  }
-
-  async readRecoveredFile(name: string, file: string): Promise<string> {
-    return this.barman.shell(`cat ${RECOVERY_MOUNT}/${name}/${file}`, { user: "root" });
-  }
-
-  /** Removes a setting from a recovered copy's postgresql.auto.conf before its start (what ALTER SYSTEM RESET would do). */
-  async removeRecoveredSetting(directory: string, setting: string): Promise<void> {
-    if (!/^[a-z_]+$/.test(setting)) throw new Error(`not a setting name: ${setting}`);
-    await this.barman.shell(`sed -i '/^${setting} = /d' ${RECOVERY_MOUNT}/${directory}/postgresql.auto.conf`, { user: "root" });
-  }
-
   /** WAL written and the segment switched: the current segment is closed and the next one opened. */
   async nudgeWal(): Promise<void> {
     await this.currentPrimary.query("SELECT txid_current()");
@@ -500,18 +480,6 @@ export class DrillEnvironment {
       return `${privateKey}\n`;
     })();
     return this.walRestoreKey;
-  }
-
-  /**
-   * Barman's restore command for a remote recovery with --get-wal (barman-wal-restore over SSH, from
-   * the barman-cli package), in place of the local `barman get-wal` a restore on the Barman host writes.
-   */
-  async useBarmanWalRestore(directory: string): Promise<string> {
-    const command = `barman-wal-restore -P -U barman barman ${this.barman.serverName} %f %p`;
-    await this.barman.shell(`sed -i "s|^restore_command = .*|restore_command = '${command}'|" ${RECOVERY_MOUNT}/${directory}/postgresql.auto.conf`, {
-      user: "root",
-    });
-    return command;
   }
 
   async startRecoveredInstance(

@@ -425,7 +425,7 @@ export function defineDrillSuite(options: { loaded: LoadedDrillConfig; name: str
         const containerId = targetRun.promoted?.instance.getId();
         await verify([
           checkEqual(`recovered instance container (${targetRun.kind}) exists`, containerId ? await env.containerExists(containerId) : false, false),
-          checkEqual(`recovery directory ${targetRun.directory} exists`, await env.recoveryDirectoryExists(targetRun.directory), false),
+          checkEqual(`recovery directory ${targetRun.directory} exists`, await env.recoveryDirectories.exists(targetRun.directory), false),
         ]);
       }
       await attachText("lessons-learned.txt", lessonsLearned({ metrics: need("judgement").metrics, walSegmentsArchived: need("closedSegment") }));

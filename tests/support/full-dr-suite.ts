@@ -402,7 +402,7 @@ export function defineFullDrSuite(options: { loaded: LoadedDrillConfig; name: st
         ),
       ]);
       await env.stopRecoveredInstance("second-pitr");
-      await env.removeRecoveryDirectory("second-pitr");
+      await env.recoveryDirectories.remove("second-pitr");
       say(`second PITR exact: ${good.tables.map((t) => `${t} ${good.snapshot[t]?.rows ?? "absent"}`).join(", ")}`);
     });
 
