@@ -30,14 +30,10 @@ import {
   doNormalWork,
   markGoodState,
   prepareTopology,
-  readRecoveredState,
-  recoverToTarget,
-  removeRecovery,
   resolvePlan,
   seed,
-  startUntilPromoted,
-  targetOf,
 } from "../src/engine/phases.ts";
+import { readRecoveredState, recoverToTarget, removeRecovery, startUntilPromoted, targetOf } from "../src/engine/recovery-phases.ts";
 import type { DrillRun } from "../src/engine/topology.ts";
 import { MIB, mebibytes, monotonicNow } from "../src/metrics.ts";
 

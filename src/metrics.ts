@@ -67,6 +67,13 @@ export function computeRpo(input: { rowsLostByTable: Record<string, number>; tar
   };
 }
 
+/** A phase's result with its duration on the monotonic clock. */
+export async function timed<T extends object>(work: () => Promise<T>): Promise<T & { durationMs: number }> {
+  const started = monotonicNow();
+  const result = await work();
+  return { ...result, durationMs: monotonicNow() - started };
+}
+
 export const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 /** Bytes in a mebibyte: sizes are shown in MiB, as Barman and du -h show them. */

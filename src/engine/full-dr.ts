@@ -16,7 +16,8 @@ import { DrillConfigError, FULL_DR_DEFAULTS, type FullDrConfig, type LoadedDrill
 import { monotonicNow } from "../metrics.ts";
 import type { RecoveryTarget } from "../recovery-target.ts";
 import { pollUntil } from "../wait.ts";
-import { type DrillPlan, type PromotedInstance, prepareTopology, type RecoveredCopy, recoverToTarget, resolvePlan, startUntilPromoted } from "./phases.ts";
+import { type DrillPlan, prepareTopology, resolvePlan } from "./phases.ts";
+import { type PromotedInstance, type RecoveredCopy, recoverToTarget, startUntilPromoted } from "./recovery-phases.ts";
 import { snapshotTables, type TableSnapshot } from "./row-digest.ts";
 import type { DrillEnvironment, DrillRun } from "./topology.ts";
 import { SteadyWorkload, WORKLOAD_TABLE, workloadTableSql } from "./workload.ts";

@@ -7,14 +7,8 @@ import { countChecks, promotionChecks, recoveredStateChecks, walCoverageChecks }
 import { segmentTimeline } from "../barman-output.ts";
 import type { TargetKindName } from "../config.ts";
 import type { RecoveryTarget } from "../recovery-target.ts";
+import { archiveWalThroughDisaster, backUp, causeDisaster, type DrillFacts, type DrillPlan, doNormalWork, markGoodState, seed } from "./phases.ts";
 import {
-  archiveWalThroughDisaster,
-  backUp,
-  causeDisaster,
-  type DrillFacts,
-  type DrillPlan,
-  doNormalWork,
-  markGoodState,
   type PromotedInstance,
   type RecoveredCopy,
   type RecoveredState,
@@ -22,12 +16,11 @@ import {
   readRecoveredState,
   recoverToTarget,
   removeRecovery,
-  seed,
   startUntilPromoted,
   targetOf,
   verifyBackupChain,
   walNeededThrough,
-} from "./phases.ts";
+} from "./recovery-phases.ts";
 import type { DrillEnvironment } from "./topology.ts";
 
 export class DrillStateError extends Error {}

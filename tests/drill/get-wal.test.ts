@@ -10,7 +10,8 @@ import { removeArchivedSegment } from "../../fixtures/faults.ts";
 import { readSettings } from "../../src/config.ts";
 import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
-import { prepareTopology, RecoveryFailedError, recoverToTarget, resolvePlan, startUntilPromoted, targetOf, walNeededThrough } from "../../src/engine/phases.ts";
+import { prepareTopology, resolvePlan } from "../../src/engine/phases.ts";
+import { RecoveryFailedError, recoverToTarget, startUntilPromoted, targetOf, walNeededThrough } from "../../src/engine/recovery-phases.ts";
 import { seconds } from "../../src/metrics.ts";
 
 const run = inject("drillRun");

@@ -18,10 +18,10 @@ import {
   doNormalWork,
   markGoodState,
   prepareTopology,
-  RecoveryFailedError,
   resolvePlan,
   seed,
 } from "../../src/engine/phases.ts";
+import { RecoveryFailedError } from "../../src/engine/recovery-phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { mebibytes } from "../../src/metrics.ts";
 

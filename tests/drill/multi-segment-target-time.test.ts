@@ -12,7 +12,8 @@ import { NORMAL_ORDERS, scenario12AtScale } from "../../fixtures/scenario-12-at-
 import { walSegmentRange } from "../../src/barman-output.ts";
 import { readSettings } from "../../src/config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
-import { prepareTopology, RecoveryFailedError, resolvePlan, walNeededThrough } from "../../src/engine/phases.ts";
+import { prepareTopology, resolvePlan } from "../../src/engine/phases.ts";
+import { RecoveryFailedError, walNeededThrough } from "../../src/engine/recovery-phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 
 const run = inject("drillRun");

@@ -38,24 +38,26 @@ import {
   doNormalWork,
   type GoodState,
   markGoodState,
-  type PromotedInstance,
   prepareTopology,
-  probeWrites,
-  type RecoveredCopy,
-  type RecoveredState,
   readConfigurationPlace,
-  readRecoveredState,
   readVersions,
-  recoverToTarget,
-  removeRecovery,
   resolvePlan,
   seed,
   serverNow,
+} from "../../src/engine/phases.ts";
+import {
+  type PromotedInstance,
+  probeWrites,
+  type RecoveredCopy,
+  type RecoveredState,
+  readRecoveredState,
+  recoverToTarget,
+  removeRecovery,
   startUntilPromoted,
   targetOf,
   verifyBackupAndWal,
   walNeededThrough,
-} from "../../src/engine/phases.ts";
+} from "../../src/engine/recovery-phases.ts";
 import { snapshotTables, type TableSnapshot } from "../../src/engine/row-digest.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
 import { mebibytes, monotonicNow, seconds } from "../../src/metrics.ts";

@@ -43,7 +43,8 @@ import {
   startWorkload,
   switchApplication,
 } from "../../src/engine/full-dr.ts";
-import { type BackedUp, backUp, doNormalWork, readRecoveredState, readVersions, recoverToTarget, seed, startUntilPromoted } from "../../src/engine/phases.ts";
+import { type BackedUp, backUp, doNormalWork, readVersions, seed } from "../../src/engine/phases.ts";
+import { readRecoveredState, recoverToTarget, startUntilPromoted } from "../../src/engine/recovery-phases.ts";
 import { snapshotTables, type TableSnapshot } from "../../src/engine/row-digest.ts";
 import { WORKLOAD_TABLE } from "../../src/engine/workload.ts";
 import { executedRunbook, type FullDrMetrics, judgeFullDr, type RunbookEntry, renderFullDrText } from "../../src/full-dr-metrics.ts";

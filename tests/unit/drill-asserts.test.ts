@@ -20,7 +20,8 @@ import {
 } from "../../src/asserts/drill-asserts.ts";
 import { type CheckLine, parseCheck } from "../../src/barman-output.ts";
 import type { TargetKindName } from "../../src/config.ts";
-import type { Disaster, GoodState, RecoveredState } from "../../src/engine/phases.ts";
+import type { Disaster, GoodState } from "../../src/engine/phases.ts";
+import type { RecoveredState } from "../../src/engine/recovery-phases.ts";
 import { EMPTY_TABLE_CHECKSUM, type TableSnapshot } from "../../src/engine/row-digest.ts";
 import { readRecoveryLog } from "../../src/recovery-log.ts";
 import type { RecoveryTarget } from "../../src/recovery-target.ts";
