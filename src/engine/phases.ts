@@ -1,8 +1,9 @@
 // The one drill engine: the phases of a drill from the configuration (pgdrill.config.ts) to the
-// WAL archived through the disaster; the recovery's phases are in recovery-phases.ts. Each phase acts and returns what it measured and the artefacts it produced
-// (command output, postgresql.auto.conf, check lines, timings); checking those results is the
-// assertions layer's job (src/asserts), reporting is the caller's (the ordered suites, the failure
-// drills, the benchmark, the nightly verification).
+// WAL archived through the disaster; the recovery's phases are in recovery-phases.ts. Each phase
+// acts and returns what it measured and the artefacts it produced (command output,
+// postgresql.auto.conf, check lines, timings); checking those results is the assertions layer's
+// job (src/asserts), reporting is the caller's (the ordered suites, the failure drills, the
+// benchmark, the nightly verification).
 
 import { execIn } from "../../containers/exec.ts";
 import { ensureImages } from "../../containers/images.ts";
