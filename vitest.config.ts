@@ -14,7 +14,7 @@ export default defineConfig({
     reporters: [
       "default",
       "junit",
-      // reportMatchers off: each assertion is a named step with its values (tests/support/verify.ts), not expect(0).toBe(0).
+      // reportMatchers off: each assertion is a named step with its values (src/suite/verify.ts), not expect(0).toBe(0).
       ["allure-vitest/reporter", { resultsDir: "reports/allure-results", reportMatchers: false }],
     ],
     outputFile: { junit: "reports/junit.xml" },
@@ -29,7 +29,7 @@ export default defineConfig({
         test: {
           name: "drill",
           include: ["tests/drill/**/*.test.ts"],
-          globalSetup: ["tests/drill/global-setup.ts"],
+          globalSetup: ["src/suite/global-setup.ts"],
           // Each step enforces its own named budgets (src/config.ts); these are only a backstop.
           testTimeout: 30 * 60_000,
           hookTimeout: 30 * 60_000,

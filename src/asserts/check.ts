@@ -1,6 +1,6 @@
 // A check is one thing a drill asserts, with its values, in words a DBA reads: "orders rows on the
 // recovered instance: 60,104, equal to the good state". The assertions layer builds checks from the
-// engine's results; a test turns each into a named report step (tests/support/verify.ts), the
+// engine's results; a test turns each into a named report step (src/suite/verify.ts), the
 // failure drills and the nightly verification turn the failed ones into sentences.
 
 export interface Check {

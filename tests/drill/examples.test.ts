@@ -3,7 +3,7 @@
 // backups, archive_command only).
 import { existsSync, readdirSync } from "node:fs";
 import { loadDrillConfig } from "../../src/drill-config.ts";
-import { defineDrillSuite } from "../support/drill-suite.ts";
+import { defineDrillSuite } from "../../src/suite/drill-suite.ts";
 
 // A drill example is a folder with a pgdrill.config.ts (examples/nightly-scheduling holds scheduling
 // files for the nightly verification, checked in tests/unit/ci-files.test.ts).

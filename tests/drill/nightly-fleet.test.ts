@@ -17,10 +17,10 @@ import { type FleetServerName, startTwoServerBarmanHost, type TwoServerBarmanHos
 import { readSettings } from "../../src/config.ts";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { readSamples } from "../../src/nightly/prometheus.ts";
+import { orderedScenario } from "../../src/suite/ordered-steps.ts";
 import { execsDuring } from "../support/docker-events.ts";
 import { barmanSshArgs, type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
 import { leftoverThrowaways, workDirectoriesOnBarman } from "../support/nightly-evidence.ts";
-import { orderedScenario } from "../support/ordered-steps.ts";
 import { type RunningPushgateway, startPushgateway } from "../support/pushgateway-process.ts";
 import { startVerificationHost } from "../support/verification-host.ts";
 

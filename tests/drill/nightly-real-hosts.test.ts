@@ -16,6 +16,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject } from "vites
 import { readSettings } from "../../src/config.ts";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import type { NightlyResult } from "../../src/nightly/nightly-result.ts";
+import { orderedScenario } from "../../src/suite/ordered-steps.ts";
 import {
   type DocsBarmanHost,
   type DocsBarmanHostBase,
@@ -26,7 +27,6 @@ import {
 } from "../support/barman-docs-host.ts";
 import { barmanSshArgs, type CliRun, runNightlyCli } from "../support/nightly-cli.ts";
 import { leftoverThrowaways } from "../support/nightly-evidence.ts";
-import { orderedScenario } from "../support/ordered-steps.ts";
 
 const run = inject("drillRun");
 const settings = readSettings();

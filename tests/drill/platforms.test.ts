@@ -6,7 +6,7 @@
 import { CI_PAIRS, platformName, resolvePlatform } from "../../containers/platforms.ts";
 import { readSettings, TARGET_KINDS } from "../../src/config.ts";
 import { loadDrillConfig } from "../../src/drill-config.ts";
-import { defineDrillSuite, everyTargetAtOnce } from "../support/drill-suite.ts";
+import { defineDrillSuite, everyTargetAtOnce } from "../../src/suite/drill-suite.ts";
 
 const loaded = everyTargetAtOnce(await loadDrillConfig({ path: "fixtures/scenario-12.config.ts" }));
 const chosen = process.env["PGDRILL_PLATFORMS"]?.split(",").map((name) => resolvePlatform({ platform: name.trim() }, {})) ?? CI_PAIRS;

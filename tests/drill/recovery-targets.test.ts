@@ -3,7 +3,7 @@
 // PGDRILL_TARGET_KINDS chooses a subset.
 import { readSettings, TARGET_KINDS } from "../../src/config.ts";
 import { loadDrillConfig } from "../../src/drill-config.ts";
-import { defineDrillSuite, everyTargetAtOnce } from "../support/drill-suite.ts";
+import { defineDrillSuite, everyTargetAtOnce } from "../../src/suite/drill-suite.ts";
 
 const loaded = everyTargetAtOnce(await loadDrillConfig({ path: "fixtures/scenario-12.config.ts" }));
 defineDrillSuite({ loaded, name: "targets", source: "fixtures/scenario-12.config.ts, every target", targets: readSettings().targetKinds ?? [...TARGET_KINDS] });

@@ -14,8 +14,8 @@ import { join, resolve } from "node:path";
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject } from "vitest";
 import { readSettings } from "../../src/config.ts";
+import { orderedScenario } from "../../src/suite/ordered-steps.ts";
 import { readResults } from "../report/allure-results.ts";
-import { orderedScenario } from "../support/ordered-steps.ts";
 
 const run = inject("drillRun");
 const settings = readSettings();

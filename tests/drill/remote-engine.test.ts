@@ -23,7 +23,7 @@ const run = inject("drillRun");
 const settings = readSettings();
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const VITEST = join(ROOT, "node_modules/vitest/vitest.mjs");
-const ENGINE_CONTEXT = fileURLToPath(new URL("./remote-engine/", import.meta.url));
+const ENGINE_CONTEXT = fileURLToPath(new URL("./remote-engine", import.meta.url));
 const ENGINE_PORT = "2375/tcp";
 const say = (line: string): void => console.log(`[remote engine] ${line}`);
 

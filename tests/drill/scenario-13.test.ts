@@ -7,8 +7,8 @@ import { describe, test } from "vitest";
 import { checkEqual } from "../../src/asserts/check.ts";
 import { loadDrillConfig, WAL_MODES, type WalMode } from "../../src/drill-config.ts";
 import { type FullDrMetrics, modeComparisonSvg, renderModeComparison } from "../../src/full-dr-metrics.ts";
+import { verify } from "../../src/suite/verify.ts";
 import { defineFullDrSuite, type FullDrResults } from "../support/full-dr-suite.ts";
-import { verify } from "../support/verify.ts";
 
 const chosen = (process.env["PGDRILL_S13_MODES"] ?? WAL_MODES.join(","))
   .split(",")

@@ -50,9 +50,9 @@ import { WORKLOAD_TABLE } from "../../src/engine/workload.ts";
 import { executedRunbook, type FullDrMetrics, judgeFullDr, type RunbookEntry, renderFullDrText } from "../../src/full-dr-metrics.ts";
 import { monotonicNow, seconds } from "../../src/metrics.ts";
 import { addReportEnvironment, platformEnvironment } from "../../src/report-metadata.ts";
-import { orderedScenario } from "./ordered-steps.ts";
-import { labelStep, removeUnlessKept, stateReader, suiteContext } from "./suite-lifecycle.ts";
-import { verify } from "./verify.ts";
+import { orderedScenario } from "../../src/suite/ordered-steps.ts";
+import { labelStep, removeUnlessKept, stateReader, suiteContext } from "../../src/suite/suite-lifecycle.ts";
+import { verify } from "../../src/suite/verify.ts";
 
 interface FullDrState {
   plan: FullDrPlan;

@@ -3,7 +3,7 @@
 // state"), failing the test with the same words and, for an equality, Vitest's diff.
 import * as allure from "allure-js-commons";
 import { expect } from "vitest";
-import { type Check, describeCheck } from "../../src/asserts/check.ts";
+import { type Check, describeCheck } from "../asserts/check.ts";
 
 export async function verify(checks: Check[]): Promise<void> {
   for (const check of checks) {

@@ -10,9 +10,9 @@ import { assertEngineAnswers, manualCleanupCommands, reap } from "../../containe
 import { describeEndpoint, engineEndpoint, portBindAddress } from "../../containers/engine-endpoint.ts";
 import { ensureImages } from "../../containers/images.ts";
 import { DEFAULT_PLATFORM } from "../../containers/platforms.ts";
-import { readSettings } from "../../src/config.ts";
-import type { DrillRun } from "../../src/engine/topology.ts";
-import { writeReportMetadata } from "../../src/report-metadata.ts";
+import { readSettings } from "../config.ts";
+import type { DrillRun } from "../engine/topology.ts";
+import { writeReportMetadata } from "../report-metadata.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -5,7 +5,7 @@ import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe } from "vitest";
 import { type Platform, platformName } from "../../containers/platforms.ts";
 import { removeArchivedSegment } from "../../fixtures/faults.ts";
-import { checkEqual, checkThat } from "../../src/asserts/check.ts";
+import { checkEqual, checkThat } from "../asserts/check.ts";
 import {
   barmanCheckChecks,
   CHECKPOINT_NAMES,
@@ -21,12 +21,12 @@ import {
   stopLineCheck,
   targetAfterBackupChecks,
   walCoverageChecks,
-} from "../../src/asserts/drill-asserts.ts";
-import { compareSegmentPosition, segmentTimeline } from "../../src/barman-output.ts";
-import type { TargetKindName } from "../../src/config.ts";
-import { lessonsLearned, switchoverPlan } from "../../src/documents.ts";
-import type { LoadedDrillConfig } from "../../src/drill-config.ts";
-import { incidentReportFor, type Judgement, judgeRecovery, recordJudgement } from "../../src/engine/judge.ts";
+} from "../asserts/drill-asserts.ts";
+import { compareSegmentPosition, segmentTimeline } from "../barman-output.ts";
+import type { TargetKindName } from "../config.ts";
+import { lessonsLearned, switchoverPlan } from "../documents.ts";
+import type { LoadedDrillConfig } from "../drill-config.ts";
+import { incidentReportFor, type Judgement, judgeRecovery, recordJudgement } from "../engine/judge.ts";
 import {
   archiveWalThroughDisaster,
   type BackedUp,
@@ -44,7 +44,7 @@ import {
   resolvePlan,
   seed,
   serverNow,
-} from "../../src/engine/phases.ts";
+} from "../engine/phases.ts";
 import {
   type PromotedInstance,
   probeWrites,
@@ -57,13 +57,13 @@ import {
   targetOf,
   verifyBackupAndWal,
   walNeededThrough,
-} from "../../src/engine/recovery-phases.ts";
-import { snapshotTables, type TableSnapshot } from "../../src/engine/row-digest.ts";
-import type { DrillEnvironment } from "../../src/engine/topology.ts";
-import { mebibytes, monotonicNow, seconds } from "../../src/metrics.ts";
-import { describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
-import { addReportEnvironment, platformEnvironment } from "../../src/report-metadata.ts";
-import { readRtoHistory } from "../../src/rto-history.ts";
+} from "../engine/recovery-phases.ts";
+import { snapshotTables, type TableSnapshot } from "../engine/row-digest.ts";
+import type { DrillEnvironment } from "../engine/topology.ts";
+import { mebibytes, monotonicNow, seconds } from "../metrics.ts";
+import { describeTarget, type RecoveryTarget } from "../recovery-target.ts";
+import { addReportEnvironment, platformEnvironment } from "../report-metadata.ts";
+import { readRtoHistory } from "../rto-history.ts";
 import { orderedScenario } from "./ordered-steps.ts";
 import { labelStep, removeUnlessKept, stateReader, suiteContext } from "./suite-lifecycle.ts";
 import { verify } from "./verify.ts";
