@@ -29,11 +29,14 @@ export type ProgressSink = (line: string) => void;
 /** Files that make up the build context (same rule as containers/.dockerignore). */
 async function contextFiles(dir = CONTAINERS_DIR): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => relative(CONTAINERS_DIR, join(e.parentPath, e.name)))
-    .filter((path) => !path.endsWith(".ts") && !path.startsWith("base/"))
-    .sort();
+  return (
+    entries
+      .filter((e) => e.isFile())
+      .map((e) => relative(CONTAINERS_DIR, join(e.parentPath, e.name)))
+      // The module code beside the Dockerfiles is not part of any image: .ts here, .js and .d.ts in the built package.
+      .filter((path) => !/\.(ts|js)$/.test(path) && !path.startsWith("base/"))
+      .sort()
+  );
 }
 
 /**

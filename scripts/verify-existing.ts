@@ -6,7 +6,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { SshTarget } from "../containers/barman/ssh-transport.ts";
 import { assertEngineAnswers, DockerEngineUnavailableError, reap, runLabels } from "../containers/docker-resources.ts";
 import { DEFAULT_CONCURRENCY, parseVerifyCommandLine, selectServers, VERIFY_HELP, type VerifyArgs } from "../src/cli/verify-command-line.ts";
@@ -27,9 +26,10 @@ import type { RecoveryTarget } from "../src/recovery-target.ts";
 // removes what it starts itself. Read when the first container starts, so setting it here is in time.
 process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
 
-const DEFAULT_REPORT = fileURLToPath(new URL("../reports/nightly-verification.json", import.meta.url));
-const DEFAULT_JUNIT = fileURLToPath(new URL("../reports/nightly-junit.xml", import.meta.url));
-const DEFAULT_ALLURE_RESULTS = fileURLToPath(new URL("../reports/allure-results", import.meta.url));
+// In the working directory's reports/ (npm run sets it to the repository; `pgdrill verify` runs where it is called).
+const DEFAULT_REPORT = resolve("reports/nightly-verification.json");
+const DEFAULT_JUNIT = resolve("reports/nightly-junit.xml");
+const DEFAULT_ALLURE_RESULTS = resolve("reports/allure-results");
 
 function say(line: string): void {
   process.stderr.write(`[nightly] ${line}\n`);

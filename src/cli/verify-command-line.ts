@@ -15,8 +15,8 @@ import { assertTimeHasOffset, type RecoveryTarget } from "../recovery-target.ts"
 /** Two servers at once: each holds a restored copy on the Barman host and a throwaway instance here. */
 export const DEFAULT_CONCURRENCY = 2;
 
-export const VERIFY_HELP = `Usage: npm run verify:existing -- \\
-         (--barman-container NAME | --barman-ssh USER@HOST) (--server NAME | --servers A,B | --all-servers) [options]
+export const VERIFY_HELP = `Usage: pgdrill verify (--barman-container NAME | --barman-ssh USER@HOST) (--server NAME | --servers A,B | --all-servers) [options]
+       (in a clone of the repository: npm run verify:existing -- <the same options>)
 
 Verifies backups of an EXISTING Barman server without touching the production database, for each
 server: barman verify-backup, barman recover into a temporary directory on the Barman server
