@@ -20,7 +20,10 @@ declare module "vitest" {
   }
 }
 
-const REAPER = fileURLToPath(new URL("../../scripts/reap.ts", import.meta.url));
+/** .ts in the repository (Node transforms the types), .js in the built package pgdrill runs from. */
+const BUILT = !import.meta.url.endsWith(".ts");
+const REAPER = fileURLToPath(new URL(`../../scripts/reap${BUILT ? ".js" : ".ts"}`, import.meta.url));
+const REAPER_NODE_FLAGS = BUILT ? [] : ["--experimental-transform-types", "--disable-warning=ExperimentalWarning"];
 const say = (line: string): void => console.log(`[drill setup] ${line}`);
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -68,11 +71,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.once(signal, () => {
       if (settings.keepResources || tornDown) return;
       tornDown = true;
-      const reaper = spawn(
-        process.execPath,
-        ["--experimental-transform-types", "--disable-warning=ExperimentalWarning", REAPER, "--run", runId, "--after-pid", String(process.pid)],
-        { detached: true, stdio: "ignore" },
-      );
+      const reaper = spawn(process.execPath, [...REAPER_NODE_FLAGS, REAPER, "--run", runId, "--after-pid", String(process.pid)], {
+        detached: true,
+        stdio: "ignore",
+      });
       reaper.unref();
       console.error(`[drill setup] ${signal}: removing run ${runId}'s containers in the background (check with: npm run clean:docker)`);
     });
