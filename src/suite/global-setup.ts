@@ -7,7 +7,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { assertEngineAnswers, manualCleanupCommands, reap } from "../../containers/docker-resources.ts";
-import { describeEndpoint, engineEndpoint, portBindAddress } from "../../containers/engine-endpoint.ts";
+import { applyTestcontainersHost, describeEndpoint, engineEndpoint, portBindAddress } from "../../containers/engine-endpoint.ts";
 import { ensureImages } from "../../containers/images.ts";
 import { DEFAULT_PLATFORM } from "../../containers/platforms.ts";
 import { readSettings } from "../config.ts";
@@ -25,6 +25,13 @@ const BUILT = !import.meta.url.endsWith(".ts");
 const REAPER = fileURLToPath(new URL(`../../scripts/reap${BUILT ? ".js" : ".ts"}`, import.meta.url));
 const REAPER_NODE_FLAGS = BUILT ? [] : ["--experimental-transform-types", "--disable-warning=ExperimentalWarning"];
 const say = (line: string): void => console.log(`[drill setup] ${line}`);
+
+// As the repository's vitest.config.ts and `pgdrill drill` do, for a team's own Vitest run with this
+// global set-up: no Ryuk (its image cannot be pulled where no registry answers; the drill removes what
+// it starts by label), published ports reached where the engine binds them. Set before the test
+// workers start, which inherit it.
+process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
+applyTestcontainersHost(process.env);
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const settings = readSettings();

@@ -1,8 +1,9 @@
 // The suite as a team installs it: `npm pack` of this repository, the tarball installed into a
 // fresh directory outside it (no access to the source tree), a small configuration of the team's
 // own there (`import { defineDrillConfig } from "pg-dr-drill"`, its SQL beside it), then
-// `npx pgdrill drill` green with its Allure results written there, a drill whose expectation is
-// wrong red (exit 1), a wrong command refused (exit 2), and `npx pgdrill verify --help`.
+// `npx pgdrill drill` green with its Allure results written there, the same drill inside the team's
+// own Vitest run, a drill whose expectation is wrong red (exit 1), a wrong command refused (exit 2),
+// and `npx pgdrill verify --help`.
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -112,6 +113,24 @@ describe("pgdrill installed from its packed tarball, outside the repository", ()
     );
     expect(names.filter((n) => /^Step \d+:/.test(n)).sort()).toHaveLength(12);
     say(`npx pgdrill drill: green in ${drill.seconds} s`);
+  });
+
+  test("the same drill inside the team's own Vitest run (defineDrillSuite, with pg-dr-drill/global-setup)", async () => {
+    await writeFile(join(team, "pgdrill.config.ts"), TEAM_CONFIG(500));
+    await writeFile(
+      join(team, "drill.test.ts"),
+      'import { defineDrillSuite, loadDrillConfig } from "pg-dr-drill";\ndefineDrillSuite({ loaded: await loadDrillConfig(), name: "drill", source: "pgdrill.config.ts" });\n',
+    );
+    await writeFile(
+      join(team, "vitest.config.ts"),
+      'import { defineConfig } from "vitest/config";\nexport default defineConfig({ test: { globalSetup: ["pg-dr-drill/global-setup"], testTimeout: 1_800_000, hookTimeout: 1_800_000 } });\n',
+    );
+    const own = await run("npx", ["vitest", "run"], team, 900_000);
+    await attach("npx vitest run (the team's own)", own);
+    await rm(join(team, "drill.test.ts"));
+    await rm(join(team, "vitest.config.ts"));
+    expect(own.code, own.stdout.slice(-3000) + own.stderr.slice(-3000)).toBe(0);
+    expect(own.stdout).toMatch(/Tests\s+12 passed/);
   });
 
   test("a team configuration whose expectation is wrong turns the installed drill red (exit 1), naming the table and both counts", async () => {
