@@ -1,7 +1,8 @@
 // samples/debian-15-main-postgresql.conf: /etc/postgresql/15/main/postgresql.conf exactly as `pg_createcluster 15 main` wrote it (nothing edited after), bookworm's postgresql-15 15.20-0+deb12u1 and postgresql-common / postgresql-client-common 248+deb12u2 (apt-get download, dpkg-deb -x, bind-mounted over the installed copies), run as root in `unshare -mn` with tmpfs over /etc/postgresql, /var/lib/postgresql, /var/run/postgresql, /var/log/postgresql and /etc/postgresql-common (the package's createcluster.conf, a placeholder root.crt), an openssl-made snakeoil pair in /etc/ssl/certs and /etc/ssl/private (key group ssl-cert), LANG=C.UTF-8 TZ=Etc/UTC.
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { type ConfigChange, PostgresqlConfSyntaxError, parsePgBool, parsePostgresqlConf, throwawayConfiguration } from "../../src/nightly/throwaway-config.ts";
+import { PostgresqlConfSyntaxError, parsePostgresqlConf } from "../../src/nightly/postgresql-conf.ts";
+import { type ConfigChange, parsePgBool, throwawayConfiguration } from "../../src/nightly/throwaway-config.ts";
 
 const sample = (name: string): string => readFileSync(new URL(`./samples/${name}`, import.meta.url), "utf8");
 const DEBIAN = sample("debian-15-main-postgresql.conf");
