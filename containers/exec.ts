@@ -11,6 +11,9 @@ export interface ExecResult {
   durationMs: number;
 }
 
+/** What a command said, stdout then stderr, trimmed: the words a failure message quotes. */
+export const words = (result: ExecResult): string => (result.stdout + result.stderr).trim();
+
 export class CommandFailedError extends Error {
   constructor(
     readonly where: string,

@@ -5,7 +5,8 @@ import { AbstractStartedContainer, GenericContainer, type StartedTestContainer, 
 import { containerLogs } from "../docker-resources.ts";
 import { execIn } from "../exec.ts";
 import { bindPortsToEngineAddress } from "../postgres/postgres-containers.ts";
-import { BarmanClient, DockerExecTransport } from "./barman-client.ts";
+import { BarmanClient } from "./barman-client.ts";
+import { DockerExecTransport } from "./transport.ts";
 
 export const RECOVERY_MOUNT = "/recovery";
 const SSH_PORT = 22;

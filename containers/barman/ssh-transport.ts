@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { PassThrough } from "node:stream";
 import { type Budget, BudgetExceededError, stoppedByTimeout, underTimeout } from "../../src/wait.ts";
 import { type ExecResult, lineSplitter } from "../exec.ts";
-import type { BarmanTransport, CommandStream, LineSink } from "./barman-client.ts";
+import type { BarmanTransport, CommandStream, LineSink } from "./transport.ts";
 
 export interface SshTarget {
   /** [user@]host, as on the ssh command line; a Host alias of ~/.ssh/config works too. */

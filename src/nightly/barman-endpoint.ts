@@ -2,10 +2,11 @@
 // and the verification host a restore may go to: connecting, listing and checking servers, and
 // removing what an interrupted run left there. A host that cannot be reached as given is a
 // NightlyInputError (exit 2), not a failed verification.
-import { BarmanClient, DockerExecTransport } from "../../containers/barman/barman-client.ts";
+import { BarmanClient } from "../../containers/barman/barman-client.ts";
 import { SshTransport } from "../../containers/barman/ssh-transport.ts";
+import { DockerExecTransport } from "../../containers/barman/transport.ts";
 import { docker } from "../../containers/docker-resources.ts";
-import type { ExecResult } from "../../containers/exec.ts";
+import { type ExecResult, words } from "../../containers/exec.ts";
 import { type Budget, budget } from "../wait.ts";
 import { type BarmanEndpoint, NightlyInputError, type VerificationHost, validateRemoteSshCommand } from "./nightly-result.ts";
 import { DEFAULT_WORK_PARENT, removeWorkDirectory, WORK_PREFIX } from "./work-directories.ts";
@@ -14,8 +15,6 @@ import { DEFAULT_WORK_PARENT, removeWorkDirectory, WORK_PREFIX } from "./work-di
 const LEFTOVER_REMOVAL = budget("leftoverRemoval", 60_000);
 
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-export const words = (result: ExecResult): string => (result.stdout + result.stderr).trim();
 
 /**
  * The Barman server: a container by name or id (a missing container is bad input), or an SSH

@@ -10,9 +10,10 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Transform } from "node:stream";
-import type { BarmanClient, BarmanTransport, CommandStream } from "../../containers/barman/barman-client.ts";
+import type { BarmanClient } from "../../containers/barman/barman-client.ts";
+import type { BarmanTransport, CommandStream } from "../../containers/barman/transport.ts";
 import { docker } from "../../containers/docker-resources.ts";
-import { type ExecResult, execIn } from "../../containers/exec.ts";
+import { type ExecResult, execIn, words } from "../../containers/exec.ts";
 import {
   ISOLATED_HBA_FILE,
   ISOLATED_PGDATA_NAME,
@@ -27,7 +28,7 @@ import { evaluatePhaseObjectives } from "../objectives.ts";
 import { barmanTargetArgs, type RecoveryTarget } from "../recovery-target.ts";
 import { BudgetExceededError, budget, withinBudget } from "../wait.ts";
 import { judgeArchiveFreshness, selectBackup, verifyBackupFiles, verifyWalContinuity } from "./backup-phases.ts";
-import { assertServerKnown, connectBarman, SAFE_NAME, verificationHostTransport, words } from "./barman-endpoint.ts";
+import { assertServerKnown, connectBarman, SAFE_NAME, verificationHostTransport } from "./barman-endpoint.ts";
 import { type CheckedInstance, judgeRecoveryPoint, runInstanceChecks } from "./instance-checks.ts";
 import { FILES_BARMAN_RESTORE_CHANGES, judgeStartedInstance, pgdrillLines, recordStartFailure } from "./instance-start.ts";
 import { NightlyInputError, type NightlyMode, type NightlyResult, type VerifyExistingOptions } from "./nightly-result.ts";
