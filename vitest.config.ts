@@ -30,7 +30,7 @@ export default defineConfig({
           name: "drill",
           include: ["tests/drill/**/*.test.ts"],
           globalSetup: ["src/suite/global-setup.ts"],
-          // Each step enforces its own named budgets (src/config.ts); these are only a backstop.
+          // Each step enforces its own named budgets (src/drill/config.ts); these are only a backstop.
           testTimeout: 30 * 60_000,
           hookTimeout: 30 * 60_000,
           // Drill files share one Docker engine and two cores: one file at a time.

@@ -30,15 +30,15 @@ import { ensureImages } from "../containers/images.ts";
 import { DEFAULT_PLATFORM } from "../containers/platforms.ts";
 import { ISOLATED_PGDATA_NAME } from "../containers/postgres/recovered-instance.ts";
 import { type FleetServer, type FleetServerName, startTwoServerBarmanHost, type TwoServerBarmanHost } from "../fixtures/fleet-host.ts";
-import { budgetEnvName, budgetOf, readSettings } from "../src/config.ts";
+import { budgetEnvName, budgetOf, readSettings } from "../src/drill/config.ts";
 import type { DrillRun } from "../src/engine/topology.ts";
-import { MIB, mebibytes, monotonicNow } from "../src/metrics.ts";
 import { verifyFleet } from "../src/nightly/fleet.ts";
 import type { NightlyPhasesMs, NightlyResult } from "../src/nightly/nightly-result.ts";
 import { recoveryImageResolver } from "../src/nightly/recovery-image.ts";
 import { verifyExistingBackup } from "../src/nightly/verify-existing.ts";
 import { DEFAULT_WORK_PARENT } from "../src/nightly/work-directories.ts";
-import { pollUntil } from "../src/wait.ts";
+import { MIB, mebibytes, monotonicNow } from "../src/support/measure.ts";
+import { pollUntil } from "../src/support/wait.ts";
 
 // Where published ports are reached (containers/engine-endpoint.ts), as in vitest.config.ts.
 applyTestcontainersHost(process.env);

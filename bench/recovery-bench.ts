@@ -19,9 +19,9 @@ import { DEFAULT_PLATFORM, describePlatform, type Platform, platformName, resolv
 import { scenario12AtScale } from "../fixtures/scenario-12-at-scale.ts";
 import { failedChecks } from "../src/asserts/check.ts";
 import { recoveredStateChecks } from "../src/asserts/drill-asserts.ts";
-import { segmentTimeline } from "../src/barman-output.ts";
-import { readSettings } from "../src/config.ts";
-import { applyConfigToSettings, type DrillConfig, loadDrillConfig } from "../src/drill-config.ts";
+import { segmentTimeline } from "../src/barman/barman-output.ts";
+import { readSettings } from "../src/drill/config.ts";
+import { applyConfigToSettings, type DrillConfig, loadDrillConfig } from "../src/drill/drill-config.ts";
 import {
   archiveWalThroughDisaster,
   backUp,
@@ -35,7 +35,7 @@ import {
 } from "../src/engine/phases.ts";
 import { readRecoveredState, recoverToTarget, removeRecovery, startUntilPromoted, targetOf } from "../src/engine/recovery-phases.ts";
 import type { DrillRun } from "../src/engine/topology.ts";
-import { MIB, mebibytes, monotonicNow } from "../src/metrics.ts";
+import { MIB, mebibytes, monotonicNow } from "../src/support/measure.ts";
 
 // Where published ports are reached (containers/engine-endpoint.ts), as in vitest.config.ts.
 applyTestcontainersHost(process.env);

@@ -77,7 +77,7 @@ async function drill(argv: string[]): Promise<void> {
       exclude: [],
       watch: false,
       globalSetup: [own("src/suite/global-setup")],
-      // Each step enforces its own named budgets (src/config.ts); these are only a backstop.
+      // Each step enforces its own named budgets (src/drill/config.ts); these are only a backstop.
       testTimeout: 30 * 60_000,
       hookTimeout: 30 * 60_000,
       reporters: ["default", "junit", ["allure-vitest/reporter", { resultsDir: "reports/allure-results", reportMatchers: false }]],

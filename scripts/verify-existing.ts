@@ -8,9 +8,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { SshTarget } from "../containers/barman/ssh-transport.ts";
 import { assertEngineAnswers, DockerEngineUnavailableError, reap, runLabels } from "../containers/docker-resources.ts";
+import type { RecoveryTarget } from "../src/barman/recovery-target.ts";
 import { DEFAULT_CONCURRENCY, parseVerifyCommandLine, selectServers, VERIFY_HELP, type VerifyArgs } from "../src/cli/verify-command-line.ts";
-import { readSettings, SettingsError } from "../src/config.ts";
-import { applyConfigToSettings, DrillConfigError, loadDrillConfig } from "../src/drill-config.ts";
+import { readSettings, SettingsError } from "../src/drill/config.ts";
+import { applyConfigToSettings, DrillConfigError, loadDrillConfig } from "../src/drill/drill-config.ts";
 import { removeLeftoverWorkDirectories } from "../src/nightly/barman-endpoint.ts";
 import { parseShard, planFromConfig, verifyFleet } from "../src/nightly/fleet.ts";
 import { renderFleetJunit, writeFleetAllureResults } from "../src/nightly/fleet-outputs.ts";
@@ -20,7 +21,6 @@ import { pushToPushgateway, writeNightlyTextfile } from "../src/nightly/promethe
 import { recoveryImageResolver } from "../src/nightly/recovery-image.ts";
 import { renderNightlySummary } from "../src/nightly/summary.ts";
 import { DEFAULT_WORK_PARENT } from "../src/nightly/work-directories.ts";
-import type { RecoveryTarget } from "../src/recovery-target.ts";
 
 // Testcontainers' Ryuk reaper image cannot be pulled here (as in vitest.config.ts): this command
 // removes what it starts itself. Read when the first container starts, so setting it here is in time.

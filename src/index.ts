@@ -11,7 +11,7 @@ export {
   type NightlyServerConfig,
   type PrimaryContext,
   type VerificationQuery,
-} from "./drill-config.ts";
+} from "./drill/drill-config.ts";
 export type { NightlyResult, VerifyExistingOptions } from "./nightly/nightly-result.ts";
 export { verifyExistingBackup } from "./nightly/verify-existing.ts";
 export { defineDrillSuite } from "./suite/drill-suite.ts";

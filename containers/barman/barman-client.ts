@@ -14,9 +14,9 @@ import {
   parseXlogDbDirectory,
   recoverSucceeded,
   walSegmentRange,
-} from "../../src/barman-output.ts";
-import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../../src/recovery-target.ts";
-import { type Budget, pollUntil } from "../../src/wait.ts";
+} from "../../src/barman/barman-output.ts";
+import { barmanTargetArgs, describeTarget, type RecoveryTarget } from "../../src/barman/recovery-target.ts";
+import { type Budget, pollUntil } from "../../src/support/wait.ts";
 import { CommandFailedError, type ExecResult, words } from "../exec.ts";
 import type { BarmanTransport, LineSink } from "./transport.ts";
 

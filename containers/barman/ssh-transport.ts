@@ -4,7 +4,7 @@
 // password (BatchMode). Commands run as the SSH user (the barman user on the Barman host).
 import { spawn } from "node:child_process";
 import { PassThrough } from "node:stream";
-import { type Budget, BudgetExceededError, stoppedByTimeout, underTimeout } from "../../src/wait.ts";
+import { type Budget, BudgetExceededError, stoppedByTimeout, underTimeout } from "../../src/support/wait.ts";
 import { type ExecResult, lineSplitter } from "../exec.ts";
 import type { BarmanTransport, CommandStream, LineSink } from "./transport.ts";
 

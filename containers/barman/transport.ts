@@ -2,7 +2,7 @@
 // the container that runs Barman (a drill's, or an existing containerised server). SSH to a Barman
 // host is the other transport (ssh-transport.ts).
 import { Transform, type TransformCallback } from "node:stream";
-import { type Budget, BudgetExceededError, budget, pollUntil, stoppedByTimeout, underTimeout } from "../../src/wait.ts";
+import { type Budget, BudgetExceededError, budget, pollUntil, stoppedByTimeout, underTimeout } from "../../src/support/wait.ts";
 import { docker } from "../docker-resources.ts";
 import { type ExecResult, execIn } from "../exec.ts";
 

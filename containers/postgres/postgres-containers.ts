@@ -4,7 +4,7 @@
 import { PostgreSqlContainer, StartedPostgreSqlContainer } from "@testcontainers/postgresql";
 import type pg from "pg";
 import { type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
-import type { PrimaryLayout } from "../../src/drill-config.ts";
+import type { PrimaryLayout } from "../../src/drill/drill-config.ts";
 import { containerLogs } from "../docker-resources.ts";
 import { portBindAddress } from "../engine-endpoint.ts";
 import { PgClientSession, type SqlSession } from "./sql-session.ts";

@@ -6,8 +6,8 @@
 //    tar archive before the start, SQL through psql on the local socket only.
 import type { Readable } from "node:stream";
 import { AbstractStartedContainer, GenericContainer, type StartedTestContainer, type StopOptions, type StoppedTestContainer, Wait } from "testcontainers";
-import type { PrimaryLayout } from "../../src/drill-config.ts";
-import { type RecoveryLogFacts, readRecoveryLog } from "../../src/recovery-log.ts";
+import type { PrimaryLayout } from "../../src/drill/drill-config.ts";
+import { type RecoveryLogFacts, readRecoveryLog } from "../../src/postgres/recovery-log.ts";
 import { RECOVERY_MOUNT } from "../barman/barman-container.ts";
 import { bindPortsToEngineAddress, PRIMARY_SERVER_OPTIONS } from "./postgres-containers.ts";
 import { PgClientSession, PsqlSession, type SqlSession } from "./sql-session.ts";

@@ -2,7 +2,7 @@
 // instances through a pg client, the isolated nightly instance (no network at all) through psql
 // on its socket. The engine's reads (row digest, promotion check, the user's queries) run on either.
 import pg from "pg";
-import { budget, withinBudget } from "../../src/wait.ts";
+import { budget, withinBudget } from "../../src/support/wait.ts";
 import { execIn } from "../exec.ts";
 
 export interface SqlSession {

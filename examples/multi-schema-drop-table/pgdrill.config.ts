@@ -3,7 +3,7 @@
 // compression in Barman and on the primary, gzip tar base backups, WAL shipped by archive_command only (no streaming),
 // and three targets including "no target", which
 // replays the DROP and must give back a database without the table.
-import { defineDrillConfig } from "../../src/drill-config.ts";
+import { defineDrillConfig } from "../../src/drill/drill-config.ts";
 
 export default defineDrillConfig({
   name: "Multi-schema shop: DROP TABLE sales.invoices",

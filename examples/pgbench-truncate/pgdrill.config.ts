@@ -4,7 +4,7 @@
 // Barman takes file-level backups with rsync over SSH instead of pg_basebackup, the primary is a
 // Debian cluster made with pg_createcluster (configuration in /etc/postgresql/<major>/main, outside
 // the data directory Barman copies), and the targets include --target-xid and --target-immediate.
-import { defineDrillConfig } from "../../src/drill-config.ts";
+import { defineDrillConfig } from "../../src/drill/drill-config.ts";
 
 export default defineDrillConfig({
   name: "pgbench: TRUNCATE pgbench_accounts",

@@ -1,15 +1,15 @@
 // What a drill asserts, apart from what it does (src/engine): for each result of the engine, the
 // checks that make it right. Pure functions of the results, unit-tested without Docker.
 import type { WalCoverage } from "../../containers/barman/barman-client.ts";
-import type { CheckLine } from "../barman-output.ts";
-import type { TargetKindName } from "../config.ts";
-import type { PrimaryLayout } from "../drill-config.ts";
+import type { CheckLine } from "../barman/barman-output.ts";
+import type { RecoveryTarget } from "../barman/recovery-target.ts";
+import type { TargetKindName } from "../drill/config.ts";
+import type { PrimaryLayout } from "../drill/drill-config.ts";
 import type { ConfigurationPlace, DrillFacts, DrillPlan } from "../engine/phases.ts";
 import type { RecoveredCopy, RecoveredState } from "../engine/recovery-phases.ts";
 import type { TableSnapshot } from "../engine/row-digest.ts";
-import { parsePgTimestamp } from "../pg-time.ts";
-import type { RecoveryLogFacts } from "../recovery-log.ts";
-import type { RecoveryTarget } from "../recovery-target.ts";
+import type { RecoveryLogFacts } from "../postgres/recovery-log.ts";
+import { parsePgTimestamp } from "../support/pg-time.ts";
 import { type Check, checkEqual, checkThat } from "./check.ts";
 
 export type Checkpoint = "baseline" | "goodState" | "afterDisaster";

@@ -1,6 +1,7 @@
 // What is right in Scenario 13, checked from the engine's results (src/engine/full-dr.ts). Pure.
-import type { DataLoss } from "../data-loss.ts";
-import type { WalMode } from "../drill-config.ts";
+
+import type { WalMode } from "../drill/drill-config.ts";
+import type { DataLoss } from "../scenario-13/data-loss.ts";
 import { type Check, checkEqual, checkThat } from "./check.ts";
 
 /** Step 6: the loss, judged where it can first be known. */

@@ -6,11 +6,11 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import type { DrillConfig } from "../drill-config.ts";
+import { assertTimeHasOffset, type RecoveryTarget } from "../barman/recovery-target.ts";
+import type { DrillConfig } from "../drill/drill-config.ts";
 import { parseDurationS, parseShard, planFromConfig } from "../nightly/fleet.ts";
 import { validateRemoteSshCommand } from "../nightly/nightly-result.ts";
 import { DEFAULT_WORK_PARENT } from "../nightly/work-directories.ts";
-import { assertTimeHasOffset, type RecoveryTarget } from "../recovery-target.ts";
 
 /** Two servers at once: each holds a restored copy on the Barman host and a throwaway instance here. */
 export const DEFAULT_CONCURRENCY = 2;

@@ -4,9 +4,9 @@
 // the backup, the target and the server's own words. Nothing of a failed recovery is left behind.
 import { failedChecks } from "../asserts/check.ts";
 import { countChecks, promotionChecks, recoveredStateChecks, walCoverageChecks } from "../asserts/drill-asserts.ts";
-import { segmentTimeline } from "../barman-output.ts";
-import type { TargetKindName } from "../config.ts";
-import type { RecoveryTarget } from "../recovery-target.ts";
+import { segmentTimeline } from "../barman/barman-output.ts";
+import type { RecoveryTarget } from "../barman/recovery-target.ts";
+import type { TargetKindName } from "../drill/config.ts";
 import { archiveWalThroughDisaster, backUp, causeDisaster, type DrillFacts, type DrillPlan, doNormalWork, markGoodState, seed } from "./phases.ts";
 import {
   type PromotedInstance,

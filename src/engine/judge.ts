@@ -4,14 +4,14 @@
 // caller attaches what it wants to its report.
 import { mkdir, writeFile } from "node:fs/promises";
 import { platformName } from "../../containers/platforms.ts";
-import type { BackupDetails } from "../barman-output.ts";
-import type { DrillSettings } from "../config.ts";
-import { incidentReport } from "../documents.ts";
-import { computeRpo, type RecoveryMetrics, type RecoveryPhases, recoveryDuration, renderMetricsText } from "../metrics.ts";
-import { evaluateObjectives } from "../objectives.ts";
-import { parsePgTimestamp } from "../pg-time.ts";
-import type { RecoveryTarget } from "../recovery-target.ts";
-import { appendRtoHistory, historyOfPlatform, type RtoHistoryEntry, renderRtoChart, rtoTrend, type TrendVerdict } from "../rto-history.ts";
+import type { BackupDetails } from "../barman/barman-output.ts";
+import type { RecoveryTarget } from "../barman/recovery-target.ts";
+import type { DrillSettings } from "../drill/config.ts";
+import { incidentReport } from "../drill/documents.ts";
+import { computeRpo, type RecoveryMetrics, type RecoveryPhases, recoveryDuration, renderMetricsText } from "../drill/metrics.ts";
+import { evaluateObjectives } from "../drill/objectives.ts";
+import { appendRtoHistory, historyOfPlatform, type RtoHistoryEntry, renderRtoChart, rtoTrend, type TrendVerdict } from "../drill/rto-history.ts";
+import { parsePgTimestamp } from "../support/pg-time.ts";
 import type { Disaster, DrillPlan, GoodState } from "./phases.ts";
 import { changedTables, rowsLost, type TableSnapshot } from "./row-digest.ts";
 

@@ -9,9 +9,9 @@ import { execIn } from "../../containers/exec.ts";
 import { ensureImages } from "../../containers/images.ts";
 import { type Platform, resolvePlatform } from "../../containers/platforms.ts";
 import type { SqlSession } from "../../containers/postgres/sql-session.ts";
-import type { BackupDetails, BackupListEntry, CheckLine } from "../barman-output.ts";
-import type { DrillSettings, TargetKindName } from "../config.ts";
-import { budgetOf } from "../config.ts";
+import type { BackupDetails, BackupListEntry, CheckLine } from "../barman/barman-output.ts";
+import type { DrillSettings, TargetKindName } from "../drill/config.ts";
+import { budgetOf } from "../drill/config.ts";
 import {
   type DrillConfig,
   DrillConfigError,
@@ -20,8 +20,8 @@ import {
   type PrimaryLayout,
   resolveStep,
   type VerificationQuery,
-} from "../drill-config.ts";
-import { monotonicNow, timed } from "../metrics.ts";
+} from "../drill/drill-config.ts";
+import { monotonicNow, timed } from "../support/measure.ts";
 import { snapshotTables, type TableSnapshot } from "./row-digest.ts";
 import { DrillEnvironment, type DrillRun } from "./topology.ts";
 

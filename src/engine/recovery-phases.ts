@@ -5,12 +5,12 @@
 
 import type { StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
 import type { SqlSession } from "../../containers/postgres/sql-session.ts";
-import type { BackupDetails } from "../barman-output.ts";
-import { segmentTimeline } from "../barman-output.ts";
-import type { TargetKindName } from "../config.ts";
-import { monotonicNow, timed } from "../metrics.ts";
-import type { RecoveryLogFacts } from "../recovery-log.ts";
-import { describeTarget, type RecoveryTarget, targetForKind } from "../recovery-target.ts";
+import type { BackupDetails } from "../barman/barman-output.ts";
+import { segmentTimeline } from "../barman/barman-output.ts";
+import { describeTarget, type RecoveryTarget, targetForKind } from "../barman/recovery-target.ts";
+import type { TargetKindName } from "../drill/config.ts";
+import type { RecoveryLogFacts } from "../postgres/recovery-log.ts";
+import { monotonicNow, timed } from "../support/measure.ts";
 import type { DrillFacts, DrillPlan } from "./phases.ts";
 import { snapshotTables, type TableSnapshot } from "./row-digest.ts";
 import type { DrillEnvironment } from "./topology.ts";

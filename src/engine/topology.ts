@@ -14,9 +14,9 @@ import { BARMAN_VERSIONS } from "../../containers/platforms.ts";
 import { PrimaryContainer, type StartedDrillPostgres } from "../../containers/postgres/postgres-containers.ts";
 import { RecoveredInstanceContainer, type StartedRecoveredInstance } from "../../containers/postgres/recovered-instance.ts";
 import type { SqlSession } from "../../containers/postgres/sql-session.ts";
-import type { DrillSettings } from "../config.ts";
-import { budgetOf } from "../config.ts";
-import type { PrimaryLayout } from "../drill-config.ts";
+import type { DrillSettings } from "../drill/config.ts";
+import { budgetOf } from "../drill/config.ts";
+import type { PrimaryLayout } from "../drill/drill-config.ts";
 import { RecoveryVolume } from "./recovery-volume.ts";
 
 export interface DrillRun {

@@ -2,12 +2,12 @@
 // Every attempt inserts the next id in its own autocommit transaction; an answer from the server
 // is its acknowledgement of the commit. The client keeps a log of every attempt (id, outcome,
 // server time, client times), reconnects by itself after any error, and never reuses an id, so
-// the log is the ground truth the data loss is measured against (src/data-loss.ts).
+// the log is the ground truth the data loss is measured against (src/scenario-13/data-loss.ts).
 import pg from "pg";
-import type { BudgetName } from "../config.ts";
-import type { WorkloadAttempt } from "../data-loss.ts";
-import { monotonicNow } from "../metrics.ts";
-import { BudgetExceededError } from "../wait.ts";
+import type { BudgetName } from "../drill/config.ts";
+import type { WorkloadAttempt } from "../scenario-13/data-loss.ts";
+import { monotonicNow } from "../support/measure.ts";
+import { BudgetExceededError } from "../support/wait.ts";
 
 export const WORKLOAD_TABLE = "pgdrill_workload";
 

@@ -4,8 +4,8 @@
 // the part of the Barman client it reads (a fake in the unit tests) and the run's VerifyRecord.
 
 import type { BarmanClient } from "../../containers/barman/barman-client.ts";
-import { type BackupDetails, segmentTimeline } from "../barman-output.ts";
-import type { RecoveryTarget } from "../recovery-target.ts";
+import { type BackupDetails, segmentTimeline } from "../barman/barman-output.ts";
+import type { RecoveryTarget } from "../barman/recovery-target.ts";
 import { describeAge, NightlyInputError } from "./nightly-result.ts";
 import type { VerifyRecord } from "./verify-record.ts";
 

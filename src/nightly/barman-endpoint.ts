@@ -7,7 +7,7 @@ import { SshTransport } from "../../containers/barman/ssh-transport.ts";
 import { DockerExecTransport } from "../../containers/barman/transport.ts";
 import { docker } from "../../containers/docker-resources.ts";
 import { type ExecResult, words } from "../../containers/exec.ts";
-import { type Budget, budget } from "../wait.ts";
+import { type Budget, budget } from "../support/wait.ts";
 import { type BarmanEndpoint, NightlyInputError, type VerificationHost, validateRemoteSshCommand } from "./nightly-result.ts";
 import { DEFAULT_WORK_PARENT, removeWorkDirectory, WORK_PREFIX } from "./work-directories.ts";
 

@@ -4,8 +4,8 @@
 // with history and retries lined up across nights and shards.
 import { ContentType, type Label, LabelName, type Parameter, Stage, Status, type StatusDetails } from "allure-js-commons";
 import { FileSystemWriter, getEnvironmentLabels, getHostLabel, ReporterRuntime } from "allure-js-commons/sdk/reporter";
-import { MIB, seconds } from "../metrics.ts";
-import { describeTarget } from "../recovery-target.ts";
+import { describeTarget } from "../barman/recovery-target.ts";
+import { MIB, seconds } from "../support/measure.ts";
 import type { FleetReport } from "./fleet-report.ts";
 import type { NightlyPhase, NightlyPhasesMs, NightlyResult } from "./nightly-result.ts";
 import { renderNightlySummary } from "./summary.ts";

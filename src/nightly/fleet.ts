@@ -2,8 +2,8 @@
 // own by verifyExistingBackup, a few at a time. One server's failure, even one that stops it before
 // any restore (an unknown backup id, tablespaces, no checks), is that server's red result, never
 // the others': a fleet run always reports on every server it was given.
-import { budgetOf } from "../config.ts";
-import type { NightlyConfig } from "../drill-config.ts";
+import { budgetOf } from "../drill/config.ts";
+import type { NightlyConfig } from "../drill/drill-config.ts";
 import { listBarmanServers } from "./barman-endpoint.ts";
 import type { FleetReport } from "./fleet-report.ts";
 import {

@@ -5,10 +5,10 @@
 // verify-existing.ts) and record what they find on the run's VerifyRecord.
 
 import type { ExecResult } from "../../containers/exec.ts";
-import { budgetEnvName } from "../config.ts";
-import { monotonicNow, seconds } from "../metrics.ts";
-import { parsePgTimestamp } from "../pg-time.ts";
-import { type Budget, stoppedByTimeout, underTimeout } from "../wait.ts";
+import { budgetEnvName } from "../drill/config.ts";
+import { monotonicNow, seconds } from "../support/measure.ts";
+import { parsePgTimestamp } from "../support/pg-time.ts";
+import { type Budget, stoppedByTimeout, underTimeout } from "../support/wait.ts";
 import { causeLine } from "./cause.ts";
 import { describeAge, type NightlyCheck, type NightlyCheckResult, type NightlyFreshness } from "./nightly-result.ts";
 import type { VerifyRecord } from "./verify-record.ts";

@@ -3,8 +3,8 @@
 // No I/O here: src/nightly/verify-existing.ts fills these in.
 import type { BackupStorage, WalCoverage } from "../../containers/barman/barman-client.ts";
 import type { SshTarget } from "../../containers/barman/ssh-transport.ts";
-import type { DrillSettings } from "../config.ts";
-import type { RecoveryTarget } from "../recovery-target.ts";
+import type { RecoveryTarget } from "../barman/recovery-target.ts";
+import type { DrillSettings } from "../drill/config.ts";
 import type { CauseClass } from "./cause.ts";
 import type { ConfigChange } from "./throwaway-config.ts";
 

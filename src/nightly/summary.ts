@@ -1,7 +1,8 @@
 // The nightly verification's summary as a person reads it in the morning: the verdict, what failed
 // with expected and actual values, the timings, and the one next action.
-import { MIB, mebibytes, seconds } from "../metrics.ts";
-import { describeTarget } from "../recovery-target.ts";
+
+import { describeTarget } from "../barman/recovery-target.ts";
+import { MIB, mebibytes, seconds } from "../support/measure.ts";
 import { describeAge, type NightlyPhasesMs, type NightlyResult } from "./nightly-result.ts";
 
 const PHASE_LABELS: Array<[keyof NightlyPhasesMs, string]> = [

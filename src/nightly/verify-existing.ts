@@ -21,12 +21,12 @@ import {
   RecoveredInstanceContainer,
   type StartedRecoveredInstance,
 } from "../../containers/postgres/recovered-instance.ts";
-import type { BackupDetails } from "../barman-output.ts";
-import { budgetOf } from "../config.ts";
-import { mebibytes, monotonicNow, seconds } from "../metrics.ts";
-import { evaluatePhaseObjectives } from "../objectives.ts";
-import { barmanTargetArgs, type RecoveryTarget } from "../recovery-target.ts";
-import { BudgetExceededError, budget, withinBudget } from "../wait.ts";
+import type { BackupDetails } from "../barman/barman-output.ts";
+import { barmanTargetArgs, type RecoveryTarget } from "../barman/recovery-target.ts";
+import { budgetOf } from "../drill/config.ts";
+import { evaluatePhaseObjectives } from "../drill/objectives.ts";
+import { mebibytes, monotonicNow, seconds } from "../support/measure.ts";
+import { BudgetExceededError, budget, withinBudget } from "../support/wait.ts";
 import { judgeArchiveFreshness, selectBackup, verifyBackupFiles, verifyWalContinuity } from "./backup-phases.ts";
 import { assertServerKnown, connectBarman, SAFE_NAME, verificationHostTransport } from "./barman-endpoint.ts";
 import { type CheckedInstance, judgeRecoveryPoint, runInstanceChecks } from "./instance-checks.ts";

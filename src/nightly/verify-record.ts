@@ -4,8 +4,8 @@
 // Barman, no Docker, so the phases' judgements are unit-tested on it (tests/unit/nightly-phases.test.ts).
 
 import type { BackupStorage, WalCoverage } from "../../containers/barman/barman-client.ts";
-import type { BackupDetails } from "../barman-output.ts";
-import { describeTarget, type RecoveryTarget } from "../recovery-target.ts";
+import type { BackupDetails } from "../barman/barman-output.ts";
+import { describeTarget, type RecoveryTarget } from "../barman/recovery-target.ts";
 import { type CauseClass, causeFirst, causeLine, causeOf } from "./cause.ts";
 import {
   type BackupVerification,

@@ -22,10 +22,13 @@ import {
   targetAfterBackupChecks,
   walCoverageChecks,
 } from "../asserts/drill-asserts.ts";
-import { compareSegmentPosition, segmentTimeline } from "../barman-output.ts";
-import type { TargetKindName } from "../config.ts";
-import { lessonsLearned, switchoverPlan } from "../documents.ts";
-import type { LoadedDrillConfig } from "../drill-config.ts";
+import { compareSegmentPosition, segmentTimeline } from "../barman/barman-output.ts";
+import { describeTarget, type RecoveryTarget } from "../barman/recovery-target.ts";
+import type { TargetKindName } from "../drill/config.ts";
+import { lessonsLearned, switchoverPlan } from "../drill/documents.ts";
+import type { LoadedDrillConfig } from "../drill/drill-config.ts";
+import { addReportEnvironment, platformEnvironment } from "../drill/report-metadata.ts";
+import { readRtoHistory } from "../drill/rto-history.ts";
 import { incidentReportFor, type Judgement, judgeRecovery, recordJudgement } from "../engine/judge.ts";
 import {
   archiveWalThroughDisaster,
@@ -60,10 +63,7 @@ import {
 } from "../engine/recovery-phases.ts";
 import { snapshotTables, type TableSnapshot } from "../engine/row-digest.ts";
 import type { DrillEnvironment } from "../engine/topology.ts";
-import { mebibytes, monotonicNow, seconds } from "../metrics.ts";
-import { describeTarget, type RecoveryTarget } from "../recovery-target.ts";
-import { addReportEnvironment, platformEnvironment } from "../report-metadata.ts";
-import { readRtoHistory } from "../rto-history.ts";
+import { mebibytes, monotonicNow, seconds } from "../support/measure.ts";
 import { orderedScenario } from "./ordered-steps.ts";
 import { labelStep, removeUnlessKept, stateReader, suiteContext } from "./suite-lifecycle.ts";
 import { verify } from "./verify.ts";

@@ -10,9 +10,9 @@ import { assertEngineAnswers, manualCleanupCommands, reap } from "../../containe
 import { applyTestcontainersHost, describeEndpoint, engineEndpoint, portBindAddress } from "../../containers/engine-endpoint.ts";
 import { ensureImages } from "../../containers/images.ts";
 import { DEFAULT_PLATFORM } from "../../containers/platforms.ts";
-import { readSettings } from "../config.ts";
+import { readSettings } from "../drill/config.ts";
+import { writeReportMetadata } from "../drill/report-metadata.ts";
 import type { DrillRun } from "../engine/topology.ts";
-import { writeReportMetadata } from "../report-metadata.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -3,8 +3,8 @@
 import * as allure from "allure-js-commons";
 import { inject } from "vitest";
 import { manualCleanupCommands } from "../../containers/docker-resources.ts";
-import { type DrillSettings, readSettings } from "../config.ts";
-import { applyConfigToSettings, type DrillConfig, type LoadedDrillConfig } from "../drill-config.ts";
+import { type DrillSettings, readSettings } from "../drill/config.ts";
+import { applyConfigToSettings, type DrillConfig, type LoadedDrillConfig } from "../drill/drill-config.ts";
 import type { DrillRun } from "../engine/topology.ts";
 
 export async function removeUnlessKept(options: { keep: boolean; runId: string; say: (line: string) => void; remove: () => Promise<void> }): Promise<void> {

@@ -2,7 +2,7 @@
 // engine runs drills that differ from the seed in kind (schemas, DDL disasters, pgbench, rsync
 // backups, archive_command only).
 import { existsSync, readdirSync } from "node:fs";
-import { loadDrillConfig } from "../../src/drill-config.ts";
+import { loadDrillConfig } from "../../src/drill/drill-config.ts";
 import { defineDrillSuite } from "../../src/suite/drill-suite.ts";
 
 // A drill example is a folder with a pgdrill.config.ts (examples/nightly-scheduling holds scheduling

@@ -6,14 +6,14 @@ import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
 import { docker } from "../../containers/docker-resources.ts";
 import { removeArchivedSegment } from "../../fixtures/faults.ts";
-import { budgetOf, readSettings, type TargetKindName } from "../../src/config.ts";
-import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
+import type { RecoveryTarget } from "../../src/barman/recovery-target.ts";
+import { budgetOf, readSettings, type TargetKindName } from "../../src/drill/config.ts";
+import { applyConfigToSettings, loadDrillConfig } from "../../src/drill/drill-config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
 import { backUp, type DrillFacts, type DrillPlan, prepareTopology, resolvePlan, seed } from "../../src/engine/phases.ts";
 import { RecoveryFailedError, walNeededThrough } from "../../src/engine/recovery-phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
-import type { RecoveryTarget } from "../../src/recovery-target.ts";
-import { pollUntil } from "../../src/wait.ts";
+import { pollUntil } from "../../src/support/wait.ts";
 
 const run = inject("drillRun");
 const say = (line: string): void => console.log(`[faults ${run.runId}] ${line}`);

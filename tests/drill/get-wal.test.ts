@@ -7,12 +7,12 @@ import * as allure from "allure-js-commons";
 import { beforeEach, describe, expect, inject, test } from "vitest";
 import type { BarmanVersion } from "../../containers/platforms.ts";
 import { removeArchivedSegment } from "../../fixtures/faults.ts";
-import { readSettings } from "../../src/config.ts";
-import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
+import { readSettings } from "../../src/drill/config.ts";
+import { applyConfigToSettings, loadDrillConfig } from "../../src/drill/drill-config.ts";
 import { prepareDisaster, runGatedRecovery } from "../../src/engine/gate.ts";
 import { prepareTopology, resolvePlan } from "../../src/engine/phases.ts";
 import { RecoveryFailedError, recoverToTarget, startUntilPromoted, targetOf, walNeededThrough } from "../../src/engine/recovery-phases.ts";
-import { seconds } from "../../src/metrics.ts";
+import { seconds } from "../../src/support/measure.ts";
 
 const run = inject("drillRun");
 const say = (line: string): void => console.log(`[get-wal ${run.runId}] ${line}`);

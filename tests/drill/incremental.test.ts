@@ -6,8 +6,8 @@
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from "vitest";
 import { CI_INCREMENTAL_PAIRS, platformName } from "../../containers/platforms.ts";
-import { readSettings } from "../../src/config.ts";
-import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
+import { readSettings } from "../../src/drill/config.ts";
+import { applyConfigToSettings, loadDrillConfig } from "../../src/drill/drill-config.ts";
 import { runGatedRecovery } from "../../src/engine/gate.ts";
 import {
   archiveWalThroughDisaster,
@@ -23,7 +23,7 @@ import {
 } from "../../src/engine/phases.ts";
 import { RecoveryFailedError } from "../../src/engine/recovery-phases.ts";
 import type { DrillEnvironment } from "../../src/engine/topology.ts";
-import { mebibytes } from "../../src/metrics.ts";
+import { mebibytes } from "../../src/support/measure.ts";
 
 const run = inject("drillRun");
 const say = (line: string): void => console.log(`[incremental ${run.runId}] ${line}`);

@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import * as allure from "allure-js-commons";
 import { expect, test } from "vitest";
 import { docker, LABEL_PID } from "../../containers/docker-resources.ts";
-import { budgetOf, readSettings } from "../../src/config.ts";
-import { pollUntil } from "../../src/wait.ts";
+import { budgetOf, readSettings } from "../../src/drill/config.ts";
+import { pollUntil } from "../../src/support/wait.ts";
 
 const settings = readSettings();
 const VITEST = fileURLToPath(new URL("../../node_modules/vitest/vitest.mjs", import.meta.url));

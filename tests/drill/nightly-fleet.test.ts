@@ -14,7 +14,7 @@ import { join } from "node:path";
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject } from "vitest";
 import { type FleetServerName, startTwoServerBarmanHost, type TwoServerBarmanHost } from "../../fixtures/fleet-host.ts";
-import { readSettings } from "../../src/config.ts";
+import { readSettings } from "../../src/drill/config.ts";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import { readSamples } from "../../src/nightly/prometheus.ts";
 import { orderedScenario } from "../../src/suite/ordered-steps.ts";

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject } from "vitest";
-import { readSettings } from "../../src/config.ts";
+import { readSettings } from "../../src/drill/config.ts";
 import type { FleetReport } from "../../src/nightly/fleet-report.ts";
 import type { NightlyResult } from "../../src/nightly/nightly-result.ts";
 import { orderedScenario } from "../../src/suite/ordered-steps.ts";

@@ -42,7 +42,7 @@ test("a configuration with rtoTotalS: 0.001 fails step 10, naming the objective,
     join(sandbox, "impossible-rto.config.ts"),
     [
       `import scenario12 from ${JSON.stringify(join(ROOT, "fixtures/scenario-12.config.ts"))};`,
-      `import { defineDrillConfig } from ${JSON.stringify(join(ROOT, "src/drill-config.ts"))};`,
+      `import { defineDrillConfig } from ${JSON.stringify(join(ROOT, "src/drill/drill-config.ts"))};`,
       `export default defineDrillConfig({ ...scenario12, objectives: { ...scenario12.objectives, rtoTotalS: 0.001 } });`,
       "",
     ].join("\n"),

@@ -4,8 +4,8 @@
 // PGDRILL_PLATFORMS=pg17-barman3.13,... chooses the pairs.
 
 import { CI_PAIRS, platformName, resolvePlatform } from "../../containers/platforms.ts";
-import { readSettings, TARGET_KINDS } from "../../src/config.ts";
-import { loadDrillConfig } from "../../src/drill-config.ts";
+import { readSettings, TARGET_KINDS } from "../../src/drill/config.ts";
+import { loadDrillConfig } from "../../src/drill/drill-config.ts";
 import { defineDrillSuite, everyTargetAtOnce } from "../../src/suite/drill-suite.ts";
 
 const loaded = everyTargetAtOnce(await loadDrillConfig({ path: "fixtures/scenario-12.config.ts" }));

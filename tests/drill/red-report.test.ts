@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject } from "vitest";
-import { readSettings } from "../../src/config.ts";
+import { readSettings } from "../../src/drill/config.ts";
 import { orderedScenario } from "../../src/suite/ordered-steps.ts";
 import { readResults } from "../report/allure-results.ts";
 

@@ -16,8 +16,8 @@ import { afterAll, expect, inject, test } from "vitest";
 import { docker, LABEL_PID, runLabels } from "../../containers/docker-resources.ts";
 import { engineEndpoint } from "../../containers/engine-endpoint.ts";
 import { followBuildStream } from "../../containers/images.ts";
-import { budgetOf, readSettings } from "../../src/config.ts";
-import { pollUntil } from "../../src/wait.ts";
+import { budgetOf, readSettings } from "../../src/drill/config.ts";
+import { pollUntil } from "../../src/support/wait.ts";
 
 const run = inject("drillRun");
 const settings = readSettings();

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { removeStreamingPartial } from "../../fixtures/faults.ts";
 import { failedChecks } from "../../src/asserts/check.ts";
 import { dataLossChecks } from "../../src/asserts/full-dr-asserts.ts";
-import { readSettings } from "../../src/config.ts";
-import { applyConfigToSettings, loadDrillConfig } from "../../src/drill-config.ts";
+import { readSettings } from "../../src/drill/config.ts";
+import { applyConfigToSettings, loadDrillConfig } from "../../src/drill/drill-config.ts";
 import {
   detectOutage,
   type FullDrEnvironment,

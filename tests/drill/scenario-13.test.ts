@@ -5,8 +5,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import * as allure from "allure-js-commons";
 import { describe, test } from "vitest";
 import { checkEqual } from "../../src/asserts/check.ts";
-import { loadDrillConfig, WAL_MODES, type WalMode } from "../../src/drill-config.ts";
-import { type FullDrMetrics, modeComparisonSvg, renderModeComparison } from "../../src/full-dr-metrics.ts";
+import { loadDrillConfig, WAL_MODES, type WalMode } from "../../src/drill/drill-config.ts";
+import { type FullDrMetrics, modeComparisonSvg, renderModeComparison } from "../../src/scenario-13/full-dr-metrics.ts";
 import { verify } from "../../src/suite/verify.ts";
 import { defineFullDrSuite, type FullDrResults } from "../support/full-dr-suite.ts";
 

@@ -59,12 +59,12 @@ import { type DrillImages, ensureImages } from "../../containers/images.ts";
 import { BARMAN_VERSIONS } from "../../containers/platforms.ts";
 import { bindPortsToEngineAddress } from "../../containers/postgres/postgres-containers.ts";
 import type { ServerFacts } from "../../fixtures/server-facts.ts";
-import { parseBackupId } from "../../src/barman-output.ts";
-import type { DrillSettings } from "../../src/config.ts";
-import { budgetOf } from "../../src/config.ts";
+import { parseBackupId } from "../../src/barman/barman-output.ts";
+import type { DrillSettings } from "../../src/drill/config.ts";
+import { budgetOf } from "../../src/drill/config.ts";
 import type { DrillRun } from "../../src/engine/topology.ts";
-import { monotonicNow, seconds } from "../../src/metrics.ts";
-import { pollUntil, withProgress } from "../../src/wait.ts";
+import { monotonicNow, seconds } from "../../src/support/measure.ts";
+import { pollUntil, withProgress } from "../../src/support/wait.ts";
 
 const sh = promisify(execFile);
 

@@ -17,10 +17,10 @@ import {
   newPrimaryChecks,
   switchoverChecks,
 } from "../../src/asserts/full-dr-asserts.ts";
-import { segmentTimeline } from "../../src/barman-output.ts";
-import { budgetOf } from "../../src/config.ts";
-import type { DataLoss } from "../../src/data-loss.ts";
-import { FULL_DR_DEFAULTS, type LoadedDrillConfig } from "../../src/drill-config.ts";
+import { segmentTimeline } from "../../src/barman/barman-output.ts";
+import { budgetOf } from "../../src/drill/config.ts";
+import { FULL_DR_DEFAULTS, type LoadedDrillConfig } from "../../src/drill/drill-config.ts";
+import { addReportEnvironment, platformEnvironment } from "../../src/drill/report-metadata.ts";
 import {
   barmanFollowsNewPrimary,
   causeSecondDisaster,
@@ -47,12 +47,12 @@ import { type BackedUp, backUp, doNormalWork, readVersions, seed } from "../../s
 import { readRecoveredState, recoverToTarget, startUntilPromoted } from "../../src/engine/recovery-phases.ts";
 import { snapshotTables, type TableSnapshot } from "../../src/engine/row-digest.ts";
 import { WORKLOAD_TABLE } from "../../src/engine/workload.ts";
-import { executedRunbook, type FullDrMetrics, judgeFullDr, type RunbookEntry, renderFullDrText } from "../../src/full-dr-metrics.ts";
-import { monotonicNow, seconds } from "../../src/metrics.ts";
-import { addReportEnvironment, platformEnvironment } from "../../src/report-metadata.ts";
+import type { DataLoss } from "../../src/scenario-13/data-loss.ts";
+import { executedRunbook, type FullDrMetrics, judgeFullDr, type RunbookEntry, renderFullDrText } from "../../src/scenario-13/full-dr-metrics.ts";
 import { orderedScenario } from "../../src/suite/ordered-steps.ts";
 import { labelStep, removeUnlessKept, stateReader, suiteContext } from "../../src/suite/suite-lifecycle.ts";
 import { verify } from "../../src/suite/verify.ts";
+import { monotonicNow, seconds } from "../../src/support/measure.ts";
 
 interface FullDrState {
   plan: FullDrPlan;

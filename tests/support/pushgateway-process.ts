@@ -4,8 +4,8 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
-import { budgetOf, readSettings } from "../../src/config.ts";
-import { pollUntil, withinBudget } from "../../src/wait.ts";
+import { budgetOf, readSettings } from "../../src/drill/config.ts";
+import { pollUntil, withinBudget } from "../../src/support/wait.ts";
 
 /** The Pushgateway's budget for its start and for its stop: the suite's serviceReady (PGDRILL_BUDGET_SERVICE_READY_S). */
 export const PUSHGATEWAY_BUDGET = budgetOf(readSettings(), "serviceReady");

@@ -16,7 +16,7 @@ import {
   recoverSucceeded,
   segmentTimeline,
   walSegmentRange,
-} from "../../src/barman-output.ts";
+} from "../../src/barman/barman-output.ts";
 
 // Output captured from real Barman 3.4 runs against PostgreSQL 15.
 const sample = (name: string): string => readFileSync(new URL(`./samples/${name}`, import.meta.url), "utf8");

@@ -8,7 +8,7 @@ import {
   type RecoveryObjectives,
   readSettings,
   SettingsError,
-} from "../../src/config.ts";
+} from "../../src/drill/config.ts";
 
 const DEFAULT_BUDGETS_MS = {
   containerStart: 120_000,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { incidentReport, lessonsLearned, switchoverPlan } from "../../src/documents.ts";
-import { type RecoveryMetrics, renderMetricsText } from "../../src/metrics.ts";
+import { incidentReport, lessonsLearned, switchoverPlan } from "../../src/drill/documents.ts";
+import { type RecoveryMetrics, renderMetricsText } from "../../src/drill/metrics.ts";
 import { REAL_METRICS } from "./samples/real-metrics.ts";
 
 // The real run's figures, with short versions and some rows lost so the documents show them.

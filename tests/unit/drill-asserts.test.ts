@@ -18,13 +18,13 @@ import {
   targetAfterBackupChecks,
   walCoverageChecks,
 } from "../../src/asserts/drill-asserts.ts";
-import { type CheckLine, parseCheck } from "../../src/barman-output.ts";
-import type { TargetKindName } from "../../src/config.ts";
+import { type CheckLine, parseCheck } from "../../src/barman/barman-output.ts";
+import type { RecoveryTarget } from "../../src/barman/recovery-target.ts";
+import type { TargetKindName } from "../../src/drill/config.ts";
 import type { Disaster, GoodState } from "../../src/engine/phases.ts";
 import type { RecoveredState } from "../../src/engine/recovery-phases.ts";
 import { EMPTY_TABLE_CHECKSUM, type TableSnapshot } from "../../src/engine/row-digest.ts";
-import { readRecoveryLog } from "../../src/recovery-log.ts";
-import type { RecoveryTarget } from "../../src/recovery-target.ts";
+import { readRecoveryLog } from "../../src/postgres/recovery-log.ts";
 
 // Scenario 12's checkpoints (row counts of fixtures/scenario-12.config.ts; digests stand-ins).
 const BASELINE: TableSnapshot = { users: { rows: 1000, checksum: "users-0" }, orders: { rows: 60004, checksum: "orders-0" } };

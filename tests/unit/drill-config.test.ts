@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { readSettings } from "../../src/config.ts";
-import { applyConfigToSettings, type DrillConfig, DrillConfigError, loadDrillConfig, validateDrillConfig } from "../../src/drill-config.ts";
+import { readSettings } from "../../src/drill/config.ts";
+import { applyConfigToSettings, type DrillConfig, DrillConfigError, loadDrillConfig, validateDrillConfig } from "../../src/drill/drill-config.ts";
 
 const minimal: DrillConfig = {
   name: "minimal",

@@ -3,9 +3,9 @@
 import { describe, expect, test } from "vitest";
 import { pgbouncerIni } from "../../containers/pgbouncer/pgbouncer-container.ts";
 import { dataLossChecks, fencedWindowChecks, hostLossChecks } from "../../src/asserts/full-dr-asserts.ts";
-import { archivedSegmentPath } from "../../src/barman-output.ts";
-import { measureDataLoss, outageFromLog, type WorkloadAttempt } from "../../src/data-loss.ts";
-import { type DrillConfig, DrillConfigError, validateDrillConfig } from "../../src/drill-config.ts";
+import { archivedSegmentPath } from "../../src/barman/barman-output.ts";
+import { type DrillConfig, DrillConfigError, validateDrillConfig } from "../../src/drill/drill-config.ts";
+import { measureDataLoss, outageFromLog, type WorkloadAttempt } from "../../src/scenario-13/data-loss.ts";
 import {
   applicationRto,
   executedRunbook,
@@ -14,7 +14,7 @@ import {
   modeComparisonSvg,
   type OutageMarks,
   renderModeComparison,
-} from "../../src/full-dr-metrics.ts";
+} from "../../src/scenario-13/full-dr-metrics.ts";
 
 /** An acknowledged attempt every 5 ms (200/s), server times 5 ms apart from 10:00:00. */
 const acked = (id: number): WorkloadAttempt => ({

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { parseShowBackup } from "../../src/barman-output.ts";
-import { OBJECTIVE_DEFAULTS, type RecoveryObjectives, readSettings } from "../../src/config.ts";
+import { parseShowBackup } from "../../src/barman/barman-output.ts";
+import { OBJECTIVE_DEFAULTS, type RecoveryObjectives, readSettings } from "../../src/drill/config.ts";
+import type { RtoHistoryEntry } from "../../src/drill/rto-history.ts";
 import { incidentReportFor, judgeRecovery } from "../../src/engine/judge.ts";
 import type { Disaster, GoodState } from "../../src/engine/phases.ts";
 import { EMPTY_TABLE_CHECKSUM, type TableSnapshot } from "../../src/engine/row-digest.ts";
-import type { RtoHistoryEntry } from "../../src/rto-history.ts";
 
 const PLAN = { name: "Scenario 12: accidental DELETE of all orders", serverName: "pg-primary", platform: { postgres: "15", barman: "3.4" } as const };
 const BACKUP = parseShowBackup(readFileSync(new URL("./samples/barman-3.4-show-backup.json", import.meta.url), "utf8"), "pg-primary");

@@ -45,7 +45,7 @@ describe("imports go one way between src/ and containers/", () => {
 
   test("the graph is read: containers/ reaches src's pure modules, and the drivers reach containers/", () => {
     // Positive controls: a rule over an empty graph would pass whatever the code did.
-    expect(below).toContain("src/wait.ts");
+    expect(below).toContain("src/support/wait.ts");
     expect(graph.get("src/nightly/verify-existing.ts")).toContain("containers/exec.ts");
   });
 

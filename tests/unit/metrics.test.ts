@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { computeRpo, monotonicNow, recoveryDuration, renderMetricsText, seconds } from "../../src/metrics.ts";
+import { computeRpo, recoveryDuration, renderMetricsText } from "../../src/drill/metrics.ts";
+import { monotonicNow, seconds } from "../../src/support/measure.ts";
 import { REAL_METRICS } from "./samples/real-metrics.ts";
 
 describe("recoveryDuration", () => {

@@ -1,8 +1,8 @@
 // The pure parts of the nightly fleet run: shards, durations, per-server plans, the concurrency
 // pool, ages as people read them, and the newest segment of Barman's WAL catalogue.
 import { describe, expect, test } from "vitest";
-import { newestArchivedSegment } from "../../src/barman-output.ts";
-import { validateDrillConfig } from "../../src/drill-config.ts";
+import { newestArchivedSegment } from "../../src/barman/barman-output.ts";
+import { validateDrillConfig } from "../../src/drill/drill-config.ts";
 import { failedBeforeStart, mapWithConcurrency, parseDurationS, parseShard, planFromConfig, serversOfShard } from "../../src/nightly/fleet.ts";
 import { describeAge } from "../../src/nightly/nightly-result.ts";
 

@@ -5,14 +5,14 @@
 import { describe, expect, it } from "vitest";
 import type { ExecResult } from "../../containers/exec.ts";
 import { RecoveredInstanceStartError } from "../../containers/postgres/recovered-instance.ts";
-import type { BackupDetails } from "../../src/barman-output.ts";
+import type { BackupDetails } from "../../src/barman/barman-output.ts";
 import { type BarmanCatalogue, judgeArchiveFreshness, selectBackup, verifyBackupFiles, verifyWalContinuity } from "../../src/nightly/backup-phases.ts";
 import { type CheckedInstance, judgeRecoveryPoint, runInstanceChecks } from "../../src/nightly/instance-checks.ts";
 import { judgeStartedInstance, recordStartFailure } from "../../src/nightly/instance-start.ts";
 import { NightlyInputError, notReachedVerification } from "../../src/nightly/nightly-result.ts";
 import { VerifyRecord, type VerifyRecordContext } from "../../src/nightly/verify-record.ts";
-import { readRecoveryLog } from "../../src/recovery-log.ts";
-import { budget } from "../../src/wait.ts";
+import { readRecoveryLog } from "../../src/postgres/recovery-log.ts";
+import { budget } from "../../src/support/wait.ts";
 
 const STARTED = new Date("2026-12-03T02:00:00Z");
 

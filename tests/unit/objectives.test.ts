@@ -1,7 +1,8 @@
 import { describe, expect, test } from "vitest";
-import { OBJECTIVE_DEFAULTS, OBJECTIVE_ENV, type RecoveryObjectives } from "../../src/config.ts";
-import { type RecoveryMetrics, seconds } from "../../src/metrics.ts";
-import { evaluateObjectives } from "../../src/objectives.ts";
+import { OBJECTIVE_DEFAULTS, OBJECTIVE_ENV, type RecoveryObjectives } from "../../src/drill/config.ts";
+import type { RecoveryMetrics } from "../../src/drill/metrics.ts";
+import { evaluateObjectives } from "../../src/drill/objectives.ts";
+import { seconds } from "../../src/support/measure.ts";
 
 type Measured = Pick<RecoveryMetrics, "phasesMs" | "recoveryMs" | "totalFromDisasterMs" | "rpo">;
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { parsePgTimestamp } from "../../src/pg-time.ts";
+import { parsePgTimestamp } from "../../src/support/pg-time.ts";
 
 const utc = (h: number, m: number, s: number, ms = 0, day = 25): number => Date.UTC(2026, 10, day, h, m, s, ms);
 

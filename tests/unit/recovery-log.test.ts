@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { readRecoveryLog } from "../../src/recovery-log.ts";
+import { readRecoveryLog } from "../../src/postgres/recovery-log.ts";
 
 // A real PostgreSQL 15 log of an instance recovered by `barman recover` with a target time.
 const RECOVERED = readFileSync(new URL("./samples/postgres-15-recovered-instance.log", import.meta.url), "utf8");

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { assertTimeHasOffset, barmanTargetArgs, describeTarget, type RecoveryTarget, targetForKind } from "../../src/recovery-target.ts";
+import { assertTimeHasOffset, barmanTargetArgs, describeTarget, type RecoveryTarget, targetForKind } from "../../src/barman/recovery-target.ts";
 
 describe("barmanTargetArgs", () => {
   test.each<[RecoveryTarget, string[]]>([

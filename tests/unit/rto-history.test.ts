@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { appendRtoHistory, RTO_HISTORY_PATH, type RtoHistoryEntry, readRtoHistory, renderRtoChart, rtoTrend } from "../../src/rto-history.ts";
+import { appendRtoHistory, RTO_HISTORY_PATH, type RtoHistoryEntry, readRtoHistory, renderRtoChart, rtoTrend } from "../../src/drill/rto-history.ts";
 
 function entry(runId: string, recoveryMs: number, over: Partial<RtoHistoryEntry> = {}): RtoHistoryEntry {
   return {

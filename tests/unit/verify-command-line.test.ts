@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { parseVerifyCommandLine, selectServers, type VerifyArgs } from "../../src/cli/verify-command-line.ts";
-import type { DrillConfig } from "../../src/drill-config.ts";
+import type { DrillConfig } from "../../src/drill/drill-config.ts";
 
 const SSH = ["--barman-ssh", "barman@backup-host"];
 const scratch = mkdtempSync(join(tmpdir(), "pgdrill-verify-cli-"));

@@ -1,5 +1,5 @@
 import { describe, expect, test, vi } from "vitest";
-import { BudgetExceededError, budget, pollUntil, stoppedByTimeout, underTimeout, withinBudget } from "../../src/wait.ts";
+import { BudgetExceededError, budget, pollUntil, stoppedByTimeout, underTimeout, withinBudget } from "../../src/support/wait.ts";
 
 /** Awaits `promise` and returns the BudgetExceededError it must reject with. */
 async function budgetError(promise: Promise<unknown>): Promise<BudgetExceededError> {

@@ -1,4 +1,4 @@
-import type { RecoveryMetrics } from "../../../src/metrics.ts";
+import type { RecoveryMetrics } from "../../../src/drill/metrics.ts";
 
 // Figures of a real drill run (reports/recovery-metrics.json of run 20261125-a2767c).
 export const REAL_METRICS: RecoveryMetrics = {

@@ -1,7 +1,7 @@
 // Parsers for Barman's machine-readable output (`barman -f json ...`: 3.4, and the fields 3.11+
 // renamed or added) and the few text lines that have no JSON form. Pure functions, unit-tested against output captured from real runs.
 import { z } from "zod";
-import { parsePgTimestamp } from "./pg-time.ts";
+import { parsePgTimestamp } from "../support/pg-time.ts";
 
 export class BarmanOutputError extends Error {
   constructor(command: string, problem: string, raw: string) {

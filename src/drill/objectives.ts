@@ -1,7 +1,9 @@
 // Judging a measured recovery against the team's RTO and RPO objectives. A violation names the
 // phase, its time, the budget and the variable that sets it, so a red gate says what to fix.
+
+import { seconds } from "../support/measure.ts";
 import { OBJECTIVE_ENV, type RecoveryObjectives } from "./config.ts";
-import { type RecoveryMetrics, seconds } from "./metrics.ts";
+import type { RecoveryMetrics } from "./metrics.ts";
 
 export interface ObjectiveViolation {
   objective: keyof RecoveryObjectives;

@@ -1,5 +1,7 @@
 // The documents the seed tutorial writes by hand, produced from what the drill measured.
-import { type RecoveryMetrics, seconds } from "./metrics.ts";
+
+import { seconds } from "../support/measure.ts";
+import type { RecoveryMetrics } from "./metrics.ts";
 
 export function incidentReport(input: {
   drill: string;

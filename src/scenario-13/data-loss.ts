@@ -1,6 +1,6 @@
 // Data loss measured in commits (Scenario 13): the workload's own log of acknowledged commits
 // against the ids the recovered instance holds. Pure: no clock, no database.
-import { parsePgTimestamp } from "./pg-time.ts";
+import { parsePgTimestamp } from "../support/pg-time.ts";
 
 /** One attempt of the steady writer (src/engine/workload.ts). */
 export interface WorkloadAttempt {

@@ -1,5 +1,5 @@
-import type { TargetKindName } from "./config.ts";
-import { parsePgTimestamp } from "./pg-time.ts";
+import type { TargetKindName } from "../drill/config.ts";
+import { parsePgTimestamp } from "../support/pg-time.ts";
 
 // The recovery targets `barman recover` understands, as one typed value, and their CLI form.
 export type RecoveryTarget =

@@ -1,10 +1,8 @@
+import { mebibytes, seconds } from "../support/measure.ts";
 import type { RecoveryObjectives } from "./config.ts";
 
 // RTO and RPO of a recovery drill, from monotonic clock readings (performance.now(), immune to
 // wall-clock jumps) and from row counts read off the servers.
-
-/** Monotonic time in milliseconds. */
-export const monotonicNow = (): number => performance.now();
 
 export interface RecoveryPhases {
   /** `barman recover`: copying the base backup and the WAL into the recovery volume. */
@@ -66,21 +64,6 @@ export function computeRpo(input: { rowsLostByTable: Record<string, number>; tar
     secondsBetweenTargetAndDisaster: (input.disasterTime.getTime() - input.targetTime.getTime()) / 1000,
   };
 }
-
-/** A phase's result with its duration on the monotonic clock. */
-export async function timed<T extends object>(work: () => Promise<T>): Promise<T & { durationMs: number }> {
-  const started = monotonicNow();
-  const result = await work();
-  return { ...result, durationMs: monotonicNow() - started };
-}
-
-export const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-
-/** Bytes in a mebibyte: sizes are shown in MiB, as Barman and du -h show them. */
-export const MIB = 1_048_576;
-
-/** `bytes` in MiB with `digits` decimals, without the unit (callers say MiB or MiB/s). */
-export const mebibytes = (bytes: number, digits = 1): string => (bytes / MIB).toFixed(digits);
 
 export function renderMetricsText(m: RecoveryMetrics): string {
   const pad = (label: string): string => label.padEnd(34, " ");

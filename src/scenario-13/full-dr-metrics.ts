@@ -1,9 +1,10 @@
 // Scenario 13's figures: RPO in commits and seconds, RTO as the application saw it with its
 // phases, judged against the configuration's objectives; the three WAL modes side by side; the
 // runbook the drill actually executed. Pure: every time comes in as a measured number.
+
+import type { WalMode } from "../drill/drill-config.ts";
+import { seconds } from "../support/measure.ts";
 import type { DataLoss } from "./data-loss.ts";
-import type { WalMode } from "./drill-config.ts";
-import { seconds } from "./metrics.ts";
 
 /** Client monotonic times (ms) at the edges of the application's outage, in order. */
 export interface OutageMarks {

@@ -1,7 +1,7 @@
 // Every setting the drill reads from the environment, validated before any container starts.
 // A wrong value fails with one line naming the variable and what it accepts.
 import { z } from "zod";
-import type { Budget } from "./wait.ts";
+import type { Budget } from "../support/wait.ts";
 
 /** Time budgets, in seconds, one per event the drill waits for (cf. CloudNativePG's timeouts.go). */
 export const BUDGET_DEFAULTS_S = {
@@ -37,7 +37,7 @@ export const BUDGET_DEFAULTS_S = {
 
 export type BudgetName = keyof typeof BUDGET_DEFAULTS_S;
 
-/** A budget of the settings as one value (src/wait.ts): its name and the length this run gives it. */
+/** A budget of the settings as one value (src/support/wait.ts): its name and the length this run gives it. */
 export const budgetOf = (settings: Pick<DrillSettings, "budgetsMs">, name: BudgetName): Budget => ({ name, ms: settings.budgetsMs[name] });
 
 export const budgetEnvName = (name: BudgetName): string => `PGDRILL_BUDGET_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}_S`;
@@ -93,9 +93,9 @@ export interface DrillSettings {
   recoveryImage: string | undefined;
   /** PGDRILL_TARGET_KINDS: overrides a configuration's targets; undefined when unset. */
   targetKinds: TargetKindName[] | undefined;
-  /** RTO and RPO objectives the drill is judged against (src/objectives.ts). */
+  /** RTO and RPO objectives the drill is judged against (src/drill/objectives.ts). */
   objectives: RecoveryObjectives;
-  /** Trend against earlier runs (src/rto-history.ts). */
+  /** Trend against earlier runs (src/drill/rto-history.ts). */
   trend: { window: number; allowedShare: number; failOnRegression: boolean };
 }
 

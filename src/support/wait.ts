@@ -1,12 +1,12 @@
 // Waiting on events with a named time budget: the drill never sleeps to "let things settle".
-import { monotonicNow } from "./metrics.ts";
+import { monotonicNow } from "./measure.ts";
 
 const formatSeconds = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
 
 /**
  * A time budget as one value: its name (what a failure message and the settings call it) and its
  * length, so that a length never travels under a name that does not govern it. Budgets a user can
- * set come from the settings (`budgetOf(settings, "recover")`, src/config.ts); the suite's own
+ * set come from the settings (`budgetOf(settings, "recover")`, src/drill/config.ts); the suite's own
  * fixed ones are made with `budget(name, ms)` where they are used.
  */
 export interface Budget {
