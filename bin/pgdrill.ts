@@ -26,14 +26,14 @@ Usage:
 Exit codes: 0 done, 1 a drill step or a verification failed, 2 the command was wrong.
 Needs a Docker engine (DOCKER_HOST, or the local socket) and Node 24.`;
 
-/** The package's root: the first directory above this file with our package.json. */
-function packageRoot(): string {
+/** The package's root: the first directory above this file with our package.json (found once). */
+const PACKAGE_ROOT = ((): string => {
   for (let dir = HERE; dir !== dirname(dir); dir = dirname(dir)) {
     const file = join(dir, "package.json");
     if (existsSync(file) && (JSON.parse(readFileSync(file, "utf8")) as { name?: string }).name === "pg-dr-drill") return dir;
   }
   throw new Error(`pgdrill: no package.json of pg-dr-drill above ${HERE}`);
-}
+})();
 
 function refuse(problem: string): never {
   process.stderr.write(`pgdrill: ${problem}\nRun pgdrill --help for the usage.\n`);
@@ -41,7 +41,7 @@ function refuse(problem: string): never {
 }
 
 /** The module `path` (relative to the package root, without extension) as this build has it. */
-const own = (path: string): string => join(packageRoot(), OWN_EXTENSION === ".ts" ? "" : "dist", `${path}${OWN_EXTENSION}`);
+const own = (path: string): string => join(PACKAGE_ROOT, OWN_EXTENSION === ".ts" ? "" : "dist", `${path}${OWN_EXTENSION}`);
 
 async function drill(argv: string[]): Promise<void> {
   let parsed: { values: { config?: string; help?: boolean } };
@@ -59,11 +59,8 @@ async function drill(argv: string[]): Promise<void> {
     if (!existsSync(path)) refuse(`--config ${parsed.values.config}: no such file`);
     process.env["PGDRILL_CONFIG"] = path;
   }
-  // As vitest.config.ts does for the repository: no Ryuk (its image cannot be pulled; the drill
-  // removes what it starts by label), published ports reached where the engine binds them.
-  process.env["TESTCONTAINERS_RYUK_DISABLED"] ??= "true";
-  const { applyTestcontainersHost } = (await import(own("containers/engine-endpoint"))) as typeof import("../containers/engine-endpoint.ts");
-  applyTestcontainersHost(process.env);
+  // No Ryuk and the engine's address for published ports: the global set-up sets them, as the
+  // repository's vitest.config.ts does, before any test worker starts.
   const { startVitest } = await import("vitest/node");
   const suite = own("src/suite/drill-run");
   const vitest = await startVitest(
@@ -109,7 +106,7 @@ switch (command) {
     break;
   case "--version":
   case "-v":
-    console.log((JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string }).version);
+    console.log((JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version);
     break;
   case undefined:
   case "--help":
